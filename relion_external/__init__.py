@@ -1,0 +1,1 @@
+"""The executables a user types into RELION's External job tab."""
