@@ -1,0 +1,164 @@
+"""Resolution normalisation: every class image onto one physical scale and a 64x64 grid.
+
+The rule (documented in ``docs/model.md``):
+
+1. Window: a centred square of side ``WINDOW_FACTOR x particle diameter`` (clipped to the box);
+   with no known diameter, the whole box. So a particle fills the same fraction of the grid
+   whatever the pixel size and box the lab used.
+2. Resample the window to ``IMAGE_SIZE x IMAGE_SIZE`` with anti-aliasing (area-preserving
+   down-sampling, bilinear up-sampling).
+3. Normalise robustly: subtract the median of the solvent (outside the particle circle), divide
+   by the standard deviation inside the particle circle (so weak and strong classes keep their
+   relative contrast to noise), clip to +-``CLIP_SIGMA``.
+4. Soft circular mask at the window edge (cosine fall-off), like RELION's zero-masked averages.
+
+Empty, constant and non-finite classes are detected before any arithmetic; their network
+image is all zeros and they carry a reason so they score 0 and never poison a batch.
+3D class maps become ``VIEWS_3D`` 2D views: three orthogonal projections and three central
+sections, each normalised as above.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from skimage.transform import resize
+
+IMAGE_SIZE = 64
+WINDOW_FACTOR = 1.25
+CLIP_SIGMA = 8.0
+VIEWS_3D = 6
+#: Relative standard deviation under which an image counts as constant (empty).
+CONSTANT_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Parameters of the normalisation, stored in the model card."""
+
+    image_size: int = IMAGE_SIZE
+    window_factor: float = WINDOW_FACTOR
+    clip_sigma: float = CLIP_SIGMA
+
+    def to_dict(self) -> dict[str, float]:
+        return {"image_size": self.image_size, "window_factor": self.window_factor, "clip_sigma": self.clip_sigma}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "PreprocessConfig":
+        return cls(
+            image_size=int(values["image_size"]),
+            window_factor=float(values["window_factor"]),
+            clip_sigma=float(values["clip_sigma"]),
+        )
+
+
+def image_problem(image: np.ndarray) -> str | None:
+    """Why an image cannot be scored (``None`` when it can)."""
+    if image.size == 0:
+        return "empty image (no pixels)"
+    if not np.all(np.isfinite(image)):
+        return "non-finite values (NaN or Inf) in class image"
+    spread = float(image.max() - image.min())
+    scale = float(np.abs(image).max())
+    if spread <= CONSTANT_TOLERANCE * max(scale, 1.0):
+        return "empty class image (constant or all zero)"
+    return None
+
+
+def window_pixels(box: int, pixel_size: float | None, particle_diameter: float | None, factor: float) -> int:
+    """Side in pixels of the centred window that holds the particle plus margin."""
+    if not pixel_size or not particle_diameter or pixel_size <= 0 or particle_diameter <= 0:
+        return box
+    side = int(np.ceil(factor * particle_diameter / pixel_size))
+    side += side % 2 != box % 2  # keep the window centred on the same pixel as the box
+    return int(min(max(side, 8), box))
+
+
+def particle_radius_fraction(box: int, window: int, pixel_size: float | None, particle_diameter: float | None) -> float:
+    """Particle radius as a fraction of the resampled grid's half-width."""
+    if not pixel_size or not particle_diameter or pixel_size <= 0 or particle_diameter <= 0:
+        return 0.8
+    return float(min(0.5 * particle_diameter / pixel_size / (0.5 * window), 1.0))
+
+
+def _radius_grid(size: int) -> np.ndarray:
+    """Distance of each pixel from the centre, in units of the half-width."""
+    centre = (size - 1) / 2.0
+    y, x = np.mgrid[:size, :size]
+    return np.hypot(y - centre, x - centre) / (size / 2.0)
+
+
+def _soft_edge(size: int) -> np.ndarray:
+    radius = _radius_grid(size)
+    edge = np.clip((radius - 0.9) / 0.1, 0.0, 1.0)
+    return (0.5 + 0.5 * np.cos(np.pi * edge)).astype(np.float32)
+
+
+def normalise_view(
+    image: np.ndarray,
+    pixel_size: float | None,
+    particle_diameter: float | None,
+    config: PreprocessConfig = PreprocessConfig(),
+) -> np.ndarray:
+    """One finite, non-constant 2D image -> normalised ``(S, S)`` float32 network image."""
+    box = image.shape[-1]
+    side = window_pixels(box, pixel_size, particle_diameter, config.window_factor)
+    start = (box - side) // 2
+    window = image[start : start + side, start : start + side].astype(np.float64)
+    size = config.image_size
+    resampled = resize(window, (size, size), order=1, anti_aliasing=side > size, preserve_range=True)
+    radius = _radius_grid(size)
+    inside = radius <= particle_radius_fraction(box, side, pixel_size, particle_diameter)
+    solvent = ~inside & (radius <= 1.0)
+    background = float(np.median(resampled[solvent])) if solvent.sum() >= 16 else float(np.median(resampled))
+    spread = float(resampled[inside].std()) if inside.sum() >= 16 else float(resampled.std())
+    if spread <= 0:
+        spread = float(resampled.std()) or 1.0
+    normalised = np.clip((resampled - background) / spread, -config.clip_sigma, config.clip_sigma)
+    return (normalised * _soft_edge(size)).astype(np.float32)
+
+
+def map_views(volume: np.ndarray) -> list[np.ndarray]:
+    """A 3D map -> three orthogonal projections and three central sections."""
+    centre = volume.shape[0] // 2
+    projections = [volume.sum(axis=axis) for axis in range(3)]
+    sections = [volume[centre], volume[:, centre], volume[:, :, centre]]
+    return projections + sections
+
+
+@dataclass
+class PreparedImages:
+    """Network images of K classes and which of them could be prepared."""
+
+    #: (K, V, S, S) float32; zeros where a class is unusable.
+    images: np.ndarray
+    #: (K,) True where the class image could be normalised.
+    usable: np.ndarray
+    #: (K,) why a class is unusable, "" where usable.
+    problems: list[str]
+
+
+def prepare_images(
+    images: np.ndarray,
+    dimensionality: int,
+    pixel_size: float | None,
+    particle_diameter: float | None,
+    config: PreprocessConfig = PreprocessConfig(),
+) -> PreparedImages:
+    """Normalise every class image (2D) or map (3D) of a job."""
+    n_views = 1 if dimensionality == 2 else VIEWS_3D
+    size = config.image_size
+    out = np.zeros((len(images), n_views, size, size), dtype=np.float32)
+    usable = np.zeros(len(images), dtype=bool)
+    problems: list[str] = []
+    for k, image in enumerate(images):
+        problem = image_problem(image)
+        if problem is None:
+            views = [image] if dimensionality == 2 else map_views(image)
+            for v, view in enumerate(views):
+                if image_problem(view) is None:
+                    out[k, v] = normalise_view(view, pixel_size, particle_diameter, config)
+            usable[k] = True
+        problems.append(problem or "")
+    return PreparedImages(images=out, usable=usable, problems=problems)
