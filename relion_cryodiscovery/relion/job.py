@@ -1,0 +1,236 @@
+"""Find and read the files of a RELION Class2D/Class3D job.
+
+RELION passes the External job only ``--in_parts Class2D/jobNNN/run_itNNN_data.star``; the
+model, optimiser and class images are its siblings with the same root (how ``relion_display``
+finds them). Paths inside STAR files are relative to the project directory, which is the
+working directory when RELION runs us; when run elsewhere, a path is also looked up relative to
+the project directory implied by the job path and next to the STAR file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pandas as pd
+
+from ..data.classes import MODEL_CLASS_COLUMNS, ClassSet
+from ..errors import CryoDiscoveryError
+from .star import ParticleScan, read_blocks, read_pairs, scan_particles
+
+_ROOT_PATTERN = re.compile(r"^(?P<root>.*_it(?P<iteration>\d{3,}))_(?P<kind>data|model|optimiser)\.star$")
+_JOB_FILE = re.compile(r"^run_(ct\d+_)?it(\d{3,})_optimiser\.star$")
+
+
+@dataclass
+class ClassificationJob:
+    """The files of one iteration of a Class2D/Class3D job."""
+
+    #: e.g. ``Class2D/job001/run_it020`` (paths as given, usually project-relative).
+    root: str
+    iteration: int
+    data_star: Path
+    model_star: Path
+    optimiser_star: Path | None
+
+
+def locate_job(path: str | Path) -> ClassificationJob:
+    """A ``_data.star``, ``_model.star``, ``_optimiser.star`` or job directory -> its files."""
+    path = Path(path)
+    if path.is_dir():
+        path = _last_iteration(path)
+    match = _ROOT_PATTERN.match(str(path))
+    if not match:
+        raise CryoDiscoveryError(
+            path, "expected a RELION run_[ctNN_]itNNN_data.star, _model.star or _optimiser.star (or the job directory)"
+        )
+    if not path.is_file():
+        raise CryoDiscoveryError(path, "file not found")
+    root = match["root"]
+    data_star, model_star, optimiser_star = (Path(f"{root}_{kind}.star") for kind in ("data", "model", "optimiser"))
+    for needed in (data_star, model_star):
+        if not needed.is_file():
+            raise CryoDiscoveryError(needed, f"file not found (needed beside {path.name})")
+    return ClassificationJob(
+        root=root,
+        iteration=int(match["iteration"]),
+        data_star=data_star,
+        model_star=model_star,
+        optimiser_star=optimiser_star if optimiser_star.is_file() else None,
+    )
+
+
+def _last_iteration(directory: Path) -> Path:
+    candidates = [p for p in directory.iterdir() if _JOB_FILE.match(p.name)]
+    if not candidates:
+        raise CryoDiscoveryError(directory, "holds no run_itNNN_optimiser.star (not a Class2D/Class3D job directory?)")
+    return max(candidates, key=lambda p: (int(_JOB_FILE.match(p.name).group(2)), p.name))
+
+
+def resolve_path(name: str, star_file: Path) -> Path:
+    """A path written inside ``star_file`` -> an existing file, or a clear error."""
+    candidate = Path(name)
+    tried = [candidate]
+    if not candidate.is_absolute():
+        job_dir = star_file.parent
+        tried += [job_dir.parent.parent / candidate, job_dir / candidate.name]
+    for option in tried:
+        if option.is_file():
+            return option
+    raise CryoDiscoveryError(star_file, f"refers to {name}, which was not found")
+
+
+def _image_reference(reference: str, star_file: Path) -> tuple[int | None, Path]:
+    """``000001@Class2D/job001/run_it020_classes.mrcs`` -> (1, path); a map path -> (None, path)."""
+    if "@" in reference:
+        index_text, name = reference.split("@", 1)
+        try:
+            index = int(index_text)
+        except ValueError:
+            raise CryoDiscoveryError(star_file, f"bad image reference {reference!r}") from None
+        return index, resolve_path(name, star_file)
+    return None, resolve_path(reference, star_file)
+
+
+def read_mrc(path: Path) -> tuple[np.ndarray, float | None]:
+    """Data and voxel size (None when the header has none) of an MRC file, with clear errors."""
+    try:
+        with mrcfile.open(path, mode="r", permissive=True) as mrc:
+            if mrc.data is None:
+                raise CryoDiscoveryError(path, "MRC header is unreadable or the data are truncated")
+            data = np.asarray(mrc.data, dtype=np.float32)
+            voxel = float(mrc.voxel_size.x) if mrc.voxel_size.x > 0 else None
+    except CryoDiscoveryError:
+        raise
+    except (ValueError, OSError, EOFError) as error:
+        raise CryoDiscoveryError(path, f"not a readable MRC file ({error})") from None
+    return data, voxel
+
+
+def read_class_images(parsed: list[tuple[int | None, Path]], star_file: Path) -> tuple[np.ndarray, int, float | None]:
+    """Class images from parsed ``rlnReferenceImage`` values -> (images, dimensionality, voxel size)."""
+    if all(index is not None for index, _ in parsed):
+        stacks: dict[Path, np.ndarray] = {}
+        voxel = None
+        images = []
+        for index, path in parsed:
+            if path not in stacks:
+                data, voxel = read_mrc(path)
+                stacks[path] = data[None] if data.ndim == 2 else data
+            stack = stacks[path]
+            if not 1 <= index <= len(stack):
+                raise CryoDiscoveryError(path, f"has {len(stack)} images but class image {index} is requested")
+            images.append(stack[index - 1])
+        return np.stack(images), 2, voxel
+    maps = []
+    voxel = None
+    for index, path in parsed:
+        data, voxel = read_mrc(path)
+        if data.ndim != 3 or len(set(data.shape)) != 1:
+            raise CryoDiscoveryError(path, f"expected a cubic 3D class map, found shape {data.shape}")
+        maps.append(data)
+    if len({m.shape for m in maps}) != 1:
+        raise CryoDiscoveryError(star_file, "class maps have different sizes")
+    return np.stack(maps), 3, voxel
+
+
+def _float_or_none(values: dict, key: str) -> float | None:
+    try:
+        value = float(values[key])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) and value > 0 else None
+
+
+def read_model_classes(model_star: Path) -> tuple[pd.DataFrame, dict]:
+    """The ``model_classes`` table and ``model_general`` values of a ``_model.star``."""
+    blocks = read_blocks(model_star)
+    if "model_classes" not in blocks:
+        raise CryoDiscoveryError(model_star, "has no data_model_classes table (not a RELION _model.star?)")
+    classes = blocks["model_classes"]
+    if isinstance(classes, dict):
+        classes = pd.DataFrame({key: [value] for key, value in classes.items()})
+    if "rlnReferenceImage" not in classes.columns:
+        raise CryoDiscoveryError(model_star, "data_model_classes has no _rlnReferenceImage column")
+    general = blocks.get("model_general", {})
+    if not isinstance(general, dict):
+        general = general.iloc[0].to_dict()
+    return classes, general
+
+
+@dataclass
+class JobContents:
+    """What was read from a job: the classes, the particle scan and the raw tables."""
+
+    classes: ClassSet
+    scan: ParticleScan
+    #: ``model_classes`` as read (for class_averages.star and rank_model.star).
+    model_classes: pd.DataFrame
+    #: ``optimiser_general`` values ({} when there is no optimiser.star).
+    optimiser: dict
+    #: The file holding each class image (the stack for 2D, the map for 3D).
+    image_files: list[Path]
+
+
+def read_job(job: ClassificationJob) -> JobContents:
+    """Everything the model and the outputs need about a job's classes."""
+    table, general = read_model_classes(job.model_star)
+    k = len(table)
+    if k == 0:
+        raise CryoDiscoveryError(job.model_star, "data_model_classes has no rows")
+    declared = general.get("rlnNrClasses")
+    if declared is not None and int(declared) != k:
+        raise CryoDiscoveryError(job.model_star, f"_rlnNrClasses is {int(declared)} but data_model_classes has {k} rows")
+    references = [_image_reference(str(name), job.model_star) for name in table["rlnReferenceImage"]]
+    images, dimensionality, voxel = read_class_images(references, job.model_star)
+    scan = scan_particles(job.data_star)
+    out_of_range = scan.class_numbers[(scan.class_numbers < 1) | (scan.class_numbers > k)]
+    if len(out_of_range):
+        raise CryoDiscoveryError(
+            job.data_star, f"_rlnClassNumber {int(out_of_range[0])} is outside 1..{k} (the model has {k} classes)"
+        )
+    optimiser = read_pairs(job.optimiser_star, "optimiser_general") if job.optimiser_star else {}
+    pixel_size = _float_or_none(general, "rlnPixelSize") or voxel
+    metadata = {
+        column: np.asarray(table[column], dtype=np.float64)
+        for column in MODEL_CLASS_COLUMNS
+        if column in table.columns
+    }
+    job_metadata = {key: float(general[key]) for key in ("rlnCurrentResolution", "rlnAveragePmax") if key in general}
+    classes = ClassSet(
+        dimensionality=dimensionality,
+        class_numbers=np.arange(1, k + 1),
+        images=images,
+        pixel_size=pixel_size,
+        particle_diameter=_float_or_none(optimiser, "rlnParticleDiameter"),
+        metadata=metadata,
+        particle_counts=scan.counts(k),
+        job_metadata=job_metadata,
+        source=str(job.model_star),
+    )
+    return JobContents(
+        classes=classes,
+        scan=scan,
+        model_classes=table,
+        optimiser=optimiser,
+        image_files=[path for _, path in references],
+    )
+
+
+def read_bare_stack(path: Path, pixel_size: float | None) -> ClassSet:
+    """A class-average ``.mrcs`` exported from another package: images only, all metadata missing."""
+    data, voxel = read_mrc(path)
+    if data.ndim == 2:
+        data = data[None]
+    if data.ndim != 3 or data.shape[1] != data.shape[2]:
+        raise CryoDiscoveryError(path, f"expected a stack of square 2D class averages, found shape {data.shape}")
+    return ClassSet(
+        dimensionality=2,
+        class_numbers=np.arange(1, len(data) + 1),
+        images=data,
+        pixel_size=pixel_size or voxel,
+        source=str(path),
+    )

@@ -1,0 +1,133 @@
+"""RELION's job-state files and a staged, atomic way to write a job's outputs.
+
+RELION ignores exit codes: a job's state is only the presence of ``RELION_JOB_EXIT_SUCCESS``,
+``RELION_JOB_EXIT_FAILURE`` or ``RELION_JOB_EXIT_ABORTED`` in the job directory, and the GUI
+asks a job to stop by creating ``RELION_JOB_ABORT_NOW``. :class:`OutputDirectory` writes every
+output under a private staging directory, renames them into place together, and only then
+writes the success marker; an abort or failure removes the staging directory, so readers never
+see a truncated file. :class:`AbortWatcher` reacts to ``RELION_JOB_ABORT_NOW`` within half a
+second at any stage (including TensorFlow start-up and model loading, which cannot poll).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import CryoDiscoveryError, JobAborted
+
+SUCCESS = "RELION_JOB_EXIT_SUCCESS"
+FAILURE = "RELION_JOB_EXIT_FAILURE"
+ABORTED = "RELION_JOB_EXIT_ABORTED"
+ABORT_NOW = "RELION_JOB_ABORT_NOW"
+EXIT_CODES = {SUCCESS: 0, FAILURE: 1, ABORTED: 2}
+
+
+def touch(path: Path) -> None:
+    """Create an empty marker file."""
+    with open(path, "w"):
+        pass
+
+
+class OutputDirectory:
+    """The ``--o`` directory of one run: staging, commit, markers."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CryoDiscoveryError(self.path, f"output directory cannot be created ({error.strerror})") from None
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise CryoDiscoveryError(self.path, "output directory is not writable")
+        self.staging = self.path / f".cryodiscovery_staging_{os.getpid()}"
+        self.lock = threading.Lock()
+        self.finished = False
+
+    def clear_markers(self) -> None:
+        """Remove state files of an earlier run (RELION does the same before it runs a job)."""
+        for name in (SUCCESS, FAILURE, ABORTED):
+            (self.path / name).unlink(missing_ok=True)
+
+    def stage(self, name: str) -> Path:
+        """Where to write output ``name`` before it is committed."""
+        self.staging.mkdir(exist_ok=True)
+        return self.staging / name
+
+    def commit(self, names: list[str], stale: list[str]) -> None:
+        """Rename staged outputs into place, drop stale ones of an earlier run, then mark success.
+
+        ``names`` are committed in order (the nodes file last); ``stale`` are earlier outputs that
+        this run did not produce. Holds the lock so an abort cannot land half-way.
+        """
+        with self.lock:
+            for name in stale:
+                (self.path / name).unlink(missing_ok=True)
+            for name in names:
+                os.replace(self.staging / name, self.path / name)
+            shutil.rmtree(self.staging, ignore_errors=True)
+            touch(self.path / SUCCESS)
+            self.finished = True
+
+    def fail(self, marker: str = FAILURE) -> int:
+        """Drop staged files, write ``marker``; returns the exit code."""
+        with self.lock:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            if not self.finished:
+                try:
+                    touch(self.path / marker)
+                except OSError:
+                    pass
+                if marker == ABORTED:
+                    (self.path / ABORT_NOW).unlink(missing_ok=True)
+                self.finished = True
+        return EXIT_CODES[marker]
+
+    def abort_requested(self) -> bool:
+        return (self.path / ABORT_NOW).exists()
+
+    def check_abort(self) -> None:
+        """Raise :class:`JobAborted` if RELION asked the job to stop."""
+        if self.abort_requested():
+            raise JobAborted()
+
+
+class AbortWatcher:
+    """A daemon thread that ends the process cleanly when ``RELION_JOB_ABORT_NOW`` appears."""
+
+    def __init__(self, output: OutputDirectory, interval: float = 0.25):
+        self.output = output
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="relion-abort-watcher", daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self.output.abort_requested():
+                if self.output.finished:
+                    return
+                code = self.output.fail(ABORTED)
+                print("Aborted: RELION_JOB_ABORT_NOW found; outputs discarded.", flush=True)
+                sys.stderr.flush()
+                os._exit(code)
+
+    def __enter__(self) -> "AbortWatcher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+
+
+@contextmanager
+def timed(label: str, log: list[tuple[str, float]]) -> Iterator[None]:
+    """Record how long a step took (for run.out)."""
+    start = time.perf_counter()
+    yield
+    log.append((label, time.perf_counter() - start))
