@@ -1,0 +1,118 @@
+"""Load images that RELION STAR files point at (``k@stack.mrcs`` or ``map.mrc``), for evaluation.
+
+RELION writes paths relative to the project directory; :func:`resolve_path` tries an explicit
+project directory, the working directory and the ancestors of the STAR file, in that order.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pandas as pd
+
+from relion_cryodiscovery.errors import CryoDiscoveryError
+from relion_cryodiscovery.evaluation.labels import star_table
+
+
+def search_bases(star_path: Path, project_dir: str | Path | None = None) -> list[Path]:
+    """Directories that relative RELION paths in ``star_path`` may be relative to."""
+    bases = [Path(project_dir)] if project_dir else []
+    bases.append(Path.cwd())
+    bases.extend(list(Path(star_path).resolve().parents)[:3])
+    return bases
+
+
+def resolve_path(name: str, bases: list[Path], context: Path) -> Path:
+    """The first existing ``base / name``; error naming ``context`` when none exists."""
+    candidate = Path(name)
+    if candidate.is_absolute():
+        if candidate.is_file():
+            return candidate
+    else:
+        for base in bases:
+            if (base / candidate).is_file():
+                return base / candidate
+    raise CryoDiscoveryError(context, f"image file {name} not found (use --project-dir)")
+
+
+def split_ref(ref: str) -> tuple[int | None, str]:
+    """``'000003@a.mrcs'`` -> (3, 'a.mrcs'); ``'a.mrc'`` -> (None, 'a.mrc')."""
+    ref = str(ref).strip()
+    if "@" in ref:
+        idx, name = ref.split("@", 1)
+        return int(idx), name
+    return None, ref
+
+
+class StackCache:
+    """Memory-mapped MRC files opened once and reused; slices returned as float32 copies."""
+
+    def __init__(self, bases: list[Path], context: Path):
+        self.bases, self.context = bases, context
+        self._open: dict[str, np.ndarray] = {}
+
+    def read(self, ref: str) -> np.ndarray:
+        """The image or map ``ref`` points at (1-based index before ``@``)."""
+        index, name = split_ref(ref)
+        if name not in self._open:
+            path = resolve_path(name, self.bases, self.context)
+            try:
+                self._open[name] = mrcfile.mmap(path, mode="r", permissive=True).data
+            except Exception as exc:
+                raise CryoDiscoveryError(path, f"not a readable MRC file ({exc})") from exc
+        data = self._open[name]
+        if index is None:
+            return np.asarray(data, dtype=np.float32)
+        stack = data if data.ndim == 3 else data[None]
+        if not 1 <= index <= stack.shape[0]:
+            raise CryoDiscoveryError(self.context, f"{ref}: index outside a stack of {stack.shape[0]}")
+        return np.asarray(stack[index - 1], dtype=np.float32)
+
+
+def _class_number_of(ref: str, row_index: int) -> int:
+    """Class number from a reference name (``k@..._classes.mrcs`` or ``..._class00k.mrc``)."""
+    index, name = split_ref(ref)
+    if index is not None:
+        return index
+    match = re.search(r"class(\d+)\.mrc$", name)
+    return int(match.group(1)) if match else row_index + 1
+
+
+def load_class_images(star_path: str | Path, project_dir: str | Path | None = None) -> dict[int, np.ndarray]:
+    """Class number -> image/map for each row of a class_averages.star (or model_classes table)."""
+    star_path = Path(star_path)
+    table = star_table(star_path, None, ("rlnReferenceImage",))
+    cache = StackCache(search_bases(star_path, project_dir), star_path)
+    out: dict[int, np.ndarray] = {}
+    for i, ref in enumerate(table["rlnReferenceImage"].astype(str)):
+        if "rlnClassNumber" in table.columns:
+            k = int(table["rlnClassNumber"].iloc[i])
+        else:
+            k = _class_number_of(ref, i)
+        out[k] = cache.read(ref)
+    return out
+
+
+def read_particles(star_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(particles, optics) tables of a RELION 3.1+ particles STAR file (optics None if absent)."""
+    star_path = Path(star_path)
+    particles = star_table(star_path, "particles", ("rlnImageName",))
+    try:
+        optics = star_table(star_path, "optics", ("rlnOpticsGroup",))
+    except CryoDiscoveryError:
+        optics = None
+    return particles, optics
+
+
+def particle_pixel_size(particles: pd.DataFrame, optics: pd.DataFrame | None) -> float | None:
+    """Pixel size in Angstrom from the optics table (or an old per-particle column)."""
+    for table in (optics, particles):
+        if table is None:
+            continue
+        for column in ("rlnImagePixelSize", "rlnPixelSize"):
+            if column in table.columns:
+                return float(table[column].iloc[0])
+    return None

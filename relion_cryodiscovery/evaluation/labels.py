@@ -1,0 +1,244 @@
+"""Read what the evaluation compares: our predictions and the ground truth, per class.
+
+Predictions come from a CryoDiscovery job directory (``cryodiscovery_scores.csv``, else its
+``backup_selection.star``) or straight from a scores CSV. Truth comes from a RELION Select job
+directory (``backup_selection.star``, else the class numbers of ``class_averages.star`` or
+``particles.star``), one of those STAR files, or a CSV with columns ``class_number,label``
+(1 good, 0 bad). Every input problem raises :class:`CryoDiscoveryError` naming the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import starfile
+
+from relion_cryodiscovery.errors import CryoDiscoveryError
+
+SCORES_CSV = "cryodiscovery_scores.csv"
+BACKUP_SELECTION = "backup_selection.star"
+CLASS_AVERAGES = "class_averages.star"
+PARTICLES = "particles.star"
+
+
+@dataclass
+class Predictions:
+    """Per-class decisions of one CryoDiscovery run, in class order."""
+
+    class_numbers: np.ndarray
+    selected: np.ndarray
+    #: Calibrated P(good); NaN where unknown (e.g. read from backup_selection.star).
+    scores: np.ndarray
+    #: Particles per class; NaN where unknown.
+    particles: np.ndarray
+    reasons: list[str]
+    source: Path
+    #: The job directory when predictions came from one (for class_averages/particles.star).
+    job_dir: Path | None = None
+
+    @property
+    def has_scores(self) -> bool:
+        return bool(np.isfinite(self.scores).any())
+
+
+@dataclass
+class Truth:
+    """Ground-truth labels. ``complete`` is False when only the good classes are known."""
+
+    class_numbers: np.ndarray
+    labels: np.ndarray
+    complete: bool
+    source: Path
+    select_dir: Path | None = None
+
+
+def read_star_blocks(path: Path) -> dict[str, pd.DataFrame | dict]:
+    """All data blocks of a STAR file; one-line error if missing, unreadable or empty."""
+    if not path.is_file():
+        raise CryoDiscoveryError(path, "file not found")
+    try:
+        blocks = starfile.read(path, always_dict=True)
+    except Exception as exc:  # starfile raises many types on malformed input
+        raise CryoDiscoveryError(path, f"not a readable STAR file ({exc})") from exc
+    if not blocks:
+        raise CryoDiscoveryError(path, "no data block found; is this a STAR file?")
+    return blocks
+
+
+def star_table(path: Path, block: str | None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One loop table (``block`` name, or the first loop holding ``columns`` when None)."""
+    blocks = read_star_blocks(path)
+    candidates = [blocks[block]] if block is not None and block in blocks else list(blocks.values())
+    for table in candidates:
+        if isinstance(table, dict):
+            table = pd.DataFrame({k: [v] for k, v in table.items()})
+        if all(c in table.columns for c in columns):
+            return table
+    wanted = ", ".join(columns) or block or "a loop"
+    raise CryoDiscoveryError(path, f"no table with {wanted}")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """CSV as a DataFrame with stripped lower-case column names."""
+    if not path.is_file():
+        raise CryoDiscoveryError(path, "file not found")
+    try:
+        df = pd.read_csv(path)
+    except Exception as exc:
+        raise CryoDiscoveryError(path, f"not a readable CSV file ({exc})") from exc
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    return df
+
+
+def _int_column(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
+    """A column of whole numbers, or a one-line error."""
+    if column not in df.columns:
+        raise CryoDiscoveryError(path, f"missing column '{column}' (found: {', '.join(map(str, df.columns))})")
+    values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(values).any() or (values != np.round(values)).any():
+        raise CryoDiscoveryError(path, f"column '{column}' must hold whole numbers")
+    return values.astype(np.int64)
+
+
+def _float_column(df: pd.DataFrame, column: str) -> np.ndarray:
+    """A numeric column with blanks as NaN; all-NaN when absent."""
+    if column not in df.columns:
+        return np.full(len(df), np.nan)
+    return pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+
+
+def _check_unique(class_numbers: np.ndarray, path: Path) -> None:
+    if len(np.unique(class_numbers)) != len(class_numbers):
+        raise CryoDiscoveryError(path, "class numbers are repeated")
+    if len(class_numbers) and class_numbers.min() < 1:
+        raise CryoDiscoveryError(path, "class numbers must be 1 or larger")
+
+
+def read_selection_star(path: Path) -> np.ndarray:
+    """``_rlnSelected`` of a backup_selection.star as 0/1, one per class in class order."""
+    table = star_table(path, None, ("rlnSelected",))
+    values = pd.to_numeric(table["rlnSelected"], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(values).any():
+        raise CryoDiscoveryError(path, "rlnSelected must hold integers")
+    return (values >= 1).astype(np.int64)
+
+
+def read_predictions(path: str | Path) -> Predictions:
+    """Predictions from a CryoDiscovery job directory or a ``cryodiscovery_scores.csv``."""
+    path = Path(path)
+    job_dir = path if path.is_dir() else None
+    if job_dir is not None:
+        if (job_dir / SCORES_CSV).is_file():
+            path = job_dir / SCORES_CSV
+        elif (job_dir / BACKUP_SELECTION).is_file():
+            sel = read_selection_star(job_dir / BACKUP_SELECTION)
+            k = len(sel)
+            return Predictions(np.arange(1, k + 1), sel, np.full(k, np.nan), np.full(k, np.nan),
+                               [""] * k, job_dir / BACKUP_SELECTION, job_dir)
+        else:
+            raise CryoDiscoveryError(job_dir, f"neither {SCORES_CSV} nor {BACKUP_SELECTION} found")
+    df = _read_csv(path)
+    classes = _int_column(df, "class_number", path)
+    _check_unique(classes, path)
+    selected = _int_column(df, "selected", path)
+    if not np.isin(selected, (0, 1)).all():
+        raise CryoDiscoveryError(path, "column 'selected' must be 0 or 1")
+    scores = _float_column(df, "score")
+    reasons = df["reason"].fillna("").astype(str).tolist() if "reason" in df.columns else [""] * len(df)
+    order = np.argsort(classes, kind="stable")
+    return Predictions(classes[order], selected[order], scores[order], _float_column(df, "particles")[order],
+                       [reasons[i] for i in order], path, job_dir or path.parent)
+
+
+def _classes_from_star(path: Path) -> np.ndarray:
+    """Sorted unique rlnClassNumber of a class_averages.star or particles.star."""
+    blocks = read_star_blocks(path)
+    table = blocks.get("particles", None)
+    if table is None:
+        table = star_table(path, None, ("rlnClassNumber",))
+    if "rlnClassNumber" not in table.columns:
+        raise CryoDiscoveryError(path, "no rlnClassNumber column")
+    values = pd.to_numeric(table["rlnClassNumber"], errors="coerce").to_numpy(dtype=float)
+    if np.isnan(values).any():
+        raise CryoDiscoveryError(path, "rlnClassNumber must hold integers")
+    return np.unique(values.astype(np.int64))
+
+
+def _truth_from_star(path: Path, select_dir: Path | None) -> Truth:
+    """Truth from backup_selection.star (complete) or class numbers of a selection (good only)."""
+    blocks = read_star_blocks(path)
+    if any(isinstance(t, pd.DataFrame) and "rlnSelected" in t.columns for t in blocks.values()):
+        labels = read_selection_star(path)
+        return Truth(np.arange(1, len(labels) + 1), labels, True, path, select_dir)
+    good = _classes_from_star(path)
+    return Truth(good, np.ones(len(good), dtype=np.int64), False, path, select_dir)
+
+
+def read_truth(path: str | Path) -> Truth:
+    """Ground truth from a Select job dir, a backup_selection/class_averages/particles.star, or a CSV."""
+    path = Path(path)
+    if path.is_dir():
+        for name in (BACKUP_SELECTION, CLASS_AVERAGES, PARTICLES):
+            if (path / name).is_file():
+                try:
+                    return _truth_from_star(path / name, path)
+                except CryoDiscoveryError:
+                    if name == PARTICLES:
+                        raise
+        raise CryoDiscoveryError(path, f"no {BACKUP_SELECTION}, {CLASS_AVERAGES} or {PARTICLES} in this directory")
+    if path.suffix.lower() == ".star":
+        return _truth_from_star(path, path.parent)
+    df = _read_csv(path)
+    classes = _int_column(df, "class_number", path)
+    _check_unique(classes, path)
+    labels = _int_column(df, "label", path)
+    if not np.isin(labels, (0, 1)).all():
+        raise CryoDiscoveryError(path, "column 'label' must be 1 (good) or 0 (bad)")
+    order = np.argsort(classes, kind="stable")
+    return Truth(classes[order], labels[order], True, path, None)
+
+
+def align(pred: Predictions, truth: Truth) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Truth labels for the predicted classes (in prediction order) plus notes on mismatches.
+
+    Classes missing from a complete truth raise an error; an incomplete truth (only the good
+    classes known) labels every other predicted class as junk.
+    """
+    notes: list[str] = []
+    lookup = dict(zip(truth.class_numbers.tolist(), truth.labels.tolist()))
+    if truth.complete:
+        missing = [int(c) for c in pred.class_numbers if int(c) not in lookup]
+        if missing:
+            raise CryoDiscoveryError(truth.source, f"no label for predicted classes {missing[:10]}"
+                                     + (" ..." if len(missing) > 10 else ""))
+        extra = sorted(set(lookup) - set(pred.class_numbers.tolist()))
+        if extra:
+            notes.append(f"truth labels {len(extra)} classes that have no prediction; ignored")
+    else:
+        unknown = sorted(set(lookup) - set(pred.class_numbers.tolist()))
+        if unknown:
+            raise CryoDiscoveryError(truth.source, f"selects classes {unknown[:10]} that the prediction does not have")
+        notes.append(f"truth from {truth.source.name}: classes not listed there are counted as bad")
+    labels = np.array([lookup.get(int(c), 0) for c in pred.class_numbers], dtype=np.int64)
+    return labels, pred.class_numbers, notes
+
+
+def read_particle_truth(path: str | Path) -> pd.DataFrame:
+    """Per-particle truth CSV: ``label`` (1 good, 0 junk) and ``class_number`` and/or ``image_name``."""
+    path = Path(path)
+    df = _read_csv(path)
+    df = df.rename(columns={"rlnimagename": "image_name", "rlnclassnumber": "class_number"})
+    labels = _int_column(df, "label", path)
+    if not np.isin(labels, (0, 1)).all():
+        raise CryoDiscoveryError(path, "column 'label' must be 1 (good) or 0 (junk)")
+    if "class_number" not in df.columns and "image_name" not in df.columns:
+        raise CryoDiscoveryError(path, "needs a 'class_number' or an 'image_name' column besides 'label'")
+    out = pd.DataFrame({"label": labels})
+    if "class_number" in df.columns:
+        out["class_number"] = _int_column(df, "class_number", path)
+    if "image_name" in df.columns:
+        out["image_name"] = df["image_name"].astype(str).str.strip()
+    return out
