@@ -32,12 +32,13 @@ class ClassificationJob:
     #: e.g. ``Class2D/job001/run_it020`` (paths as given, usually project-relative).
     root: str
     iteration: int
-    data_star: Path
+    #: None only when the caller allowed a job without particles (scoring a model.star).
+    data_star: Path | None
     model_star: Path
     optimiser_star: Path | None
 
 
-def locate_job(path: str | Path) -> ClassificationJob:
+def locate_job(path: str | Path, require_data: bool = True) -> ClassificationJob:
     """A ``_data.star``, ``_model.star``, ``_optimiser.star`` or job directory -> its files."""
     path = Path(path)
     if path.is_dir():
@@ -51,13 +52,13 @@ def locate_job(path: str | Path) -> ClassificationJob:
         raise CryoDiscoveryError(path, "file not found")
     root = match["root"]
     data_star, model_star, optimiser_star = (Path(f"{root}_{kind}.star") for kind in ("data", "model", "optimiser"))
-    for needed in (data_star, model_star):
+    for needed in (data_star, model_star) if require_data else (model_star,):
         if not needed.is_file():
             raise CryoDiscoveryError(needed, f"file not found (needed beside {path.name})")
     return ClassificationJob(
         root=root,
         iteration=int(match["iteration"]),
-        data_star=data_star,
+        data_star=data_star if data_star.is_file() else None,
         model_star=model_star,
         optimiser_star=optimiser_star if optimiser_star.is_file() else None,
     )
@@ -166,7 +167,8 @@ class JobContents:
     """What was read from a job: the classes, the particle scan and the raw tables."""
 
     classes: ClassSet
-    scan: ParticleScan
+    #: None when the job has no data.star (particle counts then missing).
+    scan: ParticleScan | None
     #: ``model_classes`` as read (for class_averages.star and rank_model.star).
     model_classes: pd.DataFrame
     #: ``optimiser_general`` values ({} when there is no optimiser.star).
@@ -186,8 +188,8 @@ def read_job(job: ClassificationJob) -> JobContents:
         raise CryoDiscoveryError(job.model_star, f"_rlnNrClasses is {int(declared)} but data_model_classes has {k} rows")
     references = [_image_reference(str(name), job.model_star) for name in table["rlnReferenceImage"]]
     images, dimensionality, voxel = read_class_images(references, job.model_star)
-    scan = scan_particles(job.data_star)
-    out_of_range = scan.class_numbers[(scan.class_numbers < 1) | (scan.class_numbers > k)]
+    scan = scan_particles(job.data_star) if job.data_star else None
+    out_of_range = scan.class_numbers[(scan.class_numbers < 1) | (scan.class_numbers > k)] if scan else []
     if len(out_of_range):
         raise CryoDiscoveryError(
             job.data_star, f"_rlnClassNumber {int(out_of_range[0])} is outside 1..{k} (the model has {k} classes)"
@@ -207,7 +209,7 @@ def read_job(job: ClassificationJob) -> JobContents:
         pixel_size=pixel_size,
         particle_diameter=_float_or_none(optimiser, "rlnParticleDiameter"),
         metadata=metadata,
-        particle_counts=scan.counts(k),
+        particle_counts=scan.counts(k) if scan else None,
         job_metadata=job_metadata,
         source=str(job.model_star),
     )

@@ -1,0 +1,134 @@
+"""Parse the command line RELION builds for an External job.
+
+RELION runs ``<exe> --o External/jobNNN/ [--in_parts F] [--in_*] [--<label> [value]]... --j N
+[other_args]`` through ``/bin/sh`` without quoting: a value may be absent, and a value with
+spaces arrives as several tokens (joined back here). ``--pipeline_control DIR`` (or
+``--pipeline-control``) may be appended and is ignored; unknown labels are kept and reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import CryoDiscoveryError
+from ..pipeline import JobParameters
+
+INPUT_FLAGS = ("in_parts", "in_mics", "in_movies", "in_coords", "in_3dref", "in_mask")
+IGNORED = ("pipeline_control", "pipeline-control")
+
+PARAMETER_HELP = {
+    "min_score": "minimum calibrated P(good) to keep a class (default: the model's calibrated threshold)",
+    "min_particles": "drop classes with fewer particles (default 0)",
+    "min_classes": "keep at least this many best-scoring classes (default 0)",
+    "model": "model directory with d1/d2/d3.keras and model_card.json (default: the shipped model)",
+    "gpus": "empty = all visible GPUs, 'cpu' = CPU only, or a list such as 0,1",
+    "batch_size": "classes per inference batch (default 256)",
+    "relion_version": "auto (from job.star), 3.1, 4.0 or 5.0: which node labels to write",
+    "montage": "yes/no: write cryodiscovery_montage.png (default yes)",
+    "angpix": "pixel size in Angstrom for a bare .mrcs stack (score only)",
+}
+
+
+@dataclass
+class ExternalArguments:
+    out_dir: str
+    inputs: dict[str, str]
+    parameters: JobParameters
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+def tokenize(argv: list[str]) -> dict[str, str]:
+    """``--name v1 v2 --flag --other x`` -> {"name": "v1 v2", "flag": "", "other": "x"} (last one wins)."""
+    values: dict[str, str] = {}
+    name: str | None = None
+    for token in argv:
+        if token.startswith("--") and len(token) > 2:
+            name = token[2:]
+            if "=" in name:
+                name, value = name.split("=", 1)
+                values[name] = value
+                name = None
+                continue
+            values[name] = ""
+        elif name is not None:
+            values[name] = f"{values[name]} {token}".strip()
+        else:
+            raise CryoDiscoveryError(None, f"unexpected argument {token!r} (options start with --)")
+    return values
+
+
+def output_dir_argument(argv: list[str]) -> str | None:
+    """The value of ``--o`` (so even a bad command line can be reported through RELION's files)."""
+    for i, token in enumerate(argv[:-1]):
+        if token == "--o":
+            return argv[i + 1]
+    return None
+
+
+def _number(values: dict[str, str], name: str, kind: type, default):
+    text = values.get(name, "")
+    if text == "":
+        return default
+    try:
+        return kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
+    except ValueError:
+        raise CryoDiscoveryError(None, f"--{name} needs a {kind.__name__}, not {text!r}") from None
+
+
+def _boolean(values: dict[str, str], name: str, default: bool) -> bool:
+    text = values.get(name)
+    if text is None:
+        return default
+    if text.lower() in ("", "yes", "y", "true", "1", "on"):
+        return True
+    if text.lower() in ("no", "n", "false", "0", "off"):
+        return False
+    raise CryoDiscoveryError(None, f"--{name} must be yes or no, not {text!r}")
+
+
+def parse_external(argv: list[str], require_input: bool = True) -> ExternalArguments:
+    """RELION External-job arguments -> output dir, inputs and validated parameters."""
+    values = tokenize(argv)
+    out_dir = values.pop("o", "")
+    if not out_dir:
+        raise CryoDiscoveryError(None, "--o OUTPUT_DIR is required (RELION passes --o External/jobNNN/)")
+    inputs = {name: values.pop(name) for name in INPUT_FLAGS if name in values}
+    if require_input and not inputs.get("in_parts"):
+        raise CryoDiscoveryError(None, "--in_parts is required: the Class2D/Class3D run_itNNN_data.star")
+    for name in IGNORED:
+        values.pop(name, None)
+    known = dict(values)
+    parameters = JobParameters(
+        min_score=_number(values, "min_score", float, None),
+        min_particles=_number(values, "min_particles", int, 0),
+        min_classes=_number(values, "min_classes", int, 0),
+        model=values.get("model") or None,
+        gpus=values.get("gpus", ""),
+        batch_size=_number(values, "batch_size", int, 256),
+        relion_version=values.get("relion_version") or "auto",
+        threads=_number(values, "j", int, None),
+        montage=_boolean(values, "montage", True),
+        angpix=_number(values, "angpix", float, None),
+    )
+    parameters.unknown = {k: v for k, v in known.items() if k not in PARAMETER_HELP and k != "j"}
+    parameters.validate()
+    return ExternalArguments(out_dir=out_dir, inputs=inputs, parameters=parameters, raw=known)
+
+
+def usage(program: str, summary: str) -> str:
+    """``--help`` text listing every parameter."""
+    lines = [
+        f"usage: {program} --o OUTPUT_DIR --in_parts Class2D/jobNNN/run_itNNN_data.star [--<param> <value> ...] [--j N]",
+        "",
+        summary,
+        "",
+        "RELION External-tab Params (label = value):",
+    ]
+    lines += [f"  --{name:<15} {text}" for name, text in PARAMETER_HELP.items()]
+    lines += [
+        "  --j N            TensorFlow CPU threads (RELION's 'Number of threads')",
+        "",
+        "Also accepted: --in_parts may be a _model.star, _optimiser.star or the job directory (last iteration);",
+        "--pipeline_control DIR is ignored; unknown --label value pairs are reported and ignored.",
+    ]
+    return "\n".join(lines)

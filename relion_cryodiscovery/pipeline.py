@@ -1,0 +1,326 @@
+"""The whole job: RELION job in -> classes with features -> ensemble scores -> selection out.
+
+:func:`run_select` is what RELION's External job runs (and ``relion_cryodiscovery select``);
+:func:`run_score` scores a job or a bare class stack without selecting particles. Both run
+inside :func:`run_job`, which turns every outcome into RELION's state files: success only after
+every output and the nodes file are in place; on any error one line in ``run.err`` naming the
+file and the problem, ``RELION_JOB_EXIT_FAILURE`` and no partial outputs; on
+``RELION_JOB_ABORT_NOW``, ``RELION_JOB_EXIT_ABORTED``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import signal
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import __version__
+from .data.classes import ClassSet
+from .data.inputs import ModelInputs, model_inputs
+from .data.preprocess import PreprocessConfig
+from .errors import CryoDiscoveryError, JobAborted
+from .relion import outputs
+from .relion.job import locate_job, read_bare_stack, read_job
+from .relion.nodes import NODES_FILE, OutputNode, choose_version, write_nodes
+from .relion.sentinels import ABORTED, AbortWatcher, OutputDirectory, timed
+from .selection import SelectionRule, select_classes
+
+MONTAGE_FILE = "cryodiscovery_montage.png"
+#: Earlier outputs that a rerun removes when it does not produce them again.
+KNOWN_OUTPUTS = (
+    "particles.star",
+    "class_averages.star",
+    "backup_selection.star",
+    "rank_model.star",
+    "rank_data.star",
+    "rank_optimiser.star",
+    "cryodiscovery_scores.star",
+    "cryodiscovery_scores.csv",
+    MONTAGE_FILE,
+    NODES_FILE,
+)
+
+
+@dataclass
+class JobParameters:
+    """Parameters of a select or score run (the External tab's Params)."""
+
+    #: Minimum calibrated P(good); None = the model's calibrated threshold.
+    min_score: float | None = None
+    min_particles: int = 0
+    min_classes: int = 0
+    #: Model directory; None = the shipped default.
+    model: str | None = None
+    #: "" = all visible GPUs, "cpu" = none, "0,1" = these.
+    gpus: str = ""
+    batch_size: int = 256
+    relion_version: str = "auto"
+    threads: int | None = None
+    montage: bool = True
+    #: Pixel size for a bare stack (score only).
+    angpix: float | None = None
+    unknown: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.batch_size < 1 or self.batch_size > 65536:
+            raise CryoDiscoveryError(None, f"batch_size must be between 1 and 65536, not {self.batch_size}")
+        if self.threads is not None and not 1 <= self.threads <= 1024:
+            raise CryoDiscoveryError(None, f"--j must be between 1 and 1024, not {self.threads}")
+        if self.angpix is not None and not 0.05 <= self.angpix <= 100:
+            raise CryoDiscoveryError(None, f"angpix must be a pixel size in Angstrom (0.05-100), not {self.angpix}")
+        SelectionRule(self.min_score if self.min_score is not None else 0.5, self.min_particles, self.min_classes).validate()
+
+
+def run_job(out_dir: str, work: Callable[[OutputDirectory], None]) -> int:
+    """Run ``work`` with RELION's state-file contract; returns the process exit code."""
+    try:
+        output = OutputDirectory(out_dir)
+        output.clear_markers()
+    except CryoDiscoveryError as error:
+        print(f"ERROR: {error.one_line()}", file=sys.stderr, flush=True)
+        return 1
+
+    def on_term(signum: int, _frame: object) -> None:
+        raise CryoDiscoveryError(None, f"stopped by signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with AbortWatcher(output):
+            work(output)
+        return 0
+    except JobAborted:
+        print("Aborted: RELION_JOB_ABORT_NOW found; outputs discarded.", flush=True)
+        return output.fail(ABORTED)
+    except CryoDiscoveryError as error:
+        print(f"ERROR: {error.one_line()}", file=sys.stderr, flush=True)
+        return output.fail()
+    except MemoryError:
+        print("ERROR: out of memory", file=sys.stderr, flush=True)
+        return output.fail()
+    except OSError as error:
+        print(f"ERROR: {error.filename or out_dir}: {error.strerror or error}", file=sys.stderr, flush=True)
+        return output.fail()
+    except Exception as error:  # a bug: still one line in run.err, the traceback in run.out
+        traceback.print_exc(file=sys.stdout)
+        print(f"ERROR: unexpected {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+        return output.fail()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@dataclass
+class ScoredClasses:
+    """Ensemble outputs for a job's classes (unusable classes score 0, not consulted)."""
+
+    inputs: ModelInputs
+    p_d1: np.ndarray
+    p_d2: np.ndarray
+    p_d3: np.ndarray
+    d3_used: np.ndarray
+    score: np.ndarray
+
+
+def load_model(model: str | None, parameters: JobParameters):
+    """The ensemble named by ``model`` (default: shipped), on the chosen devices."""
+    from .model.distribute import make_strategy, set_cpu_threads
+    from .model.ensemble import BoostedEnsemble, default_model_dir
+
+    if parameters.threads:
+        set_cpu_threads(parameters.threads)
+    strategy = make_strategy(parameters.gpus or None)
+    ensemble = BoostedEnsemble.load(Path(model) if model else default_model_dir())
+    return ensemble, strategy
+
+
+def read_preprocess_config(model: str | None) -> tuple[PreprocessConfig, dict]:
+    """Preprocessing parameters and card of a model directory, without starting TensorFlow."""
+    from .model.card import ModelCard
+    from .model.ensemble import default_model_dir
+
+    directory = Path(model) if model else default_model_dir()
+    card = ModelCard.load(directory / "model_card.json")
+    return PreprocessConfig.from_dict(card.preprocessing), card
+
+
+def score_classes(classes: ClassSet, parameters: JobParameters, output: OutputDirectory, log: list) -> tuple[ScoredClasses, object]:
+    """Preprocess, load the ensemble, predict; returns scores and the model card."""
+    with timed("read model card", log):
+        config, card = read_preprocess_config(parameters.model)
+    with timed("preprocess", log):
+        inputs = model_inputs(classes, config)
+    output.check_abort()
+    with timed("load model", log):
+        ensemble, strategy = load_model(parameters.model, parameters)
+    output.check_abort()
+    k = classes.n_classes
+    p_d1, p_d2, p_d3 = np.zeros(k), np.zeros(k), np.full(k, np.nan)
+    d3_used, score = np.zeros(k, dtype=bool), np.zeros(k)
+    usable = np.flatnonzero(inputs.usable)
+    with timed("inference", log):
+        if len(usable):
+            result = ensemble.predict(
+                inputs.images[usable],
+                inputs.features[usable],
+                batch_size=parameters.batch_size,
+                strategy=strategy,
+                should_abort=output.abort_requested,
+            )
+            p_d1[usable], p_d2[usable], p_d3[usable] = result.p_d1, result.p_d2, result.p_d3
+            d3_used[usable], score[usable] = result.d3_used, result.score
+    return ScoredClasses(inputs, p_d1, p_d2, p_d3, d3_used, score), card
+
+
+def provenance(card, parameters: JobParameters, input_path: str, min_score: float) -> dict[str, str]:
+    """What makes an output traceable: software, model, input, parameters, command line."""
+    used = {k: v for k, v in asdict(parameters).items() if k != "unknown"}
+    used["min_score"] = min_score
+    return {
+        "software": f"relion_cryodiscovery {__version__}",
+        "model_version": card.model_version,
+        "model_dir": parameters.model or "(shipped default)",
+        "input": input_path,
+        "parameters": " ".join(f"{k}={v}" for k, v in used.items()),
+        "command_line": " ".join(sys.argv),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def _stage_montage(output: OutputDirectory, scored: ScoredClasses, scores: outputs.ClassScores, title: str) -> list[str]:
+    from .evaluation.plots import class_montage
+
+    class_montage(
+        scored.inputs.images[:, 0],
+        scores.class_numbers,
+        scores.score,
+        scores.selected,
+        scores.reasons,
+        output.stage(MONTAGE_FILE),
+        title=title,
+    )
+    return [MONTAGE_FILE]
+
+
+def _write_score_tables(output: OutputDirectory, scores: outputs.ClassScores, info: dict[str, str]) -> list[str]:
+    outputs.write_scores_star(output.stage("cryodiscovery_scores.star"), scores, info)
+    outputs.write_scores_csv(output.stage("cryodiscovery_scores.csv"), scores, info)
+    return ["cryodiscovery_scores.star", "cryodiscovery_scores.csv"]
+
+
+def _report(log: list[tuple[str, float]], scores: outputs.ClassScores, info: dict[str, str]) -> None:
+    for key, value in info.items():
+        print(f"{key}: {value}")
+    print(f"{'class':>5} {'score':>6} {'kept':>4} {'particles':>9}  reason")
+    for row in scores.table().itertuples(index=False):
+        print(f"{row.class_number:>5} {row.score:6.3f} {row.selected:>4} {row.particles:>9}  {row.reason}")
+    for label, seconds in log:
+        print(f"time {label}: {seconds:.2f} s")
+    print(f"kept {int(scores.selected.sum())} of {len(scores.selected)} classes", flush=True)
+
+
+def select_job(input_path: str, out_dir: str, parameters: JobParameters, output: OutputDirectory) -> None:
+    """Score a Class2D/Class3D job and write the selection RELION continues from."""
+    start = time.perf_counter()
+    parameters.validate()
+    log: list[tuple[str, float]] = []
+    prefix = out_dir if out_dir.endswith("/") else out_dir + "/"
+    version, version_reason = choose_version(parameters.relion_version, output.path)
+    print(f"RELION version for output nodes: {version} ({version_reason})")
+    for label, value in parameters.unknown.items():
+        print(f"WARNING: ignoring unknown parameter --{label} {value}".rstrip())
+    with timed("read job", log):
+        job = locate_job(input_path)
+        contents = read_job(job)
+    output.check_abort()
+    classes = contents.classes
+    scored, card = score_classes(classes, parameters, output, log)
+    min_score = parameters.min_score if parameters.min_score is not None else float(card.threshold)
+    rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes)
+    decision = select_classes(scored.score, classes.particle_counts, scored.inputs.problems, rule)
+    scores = outputs.ClassScores(
+        classes.class_numbers, scored.score, decision.selected, scored.p_d1, scored.p_d2, scored.p_d3,
+        scored.d3_used, classes.particle_counts, decision.reasons,
+    )
+    info = provenance(card, parameters, input_path, min_score)
+    selected_numbers = [int(n) for n in classes.class_numbers[decision.selected]]
+    with timed("write outputs", log):
+        names = ["particles.star"]
+        n_particles = outputs.write_particles(output.stage("particles.star"), contents.scan, selected_numbers)
+        if n_particles == 0:
+            raise CryoDiscoveryError(job.data_star, "the selected classes hold no particles; lower min_score or min_particles")
+        outputs.write_backup_selection(output.stage("backup_selection.star"), decision.selected)
+        names.append("backup_selection.star")
+        nodes = [OutputNode(prefix + "particles.star", "particles")]
+        if classes.dimensionality == 2:
+            outputs.write_class_averages(output.stage("class_averages.star"), contents.model_classes, scores)
+            names.append("class_averages.star")
+            nodes.append(OutputNode(prefix + "class_averages.star", "class_averages"))
+        else:
+            maps = outputs.copy_selected_maps(output.stage, contents.image_files, scores)
+            names += maps
+            nodes += [OutputNode(prefix + name, "map") for name in maps]
+        rank = outputs.write_rank_files(Path(prefix.rstrip("/")), output.stage, contents.model_classes, scores,
+                                        contents.optimiser, job.data_star)
+        names += rank
+        nodes += [OutputNode(prefix + name, name.removesuffix(".star")) for name in rank if name != "rank_data.star"]
+        names += _write_score_tables(output, scores, info)
+        if parameters.montage:
+            names += _stage_montage(output, scored, scores, f"{input_path} ({card.model_version})")
+        with output.stage(NODES_FILE).open("w") as handle:
+            write_nodes(handle, nodes, version)
+    output.check_abort()
+    info["particles_written"] = str(n_particles)
+    stale = [name for name in _earlier_outputs(output.path) if name not in names]
+    output.commit(names + [NODES_FILE], stale)
+    log.append(("total", time.perf_counter() - start))
+    _report(log, scores, info)
+    print(f"wrote {n_particles} of {len(contents.scan.class_numbers)} particles to {prefix}particles.star")
+
+
+def _earlier_outputs(directory: Path) -> list[str]:
+    maps = [p.name for p in directory.glob("class_[0-9][0-9][0-9]*.mrc")]
+    return [name for name in KNOWN_OUTPUTS if (directory / name).exists()] + maps
+
+
+def score_input(input_path: str, out_dir: str, parameters: JobParameters, output: OutputDirectory) -> None:
+    """Score a ``_model.star``/``_optimiser.star``/``_data.star`` or a bare ``.mrcs`` stack; no selection files."""
+    start = time.perf_counter()
+    parameters.validate()
+    log: list[tuple[str, float]] = []
+    path = Path(input_path)
+    with timed("read input", log):
+        if path.suffix in (".mrcs", ".mrc"):
+            if not path.is_file():
+                raise CryoDiscoveryError(path, "file not found")
+            classes = read_bare_stack(path, parameters.angpix)
+        else:
+            classes = read_job(locate_job(path, require_data=False)).classes
+            if parameters.angpix:
+                classes.pixel_size = parameters.angpix
+    scored, card = score_classes(classes, parameters, output, log)
+    min_score = parameters.min_score if parameters.min_score is not None else float(card.threshold)
+    rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes)
+    try:
+        decision = select_classes(scored.score, classes.particle_counts, scored.inputs.problems, rule)
+        selected, reasons = decision.selected, decision.reasons
+    except CryoDiscoveryError:  # scoring never fails for want of a good class
+        selected = np.zeros(classes.n_classes, dtype=bool)
+        reasons = [problem and f"empty image: {problem}" or f"score {s:.3f} < min_score {min_score:g}"
+                   for s, problem in zip(scored.score, scored.inputs.problems)]
+    scores = outputs.ClassScores(
+        classes.class_numbers, scored.score, selected, scored.p_d1, scored.p_d2, scored.p_d3,
+        scored.d3_used, classes.particle_counts, reasons,
+    )
+    info = provenance(card, parameters, input_path, min_score)
+    names = _write_score_tables(output, scores, info)
+    if parameters.montage:
+        names += _stage_montage(output, scored, scores, f"{input_path} ({card.model_version})")
+    output.commit(names, [])
+    log.append(("total", time.perf_counter() - start))
+    _report(log, scores, info)

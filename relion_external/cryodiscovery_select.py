@@ -1,0 +1,20 @@
+#!/usr/bin/env python3
+"""CryoDiscovery class selection as a RELION External job.
+
+Put this file's path (or the installed ``cryodiscovery_select`` command) in RELION's External
+tab as "External executable", the Class2D/Class3D ``run_itNNN_data.star`` as "Input particles",
+and optional Params (min_score, min_particles, min_classes, model, gpus, batch_size,
+relion_version, montage). ``--help`` lists them.
+"""
+
+import sys
+
+
+def main() -> int:
+    from relion_cryodiscovery.cli.select import main as select_main
+
+    return select_main(sys.argv[1:], program="cryodiscovery_select")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
