@@ -1,0 +1,109 @@
+"""Streaming particle STAR reading and filtering."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import starfile
+
+from relion_cryodiscovery.errors import CryoDiscoveryError
+from relion_cryodiscovery.relion.star import filter_particles, scan_particles
+
+DATA_31 = """
+# version 30001
+
+data_optics
+
+loop_
+_rlnOpticsGroup #1
+_rlnOpticsGroupName #2
+_rlnImagePixelSize #3
+_rlnImageSize #4
+_rlnImageDimensionality #5
+1 opticsGroup1 2.000000 64 2
+
+# version 30001
+
+data_particles
+
+loop_
+_rlnImageName #1
+_rlnDefocusU #2
+_rlnClassNumber #3
+_rlnOpticsGroup #4
+000001@Simulated/particles.mrcs 20000.000000 2 1
+000002@Simulated/particles.mrcs 21000.500000 1 1
+000003@Simulated/particles.mrcs 22000.000000 3 1
+000004@Simulated/particles.mrcs 23000.000000 2 1
+
+"""
+
+DATA_30 = """
+data_
+
+loop_
+_rlnImageName #1
+_rlnClassNumber #2
+1@p.mrcs 1
+2@p.mrcs 2
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "run_it010_data.star") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_scan_counts_classes(tmp_path):
+    scan = scan_particles(_write(tmp_path, DATA_31))
+    assert scan.has_optics and scan.block == "particles"
+    assert list(scan.class_numbers) == [2, 1, 3, 2]
+    assert list(scan.counts(4)) == [1, 2, 1, 0]
+
+
+def test_filter_keeps_optics_and_rows_verbatim(tmp_path):
+    path = _write(tmp_path, DATA_31)
+    out = io.StringIO()
+    written = filter_particles(scan_particles(path), [2], out)
+    assert written == 2
+    text = out.getvalue()
+    assert "1 opticsGroup1 2.000000 64 2" in text
+    assert "000001@Simulated/particles.mrcs 20000.000000 2 1" in text
+    assert "21000.500000" not in text
+    (tmp_path / "out.star").write_text(text)
+    blocks = starfile.read(tmp_path / "out.star", always_dict=True)
+    assert list(blocks["particles"]["rlnClassNumber"]) == [2, 2]
+    assert len(blocks["optics"]) == 1
+
+
+def test_relion30_file_without_optics(tmp_path):
+    scan = scan_particles(_write(tmp_path, DATA_30))
+    assert not scan.has_optics and scan.block == ""
+    out = io.StringIO()
+    assert filter_particles(scan, [2], out) == 1
+    assert "2@p.mrcs 2" in out.getvalue() and "1@p.mrcs 1" not in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "no data_ block"),
+        (DATA_31.replace("_rlnClassNumber #3", "_rlnClassNumberX #3"), "no _rlnClassNumber column"),
+        (DATA_31.replace("22000.000000 3 1", "22000.000000 3"), "truncated or corrupt"),
+        (DATA_31.replace("22000.000000 3 1", "22000.000000 x 1"), "is not a number"),
+        (DATA_31.split("000001@")[0], "no rows"),
+    ],
+)
+def test_bad_particle_files_name_the_problem(tmp_path, text, message):
+    with pytest.raises(CryoDiscoveryError, match=message) as error:
+        scan_particles(_write(tmp_path, text))
+    assert str(tmp_path) in error.value.one_line()
+
+
+def test_binary_file_is_refused(tmp_path):
+    path = tmp_path / "run_it010_data.star"
+    path.write_bytes(b"\x00\xff\xfe" * 100)
+    with pytest.raises(CryoDiscoveryError, match="not a"):
+        scan_particles(path)
