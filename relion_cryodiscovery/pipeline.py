@@ -23,9 +23,12 @@ import numpy as np
 
 from . import __version__
 from .data.classes import ClassSet
+from .data.features import FEATURE_NAMES
 from .data.inputs import ModelInputs, model_inputs
 from .data.preprocess import PreprocessConfig
 from .errors import CryoDiscoveryError, JobAborted
+from .model.card import ModelCard
+from .model.shipped import default_model_dir
 from .relion import outputs
 from .relion.job import locate_job, read_bare_stack, read_job
 from .relion.nodes import NODES_FILE, OutputNode, choose_version, write_nodes
@@ -127,37 +130,49 @@ class ScoredClasses:
     score: np.ndarray
 
 
-def load_model(model: str | None, parameters: JobParameters):
-    """The ensemble named by ``model`` (default: shipped), on the chosen devices."""
+def model_directory(model: str | None) -> Path:
+    """The model directory a run uses: ``model`` or the shipped default."""
+    directory = Path(model) if model else default_model_dir()
+    if not directory.is_dir():
+        raise CryoDiscoveryError(directory, "model directory not found")
+    return directory
+
+
+def load_model(directory: Path, parameters: JobParameters):
+    """The ensemble in ``directory`` on the chosen devices (TensorFlow starts here)."""
     from .model.distribute import make_strategy, set_cpu_threads
-    from .model.ensemble import BoostedEnsemble, default_model_dir
+    from .model.ensemble import BoostedEnsemble
 
     if parameters.threads:
         set_cpu_threads(parameters.threads)
     strategy = make_strategy(parameters.gpus or None)
-    ensemble = BoostedEnsemble.load(Path(model) if model else default_model_dir())
-    return ensemble, strategy
+    return BoostedEnsemble.load(directory, strategy=strategy), strategy
 
 
-def read_preprocess_config(model: str | None) -> tuple[PreprocessConfig, dict]:
-    """Preprocessing parameters and card of a model directory, without starting TensorFlow."""
-    from .model.card import ModelCard
-    from .model.ensemble import default_model_dir
+def read_card(directory: Path) -> ModelCard:
+    """The model card, checked against this version's features (no TensorFlow needed)."""
+    card = ModelCard.load(directory)
+    if list(card.feature_names) != list(FEATURE_NAMES):
+        raise CryoDiscoveryError(
+            directory / "model_card.json",
+            f"model {card.model_version} was trained on other features than this CryoDiscovery computes; "
+            "use a model trained with this version",
+        )
+    return card
 
-    directory = Path(model) if model else default_model_dir()
-    card = ModelCard.load(directory / "model_card.json")
-    return PreprocessConfig.from_dict(card.preprocessing), card
 
-
-def score_classes(classes: ClassSet, parameters: JobParameters, output: OutputDirectory, log: list) -> tuple[ScoredClasses, object]:
+def score_classes(
+    classes: ClassSet, parameters: JobParameters, output: OutputDirectory, log: list
+) -> tuple[ScoredClasses, ModelCard]:
     """Preprocess, load the ensemble, predict; returns scores and the model card."""
+    directory = model_directory(parameters.model)
     with timed("read model card", log):
-        config, card = read_preprocess_config(parameters.model)
+        card = read_card(directory)
     with timed("preprocess", log):
-        inputs = model_inputs(classes, config)
+        inputs = model_inputs(classes, PreprocessConfig.from_dict(card.preprocessing))
     output.check_abort()
     with timed("load model", log):
-        ensemble, strategy = load_model(parameters.model, parameters)
+        ensemble, strategy = load_model(directory, parameters)
     output.check_abort()
     k = classes.n_classes
     p_d1, p_d2, p_d3 = np.zeros(k), np.zeros(k), np.full(k, np.nan)
@@ -173,11 +188,11 @@ def score_classes(classes: ClassSet, parameters: JobParameters, output: OutputDi
                 should_abort=output.abort_requested,
             )
             p_d1[usable], p_d2[usable], p_d3[usable] = result.p_d1, result.p_d2, result.p_d3
-            d3_used[usable], score[usable] = result.d3_used, result.score
+            d3_used[usable], score[usable] = result.d3_used, result.calibrated
     return ScoredClasses(inputs, p_d1, p_d2, p_d3, d3_used, score), card
 
 
-def provenance(card, parameters: JobParameters, input_path: str, min_score: float) -> dict[str, str]:
+def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_score: float) -> dict[str, str]:
     """What makes an output traceable: software, model, input, parameters, command line."""
     used = {k: v for k, v in asdict(parameters).items() if k != "unknown"}
     used["min_score"] = min_score
