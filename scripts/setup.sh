@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Set up a fresh machine: Debian's RELION 3.1 (for the integration tests and the demo's pipeliner),
+# then a virtual environment .venv with this package and its test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v relion_pipeliner >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq relion >/dev/null
+    else
+        echo "NOTE: RELION is not installed and this is not root; RELION integration tests will be skipped." >&2
+    fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
