@@ -11,6 +11,7 @@ file and the problem, ``RELION_JOB_EXIT_FAILURE`` and no partial outputs; on
 from __future__ import annotations
 
 import datetime
+import os
 import signal
 import sys
 import time
@@ -140,6 +141,7 @@ def model_directory(model: str | None) -> Path:
 
 def load_model(directory: Path, parameters: JobParameters):
     """The ensemble in ``directory`` on the chosen devices (TensorFlow starts here)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of run.err
     from .model.distribute import make_strategy, set_cpu_threads
     from .model.ensemble import BoostedEnsemble
 
