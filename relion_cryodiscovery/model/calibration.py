@@ -1,0 +1,137 @@
+"""Raw ensemble score -> calibrated probability, calibration error and the shipped threshold.
+
+Calibration is Platt scaling on the logit of the raw score::
+
+    calibrated = sigmoid(a * logit(raw) + b),   a > 0 (ranking is never inverted)
+
+fitted by maximum likelihood on held-out (validation) classes with Platt's smoothed targets.
+``a`` and ``b`` are stored as plain numbers in ``model_card.json``. With fewer than
+:data:`MIN_PER_CLASS` good or bad validation classes the identity (a=1, b=0) is stored.
+
+Threshold rule (:func:`choose_threshold`): the largest threshold ``t`` such that at most
+``max_fnr`` (2%) of the good validation classes score below ``t``, or 0.5, whichever is lower.
+A class is selected when its calibrated score is ``>= t``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+#: Fewer good (or bad) validation classes than this: store the identity calibration.
+MIN_PER_CLASS = 5
+_EPS = 1e-6
+
+THRESHOLD_RULE = (
+    "largest t with false-negative rate of good validation classes (calibrated score < t) <= {max_fnr:g}, "
+    "capped at {cap:g}; select when calibrated score >= t"
+)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1.0 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+@dataclass(frozen=True)
+class PlattCalibration:
+    """``sigmoid(a * logit(raw) + b)``."""
+
+    a: float = 1.0
+    b: float = 0.0
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        raw = np.asarray(raw, dtype=np.float64)
+        out = _sigmoid(self.a * _logit(raw) + self.b)
+        return np.where(np.isfinite(raw), out, np.nan).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"method": "platt", "a": float(self.a), "b": float(self.b), "input": "logit(raw score)"}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "PlattCalibration":
+        if values.get("method") != "platt":
+            raise ValueError(f"unknown calibration method {values.get('method')!r}")
+        return cls(float(values["a"]), float(values["b"]))
+
+
+def fit_platt(raw: np.ndarray, labels: np.ndarray) -> PlattCalibration:
+    """Fit Platt scaling on validation raw scores and 0/1 labels (deterministic L-BFGS-B)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    labels = np.asarray(labels).astype(bool)
+    n_good, n_bad = int(labels.sum()), int((~labels).sum())
+    if n_good < MIN_PER_CLASS or n_bad < MIN_PER_CLASS:
+        return PlattCalibration()
+    x = _logit(raw)
+    target = np.where(labels, (n_good + 1.0) / (n_good + 2.0), 1.0 / (n_bad + 2.0))
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        z = params[0] * x + params[1]
+        p = np.clip(_sigmoid(z), 1e-12, 1 - 1e-12)
+        nll = -np.sum(target * np.log(p) + (1 - target) * np.log(1 - p))
+        residual = p - target
+        return float(nll), np.array([np.sum(residual * x), np.sum(residual)])
+
+    result = minimize(loss, x0=np.array([1.0, 0.0]), jac=True, method="L-BFGS-B",
+                      bounds=[(1e-3, 100.0), (-50.0, 50.0)])
+    return PlattCalibration(float(result.x[0]), float(result.x[1]))
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, n_bins: int = 10) -> float:
+    """ECE: sum over equal-width probability bins of (bin fraction) x |accuracy - mean confidence|.
+
+    Here "accuracy" of a bin is the fraction of good (label 1) classes and the confidence is the
+    mean predicted P(good), i.e. the reliability-diagram gap of the positive class.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    if len(p) == 0:
+        return float("nan")
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        in_bin = bins == b
+        if in_bin.any():
+            ece += in_bin.mean() * abs(y[in_bin].mean() - p[in_bin].mean())
+    return float(ece)
+
+
+def choose_threshold(calibrated: np.ndarray, labels: np.ndarray, max_fnr: float = 0.02, cap: float = 0.5) -> float:
+    """Shipped threshold (see module docstring); ``cap`` when there are no good classes."""
+    good = np.sort(np.asarray(calibrated, dtype=np.float64)[np.asarray(labels).astype(bool)])
+    if len(good) == 0:
+        return float(cap)
+    allowed_misses = int(np.floor(max_fnr * len(good) + 1e-9))
+    return float(min(cap, good[allowed_misses]))
+
+
+def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
+    """Accuracy, false-negative/false-positive rates, precision, recall and ROC AUC."""
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels).astype(bool)
+    pred = s >= threshold
+    tp, fn = int((pred & y).sum()), int((~pred & y).sum())
+    fp, tn = int((pred & ~y).sum()), int((~pred & ~y).sum())
+    n_pos, n_neg = tp + fn, fp + tn
+    order = np.argsort(s, kind="stable")
+    ranks = np.empty(len(s))
+    ranks[order] = np.arange(1, len(s) + 1)
+    for value in np.unique(s):  # average ranks of ties
+        tie = s == value
+        ranks[tie] = ranks[tie].mean()
+    auc = (ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg) if n_pos and n_neg else float("nan")
+    return {
+        "n": float(len(s)),
+        "accuracy": (tp + tn) / len(s) if len(s) else float("nan"),
+        "false_negative_rate": fn / n_pos if n_pos else float("nan"),
+        "false_positive_rate": fp / n_neg if n_neg else float("nan"),
+        "precision": tp / (tp + fp) if tp + fp else float("nan"),
+        "recall": tp / n_pos if n_pos else float("nan"),
+        "roc_auc": float(auc),
+    }

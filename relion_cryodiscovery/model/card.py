@@ -1,0 +1,133 @@
+"""``model_card.json``: everything needed to use and audit a trained ensemble, as plain JSON."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import CryoDiscoveryError
+
+CARD_FILENAME = "model_card.json"
+#: Bump when a field changes meaning; loaders refuse other versions.
+FORMAT_VERSION = 1
+SUPPORTED_FORMAT_VERSIONS = (1,)
+
+
+@dataclass
+class ModelCard:
+    """Provenance, inputs, calibration and validation of one :class:`BoostedEnsemble`."""
+
+    #: Version of this JSON layout (:data:`FORMAT_VERSION`).
+    format_version: int
+    #: Free-form model version, e.g. "2026.11-sim1".
+    model_version: str
+    #: ISO 8601 UTC creation time.
+    created: str
+    #: Parameters of the image preprocessing the model was trained with (``PreprocessConfig``).
+    preprocessing: dict[str, Any]
+    #: Feature names in input order (values; the flags follow in the same order).
+    feature_names: list[str]
+    #: Fill value of each feature (what a missing value is replaced with).
+    feature_fills: list[float]
+    #: Width F of the network's feature input (values + flags).
+    n_features: int
+    #: ``NetworkConfig`` as a dict.
+    network: dict[str, Any]
+    #: Calibration parameters (``PlattCalibration.to_dict()``).
+    calibration: dict[str, Any]
+    #: Shipped selection threshold on the calibrated score.
+    threshold: float
+    #: How the threshold was chosen, in words.
+    threshold_rule: str
+    #: Training data summary: counts, jobs, stage set sizes, ``files`` {path: sha256}.
+    training_data: dict[str, Any]
+    #: Validation metrics at the shipped threshold (calibrated scores).
+    validation_metrics: dict[str, float]
+    #: Expected calibration error of the calibrated validation scores.
+    ece: float
+    #: Anything else (training configuration, boosting rules, library versions).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(_json_safe(asdict(self)), indent=2, sort_keys=False, allow_nan=False)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``directory/model_card.json``; return its path."""
+        path = Path(directory) / CARD_FILENAME
+        path.write_text(self.to_json() + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelCard":
+        """Read a card file (or a model directory); clear error naming the file when invalid."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / CARD_FILENAME
+        try:
+            values = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise CryoDiscoveryError(path, "model card not found") from None
+        except json.JSONDecodeError as exc:
+            raise CryoDiscoveryError(path, f"model card is not valid JSON ({exc})") from None
+        if not isinstance(values, dict):
+            raise CryoDiscoveryError(path, "model card must be a JSON object")
+        version = values.get("format_version")
+        if version not in SUPPORTED_FORMAT_VERSIONS:
+            raise CryoDiscoveryError(
+                path, f"unknown model card format_version {version!r} (this CryoDiscovery reads {SUPPORTED_FORMAT_VERSIONS})"
+            )
+        names = [f.name for f in fields(cls)]
+        required = [f.name for f in fields(cls) if f.name != "extra"]
+        missing = [name for name in required if name not in values]
+        if missing:
+            raise CryoDiscoveryError(path, f"model card lacks field(s) {', '.join(missing)}")
+        card = cls(**{name: _json_restore(values[name]) for name in names if name in values})
+        if card.n_features != 2 * len(card.feature_names) or len(card.feature_fills) != len(card.feature_names):
+            raise CryoDiscoveryError(
+                path,
+                f"model card is inconsistent: n_features={card.n_features}, "
+                f"{len(card.feature_names)} feature names, {len(card.feature_fills)} fills",
+            )
+        return card
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO 8601 (seconds)."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf -> strings "nan"/"inf" (JSON has no NaN); numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _json_restore(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_restore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_restore(v) for v in value]
+    if value in ("nan", "inf", "-inf"):
+        return float(value)
+    return value

@@ -1,0 +1,264 @@
+"""The boosted ensemble: d1 and d2 vote, d3 breaks ties; safe save/load; batched inference.
+
+Score rule, per class (a class's probability from one model is the mean over its V views):
+
+* ``d3_used = (p_d1 >= 0.5) != (p_d2 >= 0.5)`` -- d3 is run only on those classes;
+* ``raw = (p_d1 + p_d2) / 2`` where d1 and d2 agree, ``raw = p_d3`` where they disagree;
+* ``calibrated = card calibration(raw)`` (see :mod:`.calibration`).
+
+So ``raw >= 0.5`` is exactly the majority vote of the three models, and ``p_d3`` is NaN where
+d3 was not consulted.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..errors import CryoDiscoveryError, JobAborted
+from .calibration import PlattCalibration
+from .card import ModelCard
+
+MEMBERS = ("d1", "d2", "d3")
+#: Pseudo class names Keras writes inside config.json for tensors (not code).
+_DATA_CLASS_NAMES = {"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__typespec__", "__slice__", "__ellipsis__"}
+_CODE_CLASS_NAMES = {"Lambda", "__lambda__", "function", "TFOpLambda"}
+
+
+@dataclass
+class EnsembleScores:
+    """Per-class outputs of :meth:`BoostedEnsemble.predict` (all arrays have length K)."""
+
+    p_d1: np.ndarray
+    p_d2: np.ndarray
+    #: NaN where d3 was not consulted.
+    p_d3: np.ndarray
+    #: True exactly where d1 and d2 disagree at 0.5.
+    d3_used: np.ndarray
+    raw: np.ndarray
+    calibrated: np.ndarray
+
+
+def combine_scores(p_d1: np.ndarray, p_d2: np.ndarray, p_d3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The module's score rule: return ``(d3_used, raw)``."""
+    p_d1, p_d2, p_d3 = (np.asarray(p, dtype=np.float32) for p in (p_d1, p_d2, p_d3))
+    d3_used = (p_d1 >= 0.5) != (p_d2 >= 0.5)
+    raw = np.where(d3_used, p_d3, 0.5 * (p_d1 + p_d2)).astype(np.float32)
+    return d3_used, raw
+
+
+class _Forward:
+    """Run several models on one batch of views, distributed over the strategy's replicas."""
+
+    def __init__(self, models: list[keras.Model], strategy: tf.distribute.Strategy | None):
+        self.models = models
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.replicas = int(self.strategy.num_replicas_in_sync)
+        self._step = tf.function(self._replicated if self.replicas > 1 else self._local, reduce_retracing=True)
+
+    def _call(self, image: tf.Tensor, features: tf.Tensor) -> tf.Tensor:
+        inputs = {"image": image, "features": features}
+        return tf.concat([m(inputs, training=False) for m in self.models], axis=1)
+
+    def _local(self, image: tf.Tensor, features: tf.Tensor) -> tf.Tensor:
+        return self._call(image, features)
+
+    def _replicated(self, image: Any, features: Any) -> tf.Tensor:
+        per_replica = self.strategy.run(self._call, args=(image, features))
+        return self.strategy.gather(per_replica, axis=0)
+
+    def __call__(self, image: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """``image (n, S, S)``, ``features (n, F)`` -> ``(n, len(models))`` probabilities."""
+        image = np.asarray(image, dtype=np.float32)[..., None]
+        features = np.asarray(features, dtype=np.float32)
+        if self.replicas == 1:
+            return self._step(tf.constant(image), tf.constant(features)).numpy()
+        bounds = np.linspace(0, len(image), self.replicas + 1).astype(int)
+
+        def chunk(array: np.ndarray) -> Any:
+            return self.strategy.experimental_distribute_values_from_function(
+                lambda ctx: tf.constant(array[bounds[ctx.replica_id_in_sync_group]:bounds[ctx.replica_id_in_sync_group + 1]])
+            )
+
+        return self._step(chunk(image), chunk(features)).numpy()
+
+
+def _check_inputs(images: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    images = np.asarray(images, dtype=np.float32)
+    features = np.asarray(features, dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"images must be (K, V, S, S), got shape {images.shape}")
+    if features.ndim != 2 or len(features) != len(images):
+        raise ValueError(f"features must be (K, F) with K={len(images)}, got shape {features.shape}")
+    return images, features
+
+
+def predict_views(
+    models: list[keras.Model],
+    images: np.ndarray,
+    features: np.ndarray,
+    batch_size: int = 256,
+    strategy: tf.distribute.Strategy | None = None,
+    should_abort: Callable[[], bool] | None = None,
+) -> np.ndarray:
+    """Per-class probabilities ``(K, len(models))`` = mean over each class's V views.
+
+    ``batch_size`` counts view images per step (whole classes per batch, at least one).
+    """
+    images, features = _check_inputs(images, features)
+    k, v = images.shape[:2]
+    forward = _Forward(models, strategy)
+    per_batch = max(1, batch_size // max(v, 1))
+    out = np.zeros((k, len(models)), dtype=np.float32)
+    for start in range(0, k, per_batch):
+        if should_abort is not None and should_abort():
+            raise JobAborted("abort requested during inference")
+        stop = min(start + per_batch, k)
+        views = images[start:stop].reshape((-1,) + images.shape[2:])
+        rows = np.repeat(features[start:stop], v, axis=0)
+        out[start:stop] = forward(views, rows).reshape(stop - start, v, len(models)).mean(axis=1)
+    return out
+
+
+def check_keras_archive(path: str | Path) -> None:
+    """Refuse anything but a Keras zip archive of built-in layers (no Lambda, no custom classes)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CryoDiscoveryError(path, "model file not found")
+    if not zipfile.is_zipfile(path):
+        raise CryoDiscoveryError(path, "not a Keras .keras zip archive; refusing to load it")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "config.json" not in names or "model.weights.h5" not in names:
+                raise CryoDiscoveryError(path, "Keras archive lacks config.json or model.weights.h5")
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CryoDiscoveryError(path, f"unreadable Keras archive ({exc})") from None
+    problem = _unsafe_object(config)
+    if problem:
+        raise CryoDiscoveryError(path, f"refusing to load model: {problem}")
+
+
+def _unsafe_object(node: Any) -> str | None:
+    """First Lambda / code / custom (non-Keras) class found in a Keras config tree, or None."""
+    if isinstance(node, list):
+        for item in node:
+            found = _unsafe_object(item)
+            if found:
+                return found
+        return None
+    if not isinstance(node, dict):
+        return None
+    class_name = node.get("class_name")
+    if isinstance(class_name, str) and class_name not in _DATA_CLASS_NAMES:
+        module = node.get("module")
+        registered = node.get("registered_name")
+        if class_name in _CODE_CLASS_NAMES:
+            return f"it contains a {class_name} layer/function (arbitrary code)"
+        if module is not None and not str(module).startswith("keras"):
+            return f"it contains class {class_name} from module {module!r} (not a built-in Keras class)"
+        if isinstance(registered, str) and ">" in registered:
+            return f"it contains custom registered class {registered!r}"
+    for value in node.values():
+        found = _unsafe_object(value)
+        if found:
+            return found
+    return None
+
+
+def load_member(path: str | Path, strategy: tf.distribute.Strategy | None = None, compile: bool = False) -> keras.Model:
+    """Safely load one ``.keras`` file (checked archive, ``safe_mode=True``)."""
+    check_keras_archive(path)
+    scope = strategy.scope() if strategy is not None else _null_scope()
+    try:
+        with scope:
+            return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except CryoDiscoveryError:
+        raise
+    except Exception as exc:  # Keras raises many types for bad files
+        raise CryoDiscoveryError(path, f"cannot load Keras model ({type(exc).__name__}: {exc})") from None
+
+
+class _null_scope:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@dataclass
+class BoostedEnsemble:
+    """Three Keras models plus their card."""
+
+    d1: keras.Model
+    d2: keras.Model
+    d3: keras.Model
+    card: ModelCard
+
+    @property
+    def threshold(self) -> float:
+        return float(self.card.threshold)
+
+    @property
+    def calibration(self) -> PlattCalibration:
+        return PlattCalibration.from_dict(self.card.calibration)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write d1.keras, d2.keras, d3.keras and model_card.json into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in MEMBERS:
+            getattr(self, name).save(directory / f"{name}.keras")
+        self.card.save(directory)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, strategy: tf.distribute.Strategy | None = None) -> "BoostedEnsemble":
+        """Load a model directory; refuses unsafe or inconsistent files with a clear error."""
+        directory = Path(directory)
+        card = ModelCard.load(directory)
+        models = {name: load_member(directory / f"{name}.keras", strategy) for name in MEMBERS}
+        for name, model in models.items():
+            width = model.get_layer("feature_norm").input.shape[-1] if _has_layer(model, "feature_norm") else None
+            if width is not None and width != card.n_features:
+                raise CryoDiscoveryError(
+                    directory / f"{name}.keras", f"expects {width} features but the model card says {card.n_features}"
+                )
+        return cls(card=card, **models)
+
+    def predict(
+        self,
+        images: np.ndarray,
+        features: np.ndarray,
+        batch_size: int = 256,
+        strategy: tf.distribute.Strategy | None = None,
+        should_abort: Callable[[], bool] | None = None,
+    ) -> EnsembleScores:
+        """Score K classes: ``images (K, V, 64, 64)``, ``features (K, F)``; see the module rule."""
+        images, features = _check_inputs(images, features)
+        if features.shape[1] != self.card.n_features:
+            raise ValueError(f"model expects {self.card.n_features} features, got {features.shape[1]}")
+        pair = predict_views([self.d1, self.d2], images, features, batch_size, strategy, should_abort)
+        p_d1, p_d2 = pair[:, 0], pair[:, 1]
+        p_d3 = np.full(len(images), np.nan, dtype=np.float32)
+        disagree = np.flatnonzero((p_d1 >= 0.5) != (p_d2 >= 0.5))
+        if len(disagree):
+            p_d3[disagree] = predict_views(
+                [self.d3], images[disagree], features[disagree], batch_size, strategy, should_abort
+            )[:, 0]
+        d3_used, raw = combine_scores(p_d1, p_d2, p_d3)
+        return EnsembleScores(p_d1, p_d2, p_d3, d3_used, raw, self.calibration(raw))
+
+
+def _has_layer(model: keras.Model, name: str) -> bool:
+    return any(layer.name == name for layer in model.layers)
