@@ -38,6 +38,15 @@ def resolve_path(name: str, bases: list[Path], context: Path) -> Path:
     raise CryoDiscoveryError(context, f"image file {name} not found (use --project-dir)")
 
 
+def find_base(star_path: Path, ref: str, project_dir: str | Path | None = None) -> Path:
+    """The directory relative to which image ``ref`` of ``star_path`` exists (the project directory)."""
+    name = split_ref(ref)[1]
+    for base in search_bases(star_path, project_dir):
+        if (base / name).is_file():
+            return base
+    raise CryoDiscoveryError(star_path, f"image file {name} not found (use --project-dir)")
+
+
 def split_ref(ref: str) -> tuple[int | None, str]:
     """``'000003@a.mrcs'`` -> (3, 'a.mrcs'); ``'a.mrc'`` -> (None, 'a.mrc')."""
     ref = str(ref).strip()
@@ -116,3 +125,15 @@ def particle_pixel_size(particles: pd.DataFrame, optics: pd.DataFrame | None) ->
             if column in table.columns:
                 return float(table[column].iloc[0])
     return None
+
+
+def load_all_class_images(path: str | Path, project_dir: str | Path | None = None) -> dict[int, np.ndarray]:
+    """Images of every class from a ``.mrcs`` stack (class k = slice k) or a model/class_averages STAR."""
+    path = Path(path)
+    if path.suffix.lower() in (".mrcs", ".mrc"):
+        cache = StackCache([Path.cwd()], path)
+        data = cache.read(str(path.resolve()))
+        if data.ndim == 2:
+            data = data[None]
+        return {k + 1: np.asarray(data[k], dtype=np.float32) for k in range(data.shape[0])}
+    return load_class_images(path, project_dir)

@@ -10,6 +10,7 @@ SSIM uses :func:`skimage.metrics.structural_similarity` with ``data_range`` set 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,7 @@ def align_particle(image: np.ndarray, psi_deg: float, origin_x_px: float, origin
     return ndimage.affine_transform(img, matrix, offset=offset, order=1, mode="constant", cval=0.0)
 
 
-def aligned_average(particles: pd.DataFrame, read_image, pixel_size: float,
+def aligned_average(particles: pd.DataFrame, read_image: Callable[[str], np.ndarray], pixel_size: float,
                     max_particles: int | None = 2000, seed: int = 0) -> tuple[np.ndarray, int]:
     """Mean of in-plane aligned particle images (deterministic subsample of ``max_particles``).
 

@@ -9,7 +9,7 @@ directory (``backup_selection.star``, else the class numbers of ``class_averages
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,8 @@ class Predictions:
     source: Path
     #: The job directory when predictions came from one (for class_averages/particles.star).
     job_dir: Path | None = None
+    #: ``# key: value`` provenance lines of the scores CSV (model version, input, ...).
+    provenance: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_scores(self) -> bool:
@@ -81,16 +83,30 @@ def star_table(path: Path, block: str | None, columns: tuple[str, ...] = ()) -> 
     raise CryoDiscoveryError(path, f"no table with {wanted}")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """CSV as a DataFrame with stripped lower-case column names."""
+def read_csv_with_header(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    """CSV after any leading ``# key: value`` lines (returned as a dict); lower-case column names."""
     if not path.is_file():
         raise CryoDiscoveryError(path, "file not found")
+    header: dict[str, str] = {}
+    n_comment = 0
     try:
-        df = pd.read_csv(path)
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if not line.startswith("#"):
+                    break
+                key, _, value = line[1:].partition(":")
+                header[key.strip()] = value.strip()
+                n_comment += 1
+        df = pd.read_csv(path, skiprows=n_comment)
     except Exception as exc:
-        raise CryoDiscoveryError(path, f"not a readable CSV file ({exc})") from exc
+        raise CryoDiscoveryError(path, f"not a readable CSV file ({' '.join(str(exc).split())})") from exc
     df.columns = [str(c).strip().lower() for c in df.columns]
-    return df
+    return df, header
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """CSV as a DataFrame (leading comment lines skipped)."""
+    return read_csv_with_header(path)[0]
 
 
 def _int_column(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
@@ -140,7 +156,7 @@ def read_predictions(path: str | Path) -> Predictions:
                                [""] * k, job_dir / BACKUP_SELECTION, job_dir)
         else:
             raise CryoDiscoveryError(job_dir, f"neither {SCORES_CSV} nor {BACKUP_SELECTION} found")
-    df = _read_csv(path)
+    df, provenance = read_csv_with_header(path)
     classes = _int_column(df, "class_number", path)
     _check_unique(classes, path)
     selected = _int_column(df, "selected", path)
@@ -148,9 +164,11 @@ def read_predictions(path: str | Path) -> Predictions:
         raise CryoDiscoveryError(path, "column 'selected' must be 0 or 1")
     scores = _float_column(df, "score")
     reasons = df["reason"].fillna("").astype(str).tolist() if "reason" in df.columns else [""] * len(df)
+    particles = _float_column(df, "particles")
+    particles[particles < 0] = np.nan  # -1 marks an unknown count
     order = np.argsort(classes, kind="stable")
-    return Predictions(classes[order], selected[order], scores[order], _float_column(df, "particles")[order],
-                       [reasons[i] for i in order], path, job_dir or path.parent)
+    return Predictions(classes[order], selected[order], scores[order], particles[order],
+                       [reasons[i] for i in order], path, job_dir or path.parent, provenance)
 
 
 def _classes_from_star(path: Path) -> np.ndarray:
