@@ -158,9 +158,9 @@ def classification_metrics(
     n = t.size
     precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
     rep.values.update(
-        n_classes=float(n),
-        n_good=float(tp + fn),
-        n_selected=float(tp + fp),
+        n_classes=int(n),
+        n_good=int(tp + fn),
+        n_selected=int(tp + fp),
         accuracy=_ratio(tp + tn, n),
         precision=precision,
         recall=recall,

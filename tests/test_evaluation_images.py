@@ -1,0 +1,116 @@
+"""MSE/SSIM, particle alignment (checked against relion_project), class montage size and speed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage.io import imread
+
+from relion_cryodiscovery.evaluation.image_metrics import (
+    align_particle,
+    compare,
+    compare_class_selections,
+    mse,
+    ssim,
+)
+from relion_cryodiscovery.evaluation.plots import class_montage, montage_size
+
+
+def blob_image(n: int = 48) -> np.ndarray:
+    """An asymmetric test image: a bar along +x and a spot at +y."""
+    img = np.zeros((n, n))
+    img[n // 2 - 2:n // 2 + 2, n // 2:n // 2 + 14] = 1.0
+    img[n // 2 + 6:n // 2 + 12, n // 2 - 2:n // 2 + 2] = 1.0
+    return img
+
+
+def test_identical_images_ssim_one_mse_zero() -> None:
+    img = np.random.default_rng(0).normal(size=(40, 40))
+    assert ssim(img, img) == pytest.approx(1.0)
+    assert mse(img, img) == pytest.approx(0.0)
+    assert ssim(img, 5 * img + 3) == pytest.approx(1.0)  # normalised first
+    other = np.random.default_rng(1).normal(size=(40, 40))
+    assert compare(img, other)["ssim"] < 0.1
+    assert mse(img, other) == pytest.approx(2.0, rel=0.15)  # two independent unit-variance images
+    assert ssim(np.full((9, 9), np.nan), np.zeros((9, 9))) == pytest.approx(1.0)
+
+
+def test_compare_class_selections() -> None:
+    rng = np.random.default_rng(0)
+    imgs = {k: rng.normal(size=(16, 16)) for k in range(1, 6)}
+    same = compare_class_selections({k: imgs[k] for k in (1, 2)}, {k: imgs[k] for k in (1, 2)})
+    assert same["mean_of_kept"]["ssim"] == pytest.approx(1.0)
+    assert same["per_class_mean"]["mse"] == pytest.approx(0.0)
+    diff = compare_class_selections({k: imgs[k] for k in (1, 2)}, {k: imgs[k] for k in (2, 3, 4)})
+    assert diff["mean_of_kept"]["mse"] > 0.1 and list(diff["per_class"]) == [2]
+    assert "note" in compare_class_selections({}, {1: imgs[1]})
+
+
+def test_align_particle_inverts_relion_in_plane_model() -> None:
+    """psi = 90: particle(x, y) = ref(A^-1 (r + o)) = ref(x', y') with x' = -(y + oy), y' = x + ox."""
+    n, ox, oy = 48, 3, -2
+    ref = blob_image(n)
+    c = n // 2
+    y, x = np.indices((n, n)) - c
+    src_x, src_y = -(y + oy), x + ox
+    inside = (np.abs(src_x) < c) & (np.abs(src_y) < c)
+    particle = np.where(inside, ref[(src_y + c) % n, (src_x + c) % n], 0.0)
+    aligned = align_particle(particle, 90.0, ox, oy)
+    assert np.abs(aligned - ref).max() < 1e-6
+    assert np.abs(align_particle(particle, -90.0, ox, oy) - ref).max() > 0.5
+
+
+@pytest.mark.relion
+@pytest.mark.skipif(shutil.which("relion_project") is None, reason="relion_project not on PATH")
+def test_align_particle_matches_relion_project(tmp_path: Path) -> None:
+    import mrcfile
+    import pandas as pd
+    import starfile
+
+    n, angpix = 48, 2.0
+    vol = np.zeros((n,) * 3, np.float32)
+    vol[20:28, 22:26, 24:40] = 1
+    vol[20:28, 30:38, 22:26] = 1
+    with mrcfile.new(tmp_path / "map.mrc") as m:
+        m.set_data(vol)
+        m.voxel_size = angpix
+    poses = pd.DataFrame({"rlnAngleRot": 0.0, "rlnAngleTilt": 0.0, "rlnAnglePsi": [0.0, 30.0, -75.0, 140.0],
+                          "rlnOriginXAngst": [0.0, 6.0, -8.0, 4.0], "rlnOriginYAngst": [0.0, -4.0, 2.0, 8.0],
+                          "rlnOpticsGroup": 1})
+    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnImagePixelSize": [angpix], "rlnImageSize": [n],
+                           "rlnImageDimensionality": [2], "rlnVoltage": [300.0], "rlnSphericalAberration": [2.7],
+                           "rlnAmplitudeContrast": [0.1]})
+    starfile.write({"optics": optics, "particles": poses}, tmp_path / "ang.star")
+    subprocess.run(["relion_project", "--i", "map.mrc", "--o", "proj", "--ang", "ang.star"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    proj = mrcfile.read(tmp_path / "proj.mrcs")
+    for i in range(1, 4):
+        row = poses.iloc[i]
+        aligned = align_particle(proj[i], row.rlnAnglePsi, row.rlnOriginXAngst / angpix, row.rlnOriginYAngst / angpix)
+        assert np.corrcoef(aligned.ravel(), proj[0].ravel())[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("k", [7, 200])
+def test_montage_png_has_the_documented_size(tmp_path: Path, k: int) -> None:
+    rng = np.random.default_rng(k)
+    images = rng.normal(size=(k, 64, 64)).astype(np.float32)
+    images[0] = np.nan
+    images[1] = 2.0
+    reasons = ["selected" if i % 2 else "score below threshold 0.50 and very long text" for i in range(k)]
+    class_montage(images[:1], [1], [0.5], [1], [""], tmp_path / "warm.png")  # font cache
+    start = time.perf_counter()
+    out = class_montage(images, np.arange(1, k + 1), rng.random(k), np.arange(k) % 2, reasons, tmp_path / "m.png")
+    elapsed = time.perf_counter() - start
+    width, height = montage_size(k)
+    assert imread(out).shape[:2] == (height, width)
+    assert elapsed < 2.0
+
+
+def test_montage_rejects_mismatched_lengths(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        class_montage(np.zeros((3, 8, 8)), [1, 2], [0.1, 0.2], [0, 1], ["", ""], tmp_path / "m.png")
