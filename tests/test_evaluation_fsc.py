@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from relion_cryodiscovery.evaluation.fsc import fsc, reconstruct_with_relion, shell_index, soft_spherical_mask
+from test_evaluation_helpers import random_poses, relion_project, two_blob_volume, write_map
 
 
 def test_fsc_of_map_with_itself_is_one() -> None:
@@ -32,7 +33,8 @@ def test_0143_crossing_lands_where_designed() -> None:
     signal, noise = rng.normal(size=(n,) * 3), rng.normal(size=(n,) * 3)
     shells = shell_index((n,) * 3)
     c = np.clip(1.0 - shells / 16.0, 0.0, 1.0)  # designed FSC(shell) = 1 - shell/16
-    other = np.fft.irfftn(c * np.fft.rfftn(signal) + np.sqrt(1 - c ** 2) * np.fft.rfftn(noise), s=(n,) * 3, axes=(0, 1, 2))
+    mixed = c * np.fft.rfftn(signal) + np.sqrt(1 - c ** 2) * np.fft.rfftn(noise)
+    other = np.fft.irfftn(mixed, s=(n,) * 3, axes=(0, 1, 2))
     curve = fsc(signal, other, angpix)
     expected_shell = 16.0 * (1 - 0.143)
     assert curve.resolution(0.143) == pytest.approx(n * angpix / expected_shell, rel=0.03)
@@ -53,31 +55,13 @@ def test_frc_on_2d_and_soft_mask() -> None:
 @pytest.mark.skipif(shutil.which("relion_project") is None or shutil.which("relion_reconstruct") is None,
                     reason="RELION binaries not on PATH")
 def test_reconstruct_with_relion_recovers_the_map(tmp_path: Path) -> None:
-    import subprocess
-
     import mrcfile
-    import pandas as pd
-    import starfile
 
     n, angpix = 24, 4.0
-    z, y, x = np.indices((n,) * 3) - n // 2
-    vol = (np.exp(-((x - 3) ** 2 + y ** 2 + z ** 2) / 8.0) + np.exp(-(x ** 2 + (y - 4) ** 2 + (z + 2) ** 2) / 6.0))
-    with mrcfile.new(tmp_path / "ref.mrc") as m:
-        m.set_data(vol.astype(np.float32))
-        m.voxel_size = angpix
-    rng = np.random.default_rng(0)
-    k = 300
-    angles = pd.DataFrame({"rlnAngleRot": rng.uniform(-180, 180, k),
-                           "rlnAngleTilt": np.degrees(np.arccos(rng.uniform(-1, 1, k))),
-                           "rlnAnglePsi": rng.uniform(-180, 180, k), "rlnOriginXAngst": 0.0,
-                           "rlnOriginYAngst": 0.0, "rlnOpticsGroup": 1})
-    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnImagePixelSize": [angpix], "rlnImageSize": [n],
-                           "rlnImageDimensionality": [2], "rlnVoltage": [300.0], "rlnSphericalAberration": [2.7],
-                           "rlnAmplitudeContrast": [0.1]})
-    starfile.write({"optics": optics, "particles": angles}, tmp_path / "ang.star")
-    subprocess.run(["relion_project", "--i", "ref.mrc", "--o", "proj", "--ang", "ang.star"], cwd=tmp_path,
-                   check=True, capture_output=True)
-    out = reconstruct_with_relion(tmp_path / "proj.star", tmp_path / "rec.mrc", angpix, ctf=False, cwd=tmp_path)
+    vol = two_blob_volume(n)
+    write_map(tmp_path / "ref.mrc", vol, angpix)
+    star = relion_project(tmp_path, "ref.mrc", random_poses(300), angpix, n, "proj")
+    out = reconstruct_with_relion(star, tmp_path / "rec.mrc", angpix, ctf=False, cwd=tmp_path)
     assert out is not None and out.is_file()
     curve = fsc(mrcfile.read(out), vol, angpix)
     assert curve.resolution(0.5) < 3.0 * angpix  # FSC > 0.5 out to ~12 A (the blobs carry little beyond)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from relion_cryodiscovery.evaluation.image_metrics import (
     ssim,
 )
 from relion_cryodiscovery.evaluation.plots import class_montage, montage_size
+from test_evaluation_helpers import relion_project, write_map
 
 
 def blob_image(n: int = 48) -> np.ndarray:
@@ -27,6 +27,13 @@ def blob_image(n: int = 48) -> np.ndarray:
     img[n // 2 - 2:n // 2 + 2, n // 2:n // 2 + 14] = 1.0
     img[n // 2 + 6:n // 2 + 12, n // 2 - 2:n // 2 + 2] = 1.0
     return img
+
+
+def blob_volume(n: int) -> np.ndarray:
+    """The 2D test pattern extruded along z, so a rot = tilt = 0 projection shows it."""
+    vol = np.zeros((n,) * 3, np.float32)
+    vol[n // 2 - 4:n // 2 + 4] = blob_image(n)
+    return vol
 
 
 def test_identical_images_ssim_one_mse_zero() -> None:
@@ -70,28 +77,18 @@ def test_align_particle_inverts_relion_in_plane_model() -> None:
 def test_align_particle_matches_relion_project(tmp_path: Path) -> None:
     import mrcfile
     import pandas as pd
-    import starfile
 
     n, angpix = 48, 2.0
-    vol = np.zeros((n,) * 3, np.float32)
-    vol[20:28, 22:26, 24:40] = 1
-    vol[20:28, 30:38, 22:26] = 1
-    with mrcfile.new(tmp_path / "map.mrc") as m:
-        m.set_data(vol)
-        m.voxel_size = angpix
+    write_map(tmp_path / "map.mrc", blob_volume(n), angpix)
     poses = pd.DataFrame({"rlnAngleRot": 0.0, "rlnAngleTilt": 0.0, "rlnAnglePsi": [0.0, 30.0, -75.0, 140.0],
                           "rlnOriginXAngst": [0.0, 6.0, -8.0, 4.0], "rlnOriginYAngst": [0.0, -4.0, 2.0, 8.0],
                           "rlnOpticsGroup": 1})
-    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnImagePixelSize": [angpix], "rlnImageSize": [n],
-                           "rlnImageDimensionality": [2], "rlnVoltage": [300.0], "rlnSphericalAberration": [2.7],
-                           "rlnAmplitudeContrast": [0.1]})
-    starfile.write({"optics": optics, "particles": poses}, tmp_path / "ang.star")
-    subprocess.run(["relion_project", "--i", "map.mrc", "--o", "proj", "--ang", "ang.star"], cwd=tmp_path,
-                   check=True, capture_output=True)
+    relion_project(tmp_path, "map.mrc", poses, angpix, n, "proj")
     proj = mrcfile.read(tmp_path / "proj.mrcs")
     for i in range(1, 4):
         row = poses.iloc[i]
-        aligned = align_particle(proj[i], row.rlnAnglePsi, row.rlnOriginXAngst / angpix, row.rlnOriginYAngst / angpix)
+        ox, oy = row.rlnOriginXAngst / angpix, row.rlnOriginYAngst / angpix
+        aligned = align_particle(proj[i], row.rlnAnglePsi, ox, oy)
         assert np.corrcoef(aligned.ravel(), proj[0].ravel())[0, 1] > 0.95
 
 
@@ -104,7 +101,8 @@ def test_montage_png_has_the_documented_size(tmp_path: Path, k: int) -> None:
     reasons = ["selected" if i % 2 else "score below threshold 0.50 and very long text" for i in range(k)]
     class_montage(images[:1], [1], [0.5], [1], [""], tmp_path / "warm.png")  # font cache
     start = time.perf_counter()
-    out = class_montage(images, np.arange(1, k + 1), rng.random(k), np.arange(k) % 2, reasons, tmp_path / "m.png")
+    out = class_montage(images, np.arange(1, k + 1), rng.random(k), np.arange(k) % 2, reasons,
+                        tmp_path / "m.png")
     elapsed = time.perf_counter() - start
     width, height = montage_size(k)
     assert imread(out).shape[:2] == (height, width)

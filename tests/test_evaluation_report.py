@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import mrcfile
@@ -15,6 +16,7 @@ from relion_cryodiscovery.cli.evaluate import main as evaluate_main
 from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.evaluation.labels import read_predictions, read_truth
 from relion_cryodiscovery.evaluation.report import CLASSIFICATION_KEYS, EvaluationOptions, evaluate
+from test_evaluation_helpers import optics_table, random_poses, relion_project, two_blob_volume, write_map
 
 K, PER_CLASS, BOX, ANGPIX = 6, 4, 32, 2.0
 TRUTH = np.array([1, 1, 1, 0, 0, 0])
@@ -32,12 +34,13 @@ def _class_images() -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
-def _write_selection(directory: Path, selected: np.ndarray, particles: pd.DataFrame, optics: pd.DataFrame) -> None:
+def _write_selection(directory: Path, selected: np.ndarray, particles: pd.DataFrame, optics: pd.DataFrame,
+                     references: list[str]) -> None:
     """backup_selection.star, class_averages.star and particles.star as a RELION Select job writes them."""
     directory.mkdir(parents=True, exist_ok=True)
     starfile.write({"": pd.DataFrame({"rlnSelected": selected})}, directory / "backup_selection.star")
     kept = np.nonzero(selected)[0] + 1
-    refs = [f"{k:06d}@Class2D/job001/run_it025_classes.mrcs" for k in kept]
+    refs = [references[k - 1] for k in kept]
     starfile.write({"": pd.DataFrame({"rlnReferenceImage": refs, "rlnClassNumber": kept})},
                    directory / "class_averages.star")
     starfile.write({"optics": optics, "particles": particles[particles.rlnClassNumber.isin(kept)]},
@@ -58,24 +61,25 @@ def project(tmp_path: Path) -> Path:
         for _ in range(PER_CLASS):
             ox, oy = rng.integers(-3, 4, 2)
             images.append(np.roll(classes[k], (-oy, -ox), axis=(0, 1)) + rng.normal(0, 0.05, (BOX, BOX)))
-            rows.append({"rlnImageName": f"{len(images):06d}@Extract/job000/particles.mrcs", "rlnAnglePsi": 0.0,
-                         "rlnOriginXAngst": ox * ANGPIX, "rlnOriginYAngst": oy * ANGPIX, "rlnClassNumber": k + 1,
-                         "rlnOpticsGroup": 1})
+            rows.append({"rlnImageName": f"{len(images):06d}@Extract/job000/particles.mrcs",
+                         "rlnAnglePsi": 0.0, "rlnOriginXAngst": ox * ANGPIX, "rlnOriginYAngst": oy * ANGPIX,
+                         "rlnClassNumber": k + 1, "rlnOpticsGroup": 1})
     with mrcfile.new(tmp_path / "Extract/job000/particles.mrcs") as m:
         m.set_data(np.asarray(images, dtype=np.float32))
     particles = pd.DataFrame(rows)
-    optics = pd.DataFrame({"rlnOpticsGroup": [1], "rlnOpticsGroupName": ["opticsGroup1"],
-                           "rlnImagePixelSize": [ANGPIX], "rlnImageSize": [BOX], "rlnImageDimensionality": [2]})
+    optics = optics_table(ANGPIX, BOX)
+    refs = [f"{k:06d}@Class2D/job001/run_it025_classes.mrcs" for k in range(1, K + 1)]
     pred_dir, truth_dir = tmp_path / "External/job002", tmp_path / "Select/job003"
-    _write_selection(pred_dir, PRED, particles, optics)
-    _write_selection(truth_dir, TRUTH, particles, optics)
+    _write_selection(pred_dir, PRED, particles, optics, refs)
+    _write_selection(truth_dir, TRUTH, particles, optics, refs)
     table = pd.DataFrame({"class_number": np.arange(1, K + 1), "score": SCORES, "selected": PRED,
                           "p_d1": SCORES, "p_d2": SCORES, "p_d3": "", "d3_used": 0,
                           "particles": PER_CLASS, "reason": ["selected"] * K})
     with (pred_dir / "cryodiscovery_scores.csv").open("w") as handle:
         handle.write("# model_version: test-1\n")
         table.to_csv(handle, index=False)
-    pd.DataFrame({"class_number": np.arange(1, K + 1), "label": TRUTH}).to_csv(tmp_path / "truth.csv", index=False)
+    truth = pd.DataFrame({"class_number": np.arange(1, K + 1), "label": TRUTH})
+    truth.to_csv(tmp_path / "truth.csv", index=False)
     pd.DataFrame({"image_name": particles.rlnImageName, "label": TRUTH[particles.rlnClassNumber - 1]}).to_csv(
         tmp_path / "particle_truth.csv", index=False)
     return tmp_path
@@ -142,7 +146,8 @@ def test_bad_truth_csv_gives_one_line_error(project: Path, capsys: pytest.Captur
                                             content: str, problem: str) -> None:
     bad = project / "bad_truth.csv"
     bad.write_text(content)
-    rc = evaluate_main(["--pred", str(project / "External/job002"), "--truth", str(bad), "--o", str(project / "e")])
+    rc = evaluate_main(["--pred", str(project / "External/job002"), "--truth", str(bad),
+                        "--o", str(project / "e")])
     err = capsys.readouterr().err.strip()
     assert rc == 1
     assert len(err.splitlines()) == 1 and str(bad) in err and problem in err
@@ -161,3 +166,27 @@ def test_bad_truth_star_and_missing_files(project: Path) -> None:
     short.write_text("class_number,label\n1,1\n2,0\n")
     with pytest.raises(CryoDiscoveryError, match="no label for predicted classes"):
         evaluate(project / "External/job002", short, project / "eval")
+
+
+@pytest.mark.relion
+@pytest.mark.skipif(shutil.which("relion_project") is None or shutil.which("relion_reconstruct") is None,
+                    reason="RELION not on PATH")
+def test_evaluate_reconstructs_3d_selections_and_reports_fsc(tmp_path: Path) -> None:
+    """Class3D-like selections: both particle sets are reconstructed and compared with FSC."""
+    n, angpix, count = 24, 4.0, 240
+    for k in (1, 2):
+        write_map(tmp_path / f"Class3D/job001/run_it025_class{k:03d}.mrc", two_blob_volume(n), angpix)
+    star = relion_project(tmp_path, "Class3D/job001/run_it025_class001.mrc", random_poses(count), angpix, n,
+                          "Extract/proj")
+    particles = starfile.read(star)["particles"]
+    particles["rlnClassNumber"] = np.where(np.arange(count) < count // 2, 1, 2)
+    refs = [f"Class3D/job001/run_it025_class{k:03d}.mrc" for k in (1, 2)]
+    for directory, sel in ((tmp_path / "External/job002", np.array([1, 1])),
+                           (tmp_path / "Select/job003", np.array([1, 0]))):
+        _write_selection(directory, sel, particles, optics_table(angpix, n), refs)
+    opts = EvaluationOptions(reference=tmp_path / "Class3D/job001/run_it025_class001.mrc", html=False)
+    result = evaluate(tmp_path / "External/job002", tmp_path / "Select/job003", tmp_path / "eval", opts)
+    fsc = result["fsc"]
+    assert set(fsc) == {"prediction vs truth", "prediction vs reference", "truth vs reference"}
+    assert fsc["prediction vs reference"]["resolution_05"] < 12.0
+    assert (tmp_path / "eval/fsc.png").is_file() and (tmp_path / "eval/reconstructions/truth.mrc").is_file()

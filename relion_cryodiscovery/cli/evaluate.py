@@ -19,9 +19,11 @@ from ..evaluation.report import EvaluationOptions, evaluate
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the evaluate subcommand."""
-    parser.add_argument("--pred", required=True, metavar="DIR_OR_CSV", help="CryoDiscovery output dir or scores CSV")
+    parser.add_argument("--pred", required=True, metavar="DIR_OR_CSV",
+                        help="CryoDiscovery output dir or scores CSV")
     parser.add_argument("--truth", required=True, metavar="FILE_OR_DIR",
-                        help="Select job dir, backup_selection.star, class_averages.star, particles.star or CSV")
+                        help="Select job dir, backup_selection.star, class_averages.star, "
+                             "particles.star or CSV")
     parser.add_argument("--o", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--particles-truth", "--particles_truth", dest="particles_truth", metavar="CSV",
                         help="per-particle truth: label (1/0) with class_number and/or image_name")
@@ -37,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="soft spherical mask diameter in Angstrom for the FSC")
     parser.add_argument("--max-particles", "--max_particles", dest="max_particles", type=int, default=2000,
                         help="particles averaged per selection (deterministic subsample; default 2000)")
-    parser.add_argument("--no-html", "--no_html", dest="html", action="store_false", help="do not write report.html")
+    parser.add_argument("--no-html", "--no_html", dest="html", action="store_false",
+                        help="do not write report.html")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -154,5 +154,6 @@ def reconstruct_with_relion(
         raise CryoDiscoveryError(particles_star, f"relion_reconstruct timed out after {timeout:g} s") from exc
     if proc.returncode != 0 or not out_map.is_file():
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        raise CryoDiscoveryError(particles_star, "relion_reconstruct failed: " + (lines[-1] if lines else "no output"))
+        last = lines[-1] if lines else "no output"
+        raise CryoDiscoveryError(particles_star, f"relion_reconstruct failed: {last}")
     return out_map

@@ -79,7 +79,9 @@ def compare_class_selections(pred: dict[int, np.ndarray], truth: dict[int, np.nd
     per_class = {int(k): compare(pred[k], truth[k]) for k in both}
     out["per_class"] = per_class
     if per_class:
-        out["per_class_mean"] = {m: float(np.nanmean([v[m] for v in per_class.values()])) for m in ("mse", "ssim")}
+        out["per_class_mean"] = {
+            m: float(np.nanmean([v[m] for v in per_class.values()])) for m in ("mse", "ssim")
+        }
     return out
 
 

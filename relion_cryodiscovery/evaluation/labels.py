@@ -112,7 +112,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
 def _int_column(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     """A column of whole numbers, or a one-line error."""
     if column not in df.columns:
-        raise CryoDiscoveryError(path, f"missing column '{column}' (found: {', '.join(map(str, df.columns))})")
+        found = ", ".join(map(str, df.columns))
+        raise CryoDiscoveryError(path, f"missing column '{column}' (found: {found})")
     values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
     if np.isnan(values).any() or (values != np.round(values)).any():
         raise CryoDiscoveryError(path, f"column '{column}' must hold whole numbers")
@@ -206,7 +207,8 @@ def read_truth(path: str | Path) -> Truth:
                 except CryoDiscoveryError:
                     if name == PARTICLES:
                         raise
-        raise CryoDiscoveryError(path, f"no {BACKUP_SELECTION}, {CLASS_AVERAGES} or {PARTICLES} in this directory")
+        raise CryoDiscoveryError(path, f"no {BACKUP_SELECTION}, {CLASS_AVERAGES} or {PARTICLES} "
+                                       "in this directory")
     if path.suffix.lower() == ".star":
         return _truth_from_star(path, path.parent)
     df = _read_csv(path)
@@ -238,7 +240,8 @@ def align(pred: Predictions, truth: Truth) -> tuple[np.ndarray, np.ndarray, list
     else:
         unknown = sorted(set(lookup) - set(pred.class_numbers.tolist()))
         if unknown:
-            raise CryoDiscoveryError(truth.source, f"selects classes {unknown[:10]} that the prediction does not have")
+            raise CryoDiscoveryError(truth.source,
+                                     f"selects classes {unknown[:10]} that the prediction does not have")
         notes.append(f"truth from {truth.source.name}: classes not listed there are counted as bad")
     labels = np.array([lookup.get(int(c), 0) for c in pred.class_numbers], dtype=np.int64)
     return labels, pred.class_numbers, notes

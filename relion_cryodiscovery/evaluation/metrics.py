@@ -143,7 +143,8 @@ class ClassificationReport:
         """JSON-ready dict (NaN becomes None)."""
         clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in self.values.items()}
         tn, fp, fn, tp = (int(x) for x in self.confusion.ravel())
-        return {**clean, "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp}, "notes": list(self.notes)}
+        confusion = {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
+        return {**clean, "confusion_matrix": confusion, "notes": list(self.notes)}
 
 
 def classification_metrics(

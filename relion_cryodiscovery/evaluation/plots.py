@@ -70,7 +70,8 @@ def plot_score_histogram(truth: Sequence[int], scores: Sequence[float], out_png:
     bins = np.linspace(0, 1, 21)
     fig = Figure(figsize=(5.5, 3.8))
     ax = fig.add_subplot()
-    ax.hist(s[ok & (t == 1)], bins=bins, color=BLUE, alpha=0.7, label=f"good (n={int((ok & (t == 1)).sum())})")
+    ax.hist(s[ok & (t == 1)], bins=bins, color=BLUE, alpha=0.7,
+            label=f"good (n={int((ok & (t == 1)).sum())})")
     ax.hist(s[ok & (t == 0)], bins=bins, color=ORANGE, alpha=0.7, hatch="//",
             label=f"junk (n={int((ok & (t == 0)).sum())})")
     if threshold is not None:
@@ -98,19 +99,20 @@ def plot_reliability(truth: Sequence[int], scores: Sequence[float], out_png: str
     return _save(fig, out_png)
 
 
-def plot_fsc(curves: dict[str, FSCCurve], out_png: str | Path, title: str = "Fourier shell correlation") -> Path:
-    """FSC versus spatial frequency (1/A) for each named curve, with 0.143 and 0.5 lines."""
+def plot_fsc(curves: dict[str, FSCCurve], out_png: str | Path,
+             title: str = "Fourier shell correlation") -> Path:
+    """FSC versus spatial frequency (1/Å) for each named curve, with 0.143 and 0.5 lines."""
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
     colours = [BLUE, ORANGE, "#009E73", "#CC79A7", "#56B4E9", "#D55E00"]
     for i, (name, curve) in enumerate(curves.items()):
         r = curve.resolution(0.143)
-        label = f"{name} ({r:.1f} A at 0.143)" if np.isfinite(r) else name
+        label = f"{name} ({r:.1f} Å at 0.143)" if np.isfinite(r) else name
         ax.plot(curve.frequency[1:], curve.fsc[1:], color=colours[i % len(colours)], lw=1.8, label=label)
     for level, style in ((0.143, ":"), (0.5, "--")):
         ax.axhline(level, color="black", ls=style, lw=1)
         ax.text(ax.get_xlim()[1] if curves else 1, level, f" {level:g}", va="bottom", ha="right", fontsize=8)
-    ax.set(xlabel="spatial frequency (1/A)", ylabel="FSC", ylim=(-0.1, 1.05), title=title)
+    ax.set(xlabel="spatial frequency (1/Å)", ylabel="FSC", ylim=(-0.1, 1.05), title=title)
     if curves:
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -188,12 +190,14 @@ def class_montage(
         patch = canvas[y0 + FRAME:y0 + FRAME + inner, x0 + FRAME:x0 + FRAME + inner]
         if tile is None:
             patch[:] = 0.93
-            label(x0 + TILE / 2, y0 + TILE / 2 - 5, "no image", ha="center", va="top", fontsize=7, color="#444444")
+            label(x0 + TILE / 2, y0 + TILE / 2 - 5, "no image", ha="center", va="top", fontsize=7,
+                  color="#444444")
         else:
             patch[:] = tile[:, :, None]
         score = float(scores[i])
         score_text = f"{score:.2f}" if np.isfinite(score) else "n/a"
-        label(x0 + TILE / 2, y0 + TILE + 1, f"#{int(class_numbers[i])} {score_text} {'KEEP' if keep else 'REJECT'}",
+        decision = "KEEP" if keep else "REJECT"
+        label(x0 + TILE / 2, y0 + TILE + 1, f"#{int(class_numbers[i])} {score_text} {decision}",
               color=BLUE if keep else "#A35F00", weight="bold", **label_kw)
         reason = str(reasons[i] or "")
         if len(reason) > max_chars:

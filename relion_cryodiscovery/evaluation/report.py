@@ -87,7 +87,7 @@ def _classification(pred: Predictions, labels: np.ndarray) -> dict[str, Any]:
 
 
 def _particle_truth(pred: Predictions, path: Path) -> dict[str, Any]:
-    """Particle-level metrics: each particle is kept when its class is selected (or it is in particles.star)."""
+    """Particle-level metrics: a particle is kept when its class is selected (or it is in particles.star)."""
     table = read_particle_truth(path)
     if "class_number" in table.columns:
         kept = np.isin(table["class_number"].to_numpy(), pred.class_numbers[pred.selected == 1])
@@ -106,8 +106,11 @@ def _particle_truth(pred: Predictions, path: Path) -> dict[str, Any]:
     return out
 
 
+Images = dict[int, np.ndarray]
+
+
 def _kept_images(pred: Predictions, truth: Truth, opts: EvaluationOptions,
-                 notes: list[str]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, np.ndarray]]:
+                 notes: list[str]) -> tuple[Images, Images, Images]:
     """(all known class images, kept by prediction, kept by truth); empty dicts when unavailable."""
     everything: dict[int, np.ndarray] = {}
     pred_kept: dict[int, np.ndarray] = {}
@@ -149,7 +152,8 @@ def _particle_averages(files: tuple[Path, Path], opts: EvaluationOptions, out_di
         particles, optics = image_io.read_particles(star)
         angpix = image_io.particle_pixel_size(particles, optics) or 1.0
         cache = image_io.StackCache(image_io.search_bases(star, opts.project_dir), star)
-        averages[name], used = image_metrics.aligned_average(particles, cache.read, angpix, opts.max_particles)
+        averages[name], used = image_metrics.aligned_average(particles, cache.read, angpix,
+                                                             opts.max_particles)
         result[f"n_{name}"] = int(len(particles))
         result[f"n_{name}_averaged"] = used
     result.update(image_metrics.compare(averages["prediction"], averages["truth"]))
@@ -216,7 +220,8 @@ def _fsc_step(files: tuple[Path | None, Path | None], opts: EvaluationOptions,
                          "no FSC against it")
         else:
             for name in ("prediction", "truth"):
-                curves[f"{name} vs reference"] = fsc_mod.fsc(maps[name], ref, angpix or ref_angpix or 1.0, mask)
+                size = angpix or ref_angpix or 1.0
+                curves[f"{name} vs reference"] = fsc_mod.fsc(maps[name], ref, size, mask)
     plots.plot_fsc(curves, out_dir / "fsc.png")
     return {name: curve.to_dict() for name, curve in curves.items()}
 
@@ -237,7 +242,8 @@ def evaluate(pred_path: str | Path, truth_path: str | Path, out_dir: str | Path,
         "per_class": [
             {"class_number": int(c), "truth": int(t), "selected": int(s), "score": float(sc),
              "particles": float(n), "reason": r}
-            for c, t, s, sc, n, r in zip(classes, labels, pred.selected, pred.scores, pred.particles, pred.reasons)
+            for c, t, s, sc, n, r in zip(classes, labels, pred.selected, pred.scores, pred.particles,
+                                         pred.reasons)
         ],
     }
     made: list[str] = []
@@ -278,13 +284,14 @@ def evaluate(pred_path: str | Path, truth_path: str | Path, out_dir: str | Path,
     return result
 
 
-def _outcome_montage(images: dict[int, np.ndarray], pred: Predictions, labels: np.ndarray, out_png: Path) -> Path:
+def _outcome_montage(images: Images, pred: Predictions, labels: np.ndarray, out_png: Path) -> Path:
     """Montage of the classes with images, each tagged TP/FP/FN/TN against the truth."""
     index = {int(c): i for i, c in enumerate(pred.class_numbers)}
     ks = [k for k in sorted(images) if k in index]
     shapes = {images[k].shape for k in ks}
     stack = np.stack([images[k] for k in ks]) if len(shapes) == 1 else np.full((len(ks), 8, 8), np.nan)
-    tags = {(1, 1): "TP: good, kept", (0, 1): "FP: junk, kept", (1, 0): "FN: good, lost", (0, 0): "TN: junk, dropped"}
+    tags = {(1, 1): "TP: good, kept", (0, 1): "FP: junk, kept",
+            (1, 0): "FN: good, lost", (0, 0): "TN: junk, dropped"}
     rows = [index[k] for k in ks]
     return plots.class_montage(stack, ks, pred.scores[rows], pred.selected[rows],
                                [tags[(int(labels[i]), int(pred.selected[i]))] for i in rows], out_png,
@@ -303,17 +310,20 @@ def format_table(result: dict[str, Any]) -> str:
     """Readable plain-text summary of ``metrics.json``."""
     c = result["classification"]
     lines = ["CryoDiscovery evaluation",
-             f"predictions: {result['inputs']['predictions']}", f"truth:       {result['inputs']['truth']}", ""]
+             f"predictions: {result['inputs']['predictions']}",
+             f"truth:       {result['inputs']['truth']}", ""]
     rows = [("classes", c["n_classes"]), ("good (truth)", c["n_good"]), ("selected", c["n_selected"]),
             ("accuracy", c["accuracy"]), ("precision", c["precision"]), ("recall", c["recall"]),
-            ("false-negative rate", c["false_negative_rate"]), ("false-positive rate", c["false_positive_rate"]),
+            ("false-negative rate", c["false_negative_rate"]),
+            ("false-positive rate", c["false_positive_rate"]),
             ("F1", c["f1"]), ("ROC-AUC", c["roc_auc"]), ("PR-AUC (avg precision)", c["pr_auc"]),
             ("ECE (10 bins)", c["ece"]), ("good particles kept", c["good_particles_kept"]),
             ("junk particles removed", c["junk_particles_removed"])]
     lines += [f"  {name:<24}{_fmt(value):>10}" for name, value in rows]
     cm = c["confusion_matrix"]
     lines += ["", f"  {'confusion':<24}{'kept':>10}{'rejected':>10}",
-              f"  {'truth good':<24}{cm['tp']:>10}{cm['fn']:>10}", f"  {'truth junk':<24}{cm['fp']:>10}{cm['tn']:>10}"]
+              f"  {'truth good':<24}{cm['tp']:>10}{cm['fn']:>10}",
+              f"  {'truth junk':<24}{cm['fp']:>10}{cm['tn']:>10}"]
     pt = result.get("particles_truth")
     if pt:
         lines += ["", "particle-level truth:"] + [
@@ -353,7 +363,8 @@ def write_html(result: dict[str, Any], table: str, out_dir: Path, out_html: Path
              "<h1>CryoDiscovery evaluation</h1>", f"<pre>{html.escape(table)}</pre>"]
     for name in result.get("plots", []):
         data = base64.b64encode((out_dir / name).read_bytes()).decode("ascii")
-        parts.append(f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>")
+        label = html.escape(name)
+        parts.append(f"<h2>{label}</h2><img alt='{label}' src='data:image/png;base64,{data}'>")
     parts.append("</body></html>")
     out_html.write_text("\n".join(parts))
     return out_html
