@@ -273,6 +273,20 @@ def _save_model(model: keras.Model, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def reseed_layers(model: keras.Model, seed: int) -> None:
+    """Reset the random state of every layer that draws random numbers (Dropout).
+
+    Keras draws a layer's initial seed when the layer is created, and a model reloaded from a
+    checkpoint gets a new one; resetting it from ``(seed, stage, epoch)`` at the start of each
+    epoch makes a resumed run identical to an uninterrupted one.
+    """
+    for number, layer in enumerate(model.layers):
+        generator = getattr(layer, "seed_generator", None)
+        if generator is not None:
+            state = np.array([(seed + 7919 * number) % (2**31 - 1), 0], dtype=str(generator.state.dtype))
+            generator.state.assign(state)
+
+
 def enable_determinism(seed: int) -> None:
     """Seed Python/NumPy/TF and make TF ops deterministic."""
     keras.utils.set_random_seed(int(seed))
@@ -333,7 +347,9 @@ def fit_model(
     log(f"{stage}: {len(train)} classes ({n_views} views), {len(val)} validation classes, "
         f"global batch {batch} on {strategy.num_replicas_in_sync} replica(s)")
     for epoch in range(state.epoch, config.epochs):
-        keras.utils.set_random_seed(stage_seed(config.seed, stage, epoch))
+        epoch_seed = stage_seed(config.seed, stage, epoch)
+        keras.utils.set_random_seed(epoch_seed)
+        reseed_layers(model, epoch_seed)
         started = time.perf_counter()
         fitted = model.fit(make_train_dataset(train, config, stage, epoch, batch, fills), epochs=1,
                            shuffle=False, verbose=config.verbose)

@@ -1,0 +1,82 @@
+"""Fit-loop pieces: augmentation, metadata withholding, deterministic batches, one-stage determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relion_cryodiscovery.data import features as feature_module
+from relion_cryodiscovery.data.augment import AugmentConfig, augment_images
+from relion_cryodiscovery.training.trainer import (
+    FitState, TrainConfig, TrainingArrays, training_batches, withhold,
+)
+
+from test_model_synthetic import synthetic_arrays
+
+
+def test_augmentation_is_seeded_and_changes_images() -> None:
+    images = synthetic_arrays(6, views=2).images.reshape(-1, 64, 64)
+    a = augment_images(images, np.random.default_rng(5))
+    b = augment_images(images, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.float32 and a.shape == images.shape and not np.allclose(a, images)
+    np.testing.assert_allclose(augment_images(images, np.random.default_rng(5), AugmentConfig.none()), images)
+
+
+def test_pure_rotation_by_flip_keeps_a_centred_disc() -> None:
+    yy, xx = np.mgrid[:64, :64] - 31.5
+    disc = (np.hypot(yy, xx) < 14).astype(np.float32)[None]
+    only_geometry = AugmentConfig(max_shift=0.0, p_blur=0.0, contrast_range=(1.0, 1.0), max_noise_std=0.0)
+    out = augment_images(disc, np.random.default_rng(1), only_geometry)
+    assert np.abs(out - disc)[0, 24:40, 24:40].max() < 1e-5  # interior unchanged by rotation/flip
+    assert abs(out.sum() - disc.sum()) < 0.02 * disc.sum()  # and the disc keeps its area
+
+
+def test_local_withholding_sets_fills_and_flags() -> None:
+    features = np.concatenate([np.full((200, 3), 5.0), np.zeros((200, 3))], axis=1).astype(np.float32)
+    fills = np.array([0.1, 0.2, 0.3], np.float32)
+    out = withhold(features, np.random.default_rng(0), p_all=0.3, p_each=0.1, fills=fills)
+    values, flags = out[:, :3], out[:, 3:]
+    assert set(np.unique(flags)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(values == 5.0, flags == 0.0)
+    np.testing.assert_array_equal(np.where(flags == 1, values, fills), np.broadcast_to(fills, values.shape))
+    all_missing = (flags == 1).all(axis=1).mean()
+    assert 0.2 < all_missing < 0.45
+    assert features[:, 3:].sum() == 0  # input untouched
+
+
+def test_withholding_uses_the_feature_module_for_real_rows() -> None:
+    n = len(feature_module.FEATURE_NAMES)
+    rows = np.concatenate([np.tile(feature_module.FEATURE_FILLS + 1, (50, 1)), np.zeros((50, n))], axis=1)
+    out = withhold(rows, np.random.default_rng(0), p_all=1.0, p_each=0.0, fills=np.zeros(n))
+    image_columns = [i for i, g in enumerate(feature_module.FEATURE_GROUPS) if g == "image"]
+    hidden = [i for i in range(n) if i not in image_columns]
+    np.testing.assert_allclose(out[:, hidden], np.tile(feature_module.FEATURE_FILLS[hidden], (50, 1)))
+    assert (out[:, [n + i for i in hidden]] == 1).all() and (out[:, [n + i for i in image_columns]] == 0).all()
+
+
+def test_training_batches_are_deterministic_per_epoch() -> None:
+    arrays = synthetic_arrays(10, views=3)
+    config = TrainConfig(batch_size=8)
+    fills = np.zeros(3, np.float32)
+    first = list(training_batches(arrays, config, "d1", 0, 8, fills))
+    again = list(training_batches(arrays, config, "d1", 0, 8, fills))
+    other = list(training_batches(arrays, config, "d1", 1, 8, fills))
+    assert sum(len(y) for _, y, _ in first) == 30 and first[0][0]["image"].shape == (8, 64, 64, 1)
+    np.testing.assert_array_equal(first[0][0]["image"], again[0][0]["image"])
+    assert not np.array_equal(first[0][0]["image"], other[0][0]["image"])
+
+
+def test_training_arrays_validate_and_subset() -> None:
+    arrays = synthetic_arrays(6)
+    sub = arrays.subset(np.array([4, 1]))
+    assert len(sub) == 2 and sub.groups.tolist() == [arrays.groups[4], arrays.groups[1]]
+    with pytest.raises(ValueError, match="labels"):
+        TrainingArrays(arrays.images, arrays.features, np.full(6, 2), arrays.groups)
+
+
+def test_fit_state_round_trip(tmp_path) -> None:
+    state = FitState(stage="d2", epoch=3, history=[{"epoch": 1}])
+    state.save(tmp_path / "state.json")
+    loaded = FitState.load(tmp_path / "state.json")
+    assert loaded.epoch == 3 and loaded.best_val_loss == float("inf")
