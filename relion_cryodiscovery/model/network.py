@@ -20,7 +20,8 @@ IMAGE_SIZE = 64
 class NetworkConfig:
     """Architecture of one ensemble member (stored in the model card)."""
 
-    #: Number of conv blocks (each: conv, optional batch norm, activation, 2x2 max pool).
+    #: Number of conv blocks (each: conv, optional batch norm, activation, 2x2 max pool);
+    #: at most log2(64 / stem_stride) blocks.
     depth: int = 4
     #: Filters of the first block; doubled every block.
     width: int = 16
@@ -36,6 +37,8 @@ class NetworkConfig:
     batch_norm: bool = True
     #: Conv kernel size.
     kernel_size: int = 3
+    #: Stride of the first conv (2 halves the grid at once: ~4x cheaper, for >1000 classes/s on 2 cores).
+    stem_stride: int = 2
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,8 +80,8 @@ def build_network(
     """
     if n_features < 1:
         raise ValueError(f"n_features must be >= 1, got {n_features}")
-    if config.depth < 1 or config.width < 1:
-        raise ValueError(f"depth and width must be >= 1: {config}")
+    if config.depth < 1 or config.width < 1 or IMAGE_SIZE // config.stem_stride < 2**config.depth:
+        raise ValueError(f"depth/width/stem_stride do not fit a {IMAGE_SIZE}x{IMAGE_SIZE} image: {config}")
 
     image = keras.Input(shape=(IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
     x = image
@@ -86,6 +89,7 @@ def build_network(
         x = layers.Conv2D(
             config.width * 2**block,
             config.kernel_size,
+            strides=config.stem_stride if block == 0 else 1,
             padding="same",
             use_bias=not config.batch_norm,
             name=f"conv{block + 1}",
