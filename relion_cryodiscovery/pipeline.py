@@ -16,9 +16,10 @@ import signal
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -139,6 +140,25 @@ def model_directory(model: str | None) -> Path:
     return directory
 
 
+@contextmanager
+def native_stderr_to_stdout() -> Iterator[None]:
+    """Send what native code (TensorFlow's C++ start-up logging) writes to stderr into run.out.
+
+    TensorFlow >= 2.20 logs device probing to stderr before ``TF_CPP_MIN_LOG_LEVEL`` takes
+    effect; RELION shows run.err as errors, so it must hold only our one-line error.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(1, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def load_model(directory: Path, parameters: JobParameters):
     """The ensemble in ``directory`` on the chosen devices (TensorFlow starts here)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of run.err
@@ -173,14 +193,14 @@ def score_classes(
     with timed("preprocess", log):
         inputs = model_inputs(classes, PreprocessConfig.from_dict(card.preprocessing))
     output.check_abort()
-    with timed("load model", log):
+    with timed("load model", log), native_stderr_to_stdout():
         ensemble, strategy = load_model(directory, parameters)
     output.check_abort()
     k = classes.n_classes
     p_d1, p_d2, p_d3 = np.zeros(k), np.zeros(k), np.full(k, np.nan)
     d3_used, score = np.zeros(k, dtype=bool), np.zeros(k)
     usable = np.flatnonzero(inputs.usable)
-    with timed("inference", log):
+    with timed("inference", log), native_stderr_to_stdout():
         if len(usable):
             result = ensemble.predict(
                 inputs.images[usable],
@@ -209,11 +229,14 @@ def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_
     }
 
 
-def _stage_montage(output: OutputDirectory, scored: ScoredClasses, scores: outputs.ClassScores, title: str) -> list[str]:
+def _stage_montage(
+    output: OutputDirectory, classes: ClassSet, scored: ScoredClasses, scores: outputs.ClassScores, title: str
+) -> list[str]:
+    """The class montage: 2D averages as RELION wrote them; for 3D maps, their first projection."""
     from .evaluation.plots import class_montage
 
     class_montage(
-        scored.inputs.images[:, 0],
+        classes.images if classes.dimensionality == 2 else scored.inputs.images[:, 0],
         scores.class_numbers,
         scores.score,
         scores.selected,
@@ -288,7 +311,7 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
         nodes += [OutputNode(prefix + name, name.removesuffix(".star")) for name in rank if name != "rank_data.star"]
         names += _write_score_tables(output, scores, info)
         if parameters.montage:
-            names += _stage_montage(output, scored, scores, f"{input_path} ({card.model_version})")
+            names += _stage_montage(output, classes, scored, scores, f"{input_path} ({card.model_version})")
         with output.stage(NODES_FILE).open("w") as handle:
             write_nodes(handle, nodes, version)
     output.check_abort()
@@ -337,7 +360,7 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
     info = provenance(card, parameters, input_path, min_score)
     names = _write_score_tables(output, scores, info)
     if parameters.montage:
-        names += _stage_montage(output, scored, scores, f"{input_path} ({card.model_version})")
+        names += _stage_montage(output, classes, scored, scores, f"{input_path} ({card.model_version})")
     output.commit(names, [])
     log.append(("total", time.perf_counter() - start))
     _report(log, scores, info)

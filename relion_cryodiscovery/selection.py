@@ -56,7 +56,7 @@ def select_classes(
             reasons[i], eligible[i] = f"too few particles ({counts[i]} < min_particles {rule.min_particles})", False
     selected = eligible & (scores >= rule.min_score)
     for i in np.flatnonzero(eligible & ~selected):
-        reasons[i] = f"score {scores[i]:.3f} < min_score {rule.min_score:g}"
+        reasons[i] = f"score {scores[i]:.3f} < min_score {rule.min_score:.3f}"
     if selected.sum() < rule.min_classes:
         order = [i for i in np.argsort(-scores, kind="stable") if eligible[i] and not selected[i]]
         for i in order[: rule.min_classes - int(selected.sum())]:

@@ -13,7 +13,7 @@ def test_threshold_particles_and_empty_images():
     problems = ["", "", "", "", "empty class image (constant or all zero)"]
     result = select_classes(scores, counts, problems, SelectionRule(0.5, min_particles=5))
     assert list(result.selected) == [True, False, False, False, False]
-    assert result.reasons[1].startswith("score 0.200 < min_score 0.5")
+    assert result.reasons[1] == "score 0.200 < min_score 0.500"
     assert result.reasons[2] == "no particles in this class"
     assert result.reasons[3].startswith("too few particles")
     assert result.reasons[4].startswith("empty image")

@@ -1,0 +1,209 @@
+"""The select and score jobs end to end on simulated RELION jobs, with a tiny model trained here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mrcfile
+import numpy as np
+import pandas as pd
+import pytest
+import starfile
+
+from relion_cryodiscovery.cli.main import main as cli
+from relion_cryodiscovery.relion.sentinels import ABORT_NOW, ABORTED, FAILURE, SUCCESS
+from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
+from relion_cryodiscovery.simulate.structures import simulate_map
+
+DATA = "Class2D/job001/run_it025_data.star"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    make_corpus(out, n_jobs=3, seed=7)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_model(corpus: Path, tmp_path_factory) -> Path:
+    """A real ensemble trained through the train command (1 epoch: only plumbing is tested here)."""
+    model = tmp_path_factory.mktemp("model")
+    projects = [arg for p in sorted(corpus.glob("sim*")) for arg in ("--project", str(p))]
+    code = cli(["train", *projects, "--o", str(model), "--epochs", "1", "--val-fraction", "0.34",
+                "--test-fraction", "0", "--quiet", "--model-version", "tiny-test"])
+    assert code == 0
+    return model
+
+
+@pytest.fixture
+def project(corpus: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "proj"
+    shutil.copytree(corpus / "sim0000", target)
+    return target
+
+
+def run_select(project: Path, model: Path, *extra: str, out: str = "External/job003/") -> int:
+    cwd = os.getcwd()
+    os.chdir(project)
+    try:
+        return cli(["select", "--o", out, "--in_parts", DATA, "--model", str(model), "--j", "1", *extra])
+    finally:
+        os.chdir(cwd)
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_select_writes_relion_outputs(project, tiny_model):
+    before = snapshot(project / "Class2D")
+    assert run_select(project, tiny_model, "--min_classes", "2") == 0
+    out = project / "External/job003"
+    for name in ("particles.star", "class_averages.star", "backup_selection.star", "rank_model.star",
+                 "rank_optimiser.star", "rank_data.star", "cryodiscovery_scores.star", "cryodiscovery_scores.csv",
+                 "cryodiscovery_montage.png", "RELION_OUTPUT_NODES.star", SUCCESS):
+        assert (out / name).is_file(), name
+    assert not list(out.glob(".cryodiscovery_staging*"))
+    assert snapshot(project / "Class2D") == before, "inputs must not change"
+
+    scores = pd.read_csv(out / "cryodiscovery_scores.csv", comment="#")
+    assert list(scores.columns) == ["class_number", "score", "selected", "p_d1", "p_d2", "p_d3", "d3_used",
+                                    "particles", "reason"]
+    assert (scores["p_d3"].notna() == scores["d3_used"].astype(bool)).all()
+    assert "model_version: tiny-test" in (out / "cryodiscovery_scores.csv").read_text()
+    data = starfile.read(project / DATA, always_dict=True)["particles"]
+    assert (scores["particles"].to_numpy() == np.bincount(data["rlnClassNumber"], minlength=len(scores) + 1)[1:]).all()
+
+    selected = starfile.read(out / "backup_selection.star")["rlnSelected"].to_numpy()
+    assert len(selected) == len(scores) and (selected == scores["selected"]).all()
+    kept = starfile.read(out / "particles.star", always_dict=True)["particles"]
+    expected = data[data["rlnClassNumber"].isin(scores.loc[scores.selected == 1, "class_number"])]
+    assert list(kept["rlnImageName"]) == list(expected["rlnImageName"])
+    averages = starfile.read(out / "class_averages.star")
+    assert list(averages["rlnClassNumber"]) == list(scores.loc[scores.selected == 1, "class_number"])
+    assert "rlnPredictedClassScore" in averages.columns
+    optimiser = starfile.read(out / "rank_optimiser.star")
+    assert optimiser["rlnModelStarFile"] == "External/job003/rank_model.star"
+    rank = starfile.read(out / "rank_model.star")
+    assert np.allclose(rank["rlnClassScore"], scores["score"], atol=1e-5)
+
+
+def test_rerun_overwrites_identically(project, tiny_model):
+    assert run_select(project, tiny_model, "--min_classes", "2") == 0
+    first = snapshot(project / "External/job003")
+    assert run_select(project, tiny_model, "--min_classes", "2") == 0
+    second = snapshot(project / "External/job003")
+    assert first.keys() == second.keys()
+    for name in first:
+        if name.endswith((".csv", ".star")) and "scores" in name:
+            strip = lambda text: [l for l in text.decode().splitlines() if "date" not in l.lower()]  # noqa: E731
+            assert strip(first[name]) == strip(second[name]), name
+        elif name != "cryodiscovery_montage.png":
+            assert first[name] == second[name], name
+
+
+def test_no_class_passing_fails_cleanly(project, tiny_model, capsys):
+    assert run_select(project, tiny_model, "--min_score", "1.0", "--min_particles", "100000") == 1
+    out = project / "External/job003"
+    assert (out / FAILURE).exists() and not (out / SUCCESS).exists()
+    assert not (out / "particles.star").exists()
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "min_particles" in error[0]
+
+
+def test_abort_before_start(project, tiny_model):
+    out = project / "External/job003"
+    out.mkdir(parents=True)
+    (out / ABORT_NOW).touch()
+    assert run_select(project, tiny_model) == 2
+    assert (out / ABORTED).exists() and not (out / ABORT_NOW).exists()
+    assert not (out / "particles.star").exists()
+
+
+def test_abort_during_model_loading_via_relion_external(project, tiny_model):
+    """A separate process, as RELION runs it: ABORT_NOW while TensorFlow starts -> ABORTED within 2 s."""
+    out = project / "External/job004"
+    out.mkdir(parents=True)
+    exe = Path(__file__).resolve().parents[1] / "relion_external" / "cryodiscovery_select.py"
+    process = subprocess.Popen([sys.executable, str(exe), "--o", "External/job004/", "--in_parts", DATA,
+                                "--model", str(tiny_model)], cwd=project)
+    import time
+
+    time.sleep(1.0)
+    (out / ABORT_NOW).touch()
+    start = time.monotonic()
+    code = process.wait(timeout=30)
+    assert time.monotonic() - start < 2.0
+    assert code == 2 and (out / ABORTED).exists() and not (out / ABORT_NOW).exists()
+    assert not (out / SUCCESS).exists() and not (out / "particles.star").exists()
+
+
+def test_relion_40_nodes_from_job_star(project, tiny_model):
+    out = project / "External/job003"
+    out.mkdir(parents=True)
+    (out / "job.star").write_text("\n# version 30001\n\ndata_job\n\n_rlnJobTypeLabel relion.external\n")
+    assert run_select(project, tiny_model, "--min_classes", "1") == 0
+    nodes = starfile.read(out / "RELION_OUTPUT_NODES.star")
+    assert list(nodes["rlnPipeLineNodeTypeLabel"]) == [
+        "ParticlesData.star.relion", "ImagesData.star.relion.classaverages",
+        "ProcessData.star.relion.optimiser.autoselect"]
+
+
+def test_score_bare_stack(project, tiny_model, tmp_path):
+    stack = project / "Class2D/job001/run_it025_classes.mrcs"
+    assert cli(["score", "--i", str(stack), "--o", str(tmp_path / "scored"), "--angpix", "3.0",
+                "--model", str(tiny_model), "--no_montage"]) == 0
+    scores = pd.read_csv(tmp_path / "scored/cryodiscovery_scores.csv", comment="#")
+    with mrcfile.open(stack) as mrc:
+        assert len(scores) == mrc.data.shape[0]
+    assert (scores["particles"] == -1).all()
+
+
+def _fake_class3d_job(project: Path) -> str:
+    """A Class3D iteration: two real maps, one noise map, one empty map; particles from the 2D job."""
+    job = project / "Class3D/job010"
+    job.mkdir(parents=True)
+    pixel, box = 4.0, 40
+    maps = [simulate_map("globular", 300, pixel, box, seed=1)[0], simulate_map("elongated", 250, pixel, box, seed=2)[0],
+            np.random.default_rng(3).normal(size=(box,) * 3).astype(np.float32), np.zeros((box,) * 3, np.float32)]
+    for k, volume in enumerate(maps, start=1):
+        with mrcfile.new(job / f"run_it025_class{k:03d}.mrc") as mrc:
+            mrc.set_data(volume.astype(np.float32))
+            mrc.voxel_size = pixel
+    data = starfile.read(project / DATA, always_dict=True)
+    data["particles"]["rlnClassNumber"] = (np.arange(len(data["particles"])) % 3) + 1
+    starfile.write(data, job / "run_it025_data.star")
+    classes = pd.DataFrame({"rlnReferenceImage": [f"Class3D/job010/run_it025_class{k:03d}.mrc" for k in range(1, 5)],
+                            "rlnClassDistribution": [0.4, 0.3, 0.3, 0.0],
+                            "rlnAccuracyRotations": [3.0, 4.0, 20.0, 999.0],
+                            "rlnAccuracyTranslationsAngst": [1.0, 1.2, 5.0, 999.0],
+                            "rlnEstimatedResolution": [9.0, 10.0, 30.0, 40.0],
+                            "rlnOverallFourierCompleteness": [1.0, 1.0, 0.8, 0.5]})
+    general = {"rlnReferenceDimensionality": 3, "rlnPixelSize": pixel, "rlnNrClasses": 4}
+    starfile.write({"model_general": general, "model_classes": classes}, job / "run_it025_model.star")
+    return "Class3D/job010/run_it025_data.star"
+
+
+def test_select_3d_job_copies_selected_maps(project, tiny_model):
+    data = _fake_class3d_job(project)
+    cwd = os.getcwd()
+    os.chdir(project)
+    try:
+        code = cli(["select", "--o", "External/job005/", "--in_parts", data, "--model", str(tiny_model),
+                    "--min_classes", "1", "--relion_version", "3.1"])
+    finally:
+        os.chdir(cwd)
+    assert code == 0
+    out = project / "External/job005"
+    scores = pd.read_csv(out / "cryodiscovery_scores.csv", comment="#")
+    assert scores.loc[3, "reason"].startswith("empty image") and scores.loc[3, "selected"] == 0
+    maps = sorted(p.name for p in out.glob("class_*.mrc"))
+    assert maps == [f"class_{n:03d}.mrc" for n in scores.loc[scores.selected == 1, "class_number"]]
+    nodes = starfile.read(out / "RELION_OUTPUT_NODES.star")
+    assert set(nodes.loc[nodes.rlnPipeLineNodeName.str.endswith(".mrc"), "rlnPipeLineNodeType"]) == {6}
+    assert not (out / "class_averages.star").exists()
