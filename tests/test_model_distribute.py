@@ -26,7 +26,8 @@ def test_cpu_only_machine_gets_one_replica(monkeypatch) -> None:
 
 
 def test_tf_config_worker_count(monkeypatch) -> None:
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}))
+    config = {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(config))
     assert tf_config_workers() == 2
     monkeypatch.setenv("TF_CONFIG", "")
     assert tf_config_workers() == 0
@@ -42,7 +43,8 @@ TWO_REPLICAS = textwrap.dedent(
     from relion_cryodiscovery.training.boosting import train_boosted_ensemble
     from test_model_synthetic import synthetic_arrays, tiny_config
     train, val = synthetic_arrays(40, views=2, seed=1), synthetic_arrays(16, views=2, seed=2)
-    ensemble = train_boosted_ensemble(train, val, tiny_config(epochs=1), strategy, sys.argv[1], log=lambda m: None)
+    ensemble = train_boosted_ensemble(train, val, tiny_config(epochs=1), strategy, sys.argv[1],
+                                      log=lambda m: None)
     distributed = ensemble.predict(val.images, val.features, batch_size=10, strategy=strategy)
     local = ensemble.predict(val.images, val.features, batch_size=10)
     state = json.load(open(sys.argv[1] + "/checkpoints/d1/state.json"))

@@ -65,14 +65,16 @@ def test_save_load_round_trip_and_abort(tmp_path) -> None:
     features = rng.standard_normal((7, 4)).astype(np.float32)
     before = ensemble.predict(images, features, batch_size=12)
     ensemble.save(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d1.keras", "d2.keras", "d3.keras", "model_card.json"]
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["d1.keras", "d2.keras", "d3.keras", "model_card.json"]
     loaded = BoostedEnsemble.load(tmp_path)
     after = loaded.predict(images, features, batch_size=12)
     for name in ("p_d1", "p_d2", "p_d3", "d3_used", "raw", "calibrated"):
         np.testing.assert_array_equal(getattr(before, name), getattr(after, name))
     calls = []
     with pytest.raises(JobAborted):
-        loaded.predict(images, features, batch_size=12, should_abort=lambda: calls.append(1) or len(calls) > 2)
+        loaded.predict(images, features, batch_size=12,
+                       should_abort=lambda: calls.append(1) or len(calls) > 2)
     assert len(calls) == 3
 
 
@@ -92,7 +94,8 @@ def test_safe_loading_refuses_lambda_custom_and_non_zip(tmp_path) -> None:
         weights = archive.read("model.weights.h5")
     path = tmp_path / "custom.keras"
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("config.json", config.replace('"module": "keras.layers"', '"module": "evil.layers"', 1))
+        evil = config.replace('"module": "keras.layers"', '"module": "evil.layers"', 1)
+        archive.writestr("config.json", evil)
         archive.writestr("model.weights.h5", weights)
     with pytest.raises(CryoDiscoveryError, match="evil.layers"):
         check_keras_archive(path)

@@ -110,10 +110,12 @@ def test_resume_after_interruption_continues_from_last_checkpoint(data, trained,
         return any(line.startswith("d2 epoch 1/") for line in lines)
 
     with pytest.raises(JobAborted):
-        train_boosted_ensemble(*data, tiny_config(epochs=2), None, tmp_path, log=lines.append, should_abort=abort)
+        train_boosted_ensemble(*data, tiny_config(epochs=2), None, tmp_path, log=lines.append,
+                               should_abort=abort)
     assert json.loads((tmp_path / "checkpoints" / "d2" / "state.json").read_text())["epoch"] == 1
     lines.clear()
-    resumed = train_boosted_ensemble(*data, tiny_config(epochs=2), None, tmp_path, resume=True, log=lines.append)
+    resumed = train_boosted_ensemble(*data, tiny_config(epochs=2), None, tmp_path, resume=True,
+                                     log=lines.append)
     assert any(line.startswith("d1: already trained") for line in lines)
     assert any(line.startswith("d2: resuming after epoch 1") for line in lines)
     assert not any(line.startswith(("d1 epoch", "d2 epoch 1/")) for line in lines)
@@ -135,7 +137,8 @@ def test_fine_tuning_starts_from_given_weights(data, trained, tmp_path) -> None:
         for layer in ("conv1", "conv2", "meta_dense", "p_good"):
             for w0, w1 in zip(start.get_layer(layer).get_weights(), end.get_layer(layer).get_weights()):
                 np.testing.assert_allclose(w0, w1, atol=1e-6)
-        assert start.get_layer("feature_norm").get_config()["mean"] == end.get_layer("feature_norm").get_config()["mean"]
+        means = [m.get_layer("feature_norm").get_config()["mean"] for m in (start, end)]
+        assert means[0] == means[1]
 
 
 def test_sweep_returns_a_row_per_grid_point(data, tmp_path) -> None:

@@ -52,7 +52,8 @@ def test_withholding_uses_the_feature_module_for_real_rows() -> None:
     image_columns = [i for i, g in enumerate(feature_module.FEATURE_GROUPS) if g == "image"]
     hidden = [i for i in range(n) if i not in image_columns]
     np.testing.assert_allclose(out[:, hidden], np.tile(feature_module.FEATURE_FILLS[hidden], (50, 1)))
-    assert (out[:, [n + i for i in hidden]] == 1).all() and (out[:, [n + i for i in image_columns]] == 0).all()
+    assert (out[:, [n + i for i in hidden]] == 1).all()
+    assert (out[:, [n + i for i in image_columns]] == 0).all()
 
 
 def test_training_batches_are_deterministic_per_epoch() -> None:

@@ -45,7 +45,9 @@ def _affine(images: np.ndarray, rng: np.random.Generator, config: AugmentConfig)
     n, h, w = images.shape
     angle = rng.uniform(0.0, 2 * np.pi, n) if config.rotate else np.zeros(n)
     mirror = np.where(rng.random(n) < 0.5, -1.0, 1.0) if config.flip else np.ones(n)
-    shift = rng.uniform(-config.max_shift, config.max_shift, (n, 2)) if config.max_shift > 0 else np.zeros((n, 2))
+    shift = np.zeros((n, 2))
+    if config.max_shift > 0:
+        shift = rng.uniform(-config.max_shift, config.max_shift, (n, 2))
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     # Output pixel p samples the input at R(angle) @ M @ (p - c - shift) + c, M mirrors x.
@@ -69,7 +71,9 @@ def _blur(images: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -
     return np.fft.irfft2(np.fft.rfft2(images, axes=(1, 2)) * transfer, s=(h, w), axes=(1, 2))
 
 
-def augment_images(images: np.ndarray, rng: np.random.Generator, config: AugmentConfig = AugmentConfig()) -> np.ndarray:
+def augment_images(
+    images: np.ndarray, rng: np.random.Generator, config: AugmentConfig = AugmentConfig()
+) -> np.ndarray:
     """Augment a stack of views ``(n, S, S)``; returns a new float32 array. Same rng state -> same output."""
     x = np.asarray(images, dtype=np.float64)
     if x.ndim != 3:

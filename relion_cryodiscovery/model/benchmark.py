@@ -22,7 +22,8 @@ import numpy as np
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replicas", type=int, default=1, help="logical CPU replicas (MirroredStrategy when > 1)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="logical CPU replicas (MirroredStrategy when > 1)")
     parser.add_argument("--views", type=int, default=2048, help="training view images per epoch")
     parser.add_argument("--classes", type=int, default=2048, help="2D classes to score")
     parser.add_argument("--batch", type=int, default=64, help="per-replica training batch")
@@ -50,9 +51,12 @@ def main(argv: list[str] | None = None) -> None:
     train, val = arrays(args.views, 1), arrays(64, 1)
     config = TrainConfig(epochs=2, batch_size=args.batch, verbose=0, patience=10)
     network = NetworkConfig()
+
+    def build() -> "keras.Model":
+        return compile_network(build_network(n_features, network, train.features), 1e-3)
+
     with tempfile.TemporaryDirectory() as tmp:
-        model = fit_model("bench", lambda: compile_network(build_network(n_features, network, train.features), 1e-3),
-                          train, val, config, strategy, tmp, log=lambda m: None)
+        model = fit_model("bench", build, train, val, config, strategy, tmp, log=lambda m: None)
         history = json.loads((Path(tmp) / "state.json").read_text())["history"]
     result = {
         "replicas": args.replicas,

@@ -102,7 +102,9 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, n_
     return float(ece)
 
 
-def choose_threshold(calibrated: np.ndarray, labels: np.ndarray, max_fnr: float = 0.02, cap: float = 0.5) -> float:
+def choose_threshold(
+    calibrated: np.ndarray, labels: np.ndarray, max_fnr: float = 0.02, cap: float = 0.5
+) -> float:
     """Shipped threshold (see module docstring); ``cap`` when there are no good classes."""
     good = np.sort(np.asarray(calibrated, dtype=np.float64)[np.asarray(labels).astype(bool)])
     if len(good) == 0:

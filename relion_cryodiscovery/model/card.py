@@ -79,7 +79,9 @@ class ModelCard:
         version = values.get("format_version")
         if version not in SUPPORTED_FORMAT_VERSIONS:
             raise CryoDiscoveryError(
-                path, f"unknown model card format_version {version!r} (this CryoDiscovery reads {SUPPORTED_FORMAT_VERSIONS})"
+                path,
+                f"unknown model card format_version {version!r} "
+                f"(this CryoDiscovery reads {SUPPORTED_FORMAT_VERSIONS})",
             )
         names = [f.name for f in fields(cls)]
         required = [f.name for f in fields(cls) if f.name != "extra"]
@@ -87,7 +89,8 @@ class ModelCard:
         if missing:
             raise CryoDiscoveryError(path, f"model card lacks field(s) {', '.join(missing)}")
         card = cls(**{name: _json_restore(values[name]) for name in names if name in values})
-        if card.n_features != 2 * len(card.feature_names) or len(card.feature_fills) != len(card.feature_names):
+        n_names = len(card.feature_names)
+        if card.n_features != 2 * n_names or len(card.feature_fills) != n_names:
             raise CryoDiscoveryError(
                 path,
                 f"model card is inconsistent: n_features={card.n_features}, "

@@ -29,7 +29,9 @@ from .card import ModelCard
 
 MEMBERS = ("d1", "d2", "d3")
 #: Pseudo class names Keras writes inside config.json for tensors (not code).
-_DATA_CLASS_NAMES = {"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__typespec__", "__slice__", "__ellipsis__"}
+_DATA_CLASS_NAMES = {
+    "__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__typespec__", "__slice__", "__ellipsis__",
+}
 _CODE_CLASS_NAMES = {"Lambda", "__lambda__", "function", "TFOpLambda"}
 
 
@@ -62,7 +64,8 @@ class _Forward:
         self.models = models
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = int(self.strategy.num_replicas_in_sync)
-        self._step = tf.function(self._replicated if self.replicas > 1 else self._local, reduce_retracing=True)
+        step = self._replicated if self.replicas > 1 else self._local
+        self._step = tf.function(step, reduce_retracing=True)
 
     def _call(self, image: tf.Tensor, features: tf.Tensor) -> tf.Tensor:
         inputs = {"image": image, "features": features}
@@ -84,9 +87,11 @@ class _Forward:
         bounds = np.linspace(0, len(image), self.replicas + 1).astype(int)
 
         def chunk(array: np.ndarray) -> Any:
-            return self.strategy.experimental_distribute_values_from_function(
-                lambda ctx: tf.constant(array[bounds[ctx.replica_id_in_sync_group]:bounds[ctx.replica_id_in_sync_group + 1]])
-            )
+            def part(ctx: tf.distribute.experimental.ValueContext) -> tf.Tensor:
+                replica = ctx.replica_id_in_sync_group
+                return tf.constant(array[bounds[replica]:bounds[replica + 1]])
+
+            return self.strategy.experimental_distribute_values_from_function(part)
 
         return self._step(chunk(image), chunk(features)).numpy()
 
@@ -175,7 +180,9 @@ def _unsafe_object(node: Any) -> str | None:
     return None
 
 
-def load_member(path: str | Path, strategy: tf.distribute.Strategy | None = None, compile: bool = False) -> keras.Model:
+def load_member(
+    path: str | Path, strategy: tf.distribute.Strategy | None = None, compile: bool = False
+) -> keras.Model:
     """Safely load one ``.keras`` file (checked archive, ``safe_mode=True``)."""
     check_keras_archive(path)
     scope = strategy.scope() if strategy is not None else _null_scope()
@@ -229,10 +236,11 @@ class BoostedEnsemble:
         card = ModelCard.load(directory)
         models = {name: load_member(directory / f"{name}.keras", strategy) for name in MEMBERS}
         for name, model in models.items():
-            width = model.get_layer("feature_norm").input.shape[-1] if _has_layer(model, "feature_norm") else None
+            width = model.input["features"].shape[-1] if isinstance(model.input, dict) else None
             if width is not None and width != card.n_features:
                 raise CryoDiscoveryError(
-                    directory / f"{name}.keras", f"expects {width} features but the model card says {card.n_features}"
+                    directory / f"{name}.keras",
+                    f"expects {width} features but the model card says {card.n_features}",
                 )
         return cls(card=card, **models)
 
@@ -259,6 +267,3 @@ class BoostedEnsemble:
         d3_used, raw = combine_scores(p_d1, p_d2, p_d3)
         return EnsembleScores(p_d1, p_d2, p_d3, d3_used, raw, self.calibration(raw))
 
-
-def _has_layer(model: keras.Model, name: str) -> bool:
-    return any(layer.name == name for layer in model.layers)

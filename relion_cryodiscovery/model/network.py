@@ -102,7 +102,10 @@ def build_network(
 
     features = keras.Input(shape=(n_features,), name="features")
     mean, variance = feature_statistics(feature_sample, n_features)
-    m = layers.Normalization(axis=-1, mean=mean.tolist(), variance=variance.tolist(), name="feature_norm")(features)
+    normalise = layers.Normalization(
+        axis=-1, mean=mean.tolist(), variance=variance.tolist(), name="feature_norm"
+    )
+    m = normalise(features)
     m = layers.Dense(config.metadata_units, activation=config.activation, name="meta_dense")(m)
 
     h = layers.Concatenate(name="joint")([x, m])
@@ -110,7 +113,8 @@ def build_network(
     h = layers.Dense(config.dense_units, activation=config.activation, name="dense")(h)
     h = layers.Dropout(config.dropout / 2, name="dropout_head")(h)
     p_good = layers.Dense(1, activation="sigmoid", name="p_good", dtype="float32")(h)
-    return keras.Model(inputs={"image": image, "features": features}, outputs=p_good, name="cryodiscovery_cnn")
+    inputs = {"image": image, "features": features}
+    return keras.Model(inputs=inputs, outputs=p_good, name="cryodiscovery_cnn")
 
 
 def compile_network(model: keras.Model, learning_rate: float) -> keras.Model:

@@ -1,4 +1,4 @@
-"""Sequential boosting by filtering (Schapire 1990): d1, then d2 on d1's filtered set, then d3 on disagreements.
+"""Sequential boosting by filtering (Schapire 1990): d1; d2 on d1's filtered set; d3 on disagreements.
 
 Stage sets (class indices into the training set, computed with class-level probabilities =
 mean over views, on un-augmented inputs with full metadata):
@@ -36,7 +36,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..model.calibration import THRESHOLD_RULE, binary_metrics, choose_threshold, expected_calibration_error, fit_platt
+from ..model.calibration import (
+    THRESHOLD_RULE, binary_metrics, choose_threshold, expected_calibration_error, fit_platt,
+)
 from ..model.card import FORMAT_VERSION, ModelCard, file_sha256, utc_now
 from ..model.ensemble import BoostedEnsemble, predict_views
 from ..model.network import NetworkConfig, build_network, compile_network
@@ -229,7 +231,8 @@ def train_boosted_ensemble(
     card = ModelCard(
         format_version=FORMAT_VERSION, model_version=config.model_version, created=utc_now(),
         preprocessing=dict(preprocessing or {}), feature_names=names, feature_fills=fills,
-        n_features=n_features, network=config.network.to_dict(), calibration={"method": "platt", "a": 1.0, "b": 0.0},
+        n_features=n_features, network=config.network.to_dict(),
+        calibration={"method": "platt", "a": 1.0, "b": 0.0},
         threshold=0.5, threshold_rule="", training_data=_data_summary(train, val, sets, data_files),
         validation_metrics={}, ece=float("nan"),
         extra={"boosting": config.to_dict(), "training_seconds": time.perf_counter() - started,
@@ -239,7 +242,8 @@ def train_boosted_ensemble(
     ensemble = BoostedEnsemble(d1, d2, d3, card)
     calibrate_ensemble(ensemble, val, config, batch, strategy, log)
     ensemble.save(out)
-    log(f"ensemble written to {out}: {card.validation_metrics} ECE {card.ece:.3f} threshold {card.threshold:.3f}")
+    log(f"ensemble written to {out}: {card.validation_metrics} ECE {card.ece:.3f} "
+        f"threshold {card.threshold:.3f}")
     return ensemble
 
 
@@ -254,15 +258,18 @@ def calibrate_ensemble(
     calibration = fit_platt(raw, val.labels)
     card.calibration = calibration.to_dict()
     calibrated = calibration(raw)
-    card.threshold = choose_threshold(calibrated, val.labels, config.max_false_negative_rate, config.threshold_cap)
-    card.threshold_rule = THRESHOLD_RULE.format(max_fnr=config.max_false_negative_rate, cap=config.threshold_cap)
+    max_fnr, cap = config.max_false_negative_rate, config.threshold_cap
+    card.threshold = choose_threshold(calibrated, val.labels, max_fnr, cap)
+    card.threshold_rule = THRESHOLD_RULE.format(max_fnr=max_fnr, cap=cap)
     card.ece = expected_calibration_error(calibrated, val.labels)
     card.validation_metrics = binary_metrics(calibrated, val.labels, card.threshold)
     card.extra["validation_ece_raw"] = expected_calibration_error(raw, val.labels)
     log(f"calibration on {len(val)} validation classes: {calibration}")
 
 
-def _data_summary(train: TrainingArrays, val: TrainingArrays, sets: StageSets, files: Sequence[str | Path]) -> dict:
+def _data_summary(
+    train: TrainingArrays, val: TrainingArrays, sets: StageSets, files: Sequence[str | Path]
+) -> dict:
     return {
         "n_train_classes": len(train), "n_val_classes": len(val),
         "n_train_good": int(train.labels.sum()), "n_val_good": int(val.labels.sum()),
@@ -292,7 +299,8 @@ def sweep(
     """Train one single model (a d1) per grid point; return rows of parameters and validation metrics.
 
     ``grid`` maps keys of :data:`SWEEP_NETWORK_KEYS` / :data:`SWEEP_TRAIN_KEYS` to value lists,
-    e.g. ``{"depth": [3, 4], "activation": ["relu", "elu"], "width": [16, 32], "learning_rate": [1e-3, 3e-4]}``.
+    e.g. ``{"depth": [3, 4], "activation": ["relu", "elu"], "width": [16, 32],
+    "learning_rate": [1e-3, 3e-4]}``.
     The table is also written as JSON lines to ``table_path`` (default ``out_dir/sweep.jsonl``).
     """
     log = log or _logger.info
@@ -311,7 +319,8 @@ def sweep(
         train_config = replace(base.train, **{k: v for k, v in point.items() if k in SWEEP_TRAIN_KEYS})
         config = replace(base, network=network, train=train_config)
         started = time.perf_counter()
-        model = fit_model(f"sweep_{number:03d}", _member_factory(train.n_features, config, train, None), train, val,
+        build = _member_factory(train.n_features, config, train, None)
+        model = fit_model(f"sweep_{number:03d}", build, train, val,
                           train_config, strategy, out / f"point_{number:03d}", False, None, log)
         batch = train_config.batch_size * strategy.num_replicas_in_sync
         p = predict_views([model], val.images, val.features, batch, strategy)[:, 0]

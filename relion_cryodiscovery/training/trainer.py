@@ -90,7 +90,8 @@ class TrainingArrays:
         """The classes at ``indices`` (in that order)."""
         idx = np.asarray(indices, dtype=np.int64)
         weights = None if self.weights is None else self.weights[idx]
-        return TrainingArrays(self.images[idx], self.features[idx], self.labels[idx], self.groups[idx], weights)
+        return TrainingArrays(self.images[idx], self.features[idx], self.labels[idx], self.groups[idx],
+                              weights)
 
     def sample_weights(self) -> np.ndarray:
         return np.ones(len(self), np.float32) if self.weights is None else self.weights
@@ -152,7 +153,9 @@ class FitState:
                 values["best_val_loss"] = float("inf")
             return cls(**values)
         except (json.JSONDecodeError, TypeError) as exc:
-            raise CryoDiscoveryError(path, f"unreadable training state ({exc}); delete it or train without --resume") from None
+            raise CryoDiscoveryError(
+                path, f"unreadable training state ({exc}); delete it or train without --resume"
+            ) from None
 
 
 def withhold(
@@ -327,13 +330,17 @@ def fit_model(
     if resume and state_path.exists():
         state = FitState.load(state_path)
         if state.data_digest != digest:
-            raise CryoDiscoveryError(state_path, f"{stage}: training data differ from the interrupted run; cannot resume")
+            raise CryoDiscoveryError(
+                state_path, f"{stage}: training data differ from the interrupted run; cannot resume"
+            )
         if state.done:
-            log(f"{stage}: already trained (best epoch {state.best_epoch}); loading {directory / 'best.keras'}")
+            log(f"{stage}: already trained (best epoch {state.best_epoch}); "
+                f"loading {directory / 'best.keras'}")
             return load_member(directory / "best.keras", strategy, compile=True)
         if state.epoch > 0:
-            log(f"{stage}: resuming after epoch {state.epoch} from {directory / f'epoch_{state.epoch:03d}.keras'}")
-            model = load_member(directory / f"epoch_{state.epoch:03d}.keras", strategy, compile=True)
+            checkpoint = directory / f"epoch_{state.epoch:03d}.keras"
+            log(f"{stage}: resuming after epoch {state.epoch} from {checkpoint}")
+            model = load_member(checkpoint, strategy, compile=True)
     if model is None:
         for stale in directory.glob("*.keras"):
             stale.unlink()
@@ -377,7 +384,8 @@ def fit_model(
         stop = state.wait >= config.patience
         state.done = stop or epoch + 1 == config.epochs
         state.save(state_path)
-        log(f"{stage} epoch {epoch + 1}/{config.epochs}: loss {record['loss']:.4f} acc {record['accuracy']:.3f} "
+        log(f"{stage} epoch {epoch + 1}/{config.epochs}: "
+            f"loss {record['loss']:.4f} acc {record['accuracy']:.3f} "
             f"val_loss {record['val_loss']:.4f} val_acc {record['val_accuracy']:.3f} "
             f"(best {state.best_val_loss:.4f} @ {state.best_epoch}) {seconds:.1f}s "
             f"{record['images_per_second']:.0f} img/s" + (" - early stop" if stop else ""))
