@@ -62,22 +62,25 @@ def collect_sources(options: TrainOptions) -> list[LabelledJobSource]:
 
 
 def to_arrays(jobs: list[LabelledJob]):
-    """Concatenate jobs into :class:`TrainingArrays`; 3D classes contribute each view as a sample.
+    """Concatenate jobs into :class:`TrainingArrays` (unusable, i.e. empty, class images left out).
 
-    Inference averages a class's per-view probabilities, so training on views labelled with
-    their class is consistent; unusable (empty) class images are left out.
+    When all jobs have the same number of views per class (all 2D, or all 3D) a class's views
+    stay together, so boosting picks its stage sets class by class. A mix of 2D and 3D jobs is
+    trained view by view (each view labelled with its class), which is consistent with inference
+    averaging a class's per-view probabilities.
     """
     from .trainer import TrainingArrays
 
+    per_view = len({job.inputs.images.shape[1] for job in jobs}) > 1
     images, features, labels, groups = [], [], [], []
     for job in jobs:
         usable = job.inputs.usable
         views = job.inputs.images[usable]
-        n_views = views.shape[1]
-        images.append(views.reshape(-1, 1, *views.shape[2:]))
-        features.append(np.repeat(job.inputs.features[usable], n_views, axis=0))
-        labels.append(np.repeat(job.labels[usable], n_views))
-        groups.append(np.repeat(job.source.group, usable.sum() * n_views))
+        repeat = views.shape[1] if per_view else 1
+        images.append(views.reshape(-1, 1, *views.shape[2:]) if per_view else views)
+        features.append(np.repeat(job.inputs.features[usable], repeat, axis=0))
+        labels.append(np.repeat(job.labels[usable], repeat))
+        groups.append(np.repeat(job.source.group, usable.sum() * repeat))
     return TrainingArrays(np.concatenate(images), np.concatenate(features), np.concatenate(labels),
                           np.concatenate(groups))
 
@@ -128,7 +131,6 @@ def train_model(options: TrainOptions, log: Callable[[str], None] = print, shoul
     )
     assert ensemble.card.n_features == n_feature_inputs()
     if test_jobs:
-        report = {}
         truth, scores, counts, selected = [], [], [], []
         for job in test_jobs:
             usable = job.inputs.usable
