@@ -10,10 +10,13 @@ the project directory implied by the job path and next to the STAR file.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import mrcfile
+from mrcfile.dtypes import HEADER_DTYPE
+from mrcfile.utils import byte_order_from_machine_stamp, dtype_from_mode
 import numpy as np
 import pandas as pd
 
@@ -96,14 +99,51 @@ def _image_reference(reference: str, star_file: Path) -> tuple[int | None, Path]
     return None, resolve_path(reference, star_file)
 
 
+def check_mrc_header(path: Path) -> None:
+    """Refuse a file whose MRC header does not describe the data it holds (before anything is allocated)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            raw = handle.read(1024)
+    except OSError as error:
+        raise CryoDiscoveryError(path, f"cannot be read ({error.strerror})") from None
+    if size < 1024:
+        raise CryoDiscoveryError(path, f"not an MRC file ({size} bytes, shorter than the 1024-byte header)")
+    try:
+        order = byte_order_from_machine_stamp(np.frombuffer(raw, dtype=HEADER_DTYPE)[0]["machst"])
+    except ValueError:  # unknown stamp: mrcfile (permissive) assumes native order
+        order = "="
+    header = np.frombuffer(raw, dtype=HEADER_DTYPE.newbyteorder(order))[0]
+    nx, ny, nz, nsymbt = (int(header[name]) for name in ("nx", "ny", "nz", "nsymbt"))
+    try:
+        itemsize = dtype_from_mode(int(header["mode"])).itemsize
+    except ValueError:
+        raise CryoDiscoveryError(path, f"not a readable MRC file (unknown data mode {int(header['mode'])})") from None
+    if min(nx, ny, nz) < 1 or nsymbt < 0:
+        raise CryoDiscoveryError(path, f"MRC header is corrupt (dimensions {nx} x {ny} x {nz}, extended header {nsymbt})")
+    expected = 1024 + nsymbt + nx * ny * nz * itemsize
+    if expected > size:
+        raise CryoDiscoveryError(
+            path, f"MRC data are truncated: the header describes {expected} bytes but the file has {size}"
+        )
+
+
 def read_mrc(path: Path) -> tuple[np.ndarray, float | None]:
     """Data and voxel size (None when the header has none) of an MRC file, with clear errors."""
+    if not path.is_file():
+        raise CryoDiscoveryError(path, "file not found")
+    check_mrc_header(path)
     try:
-        with mrcfile.open(path, mode="r", permissive=True) as mrc:
-            if mrc.data is None:
-                raise CryoDiscoveryError(path, "MRC header is unreadable or the data are truncated")
-            data = np.asarray(mrc.data, dtype=np.float32)
-            voxel = float(mrc.voxel_size.x) if mrc.voxel_size.x > 0 else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # permissive mode warns; the checks above decide
+            with mrcfile.open(path, mode="r", permissive=True) as mrc:
+                if mrc.data is None:
+                    raise CryoDiscoveryError(path, "MRC header is unreadable or the data are truncated")
+                if np.iscomplexobj(mrc.data):
+                    raise CryoDiscoveryError(path, "MRC data are complex (Fourier-space?), expected real images")
+                data = np.asarray(mrc.data, dtype=np.float32)
+                voxel = float(mrc.voxel_size.x)
+                voxel = voxel if np.isfinite(voxel) and voxel > 0 else None
     except CryoDiscoveryError:
         raise
     except (ValueError, OSError, EOFError) as error:
@@ -125,6 +165,8 @@ def read_class_images(parsed: list[tuple[int | None, Path]], star_file: Path) ->
             if not 1 <= index <= len(stack):
                 raise CryoDiscoveryError(path, f"has {len(stack)} images but class image {index} is requested")
             images.append(stack[index - 1])
+        if len({image.shape for image in images}) != 1:
+            raise CryoDiscoveryError(star_file, "class images have different sizes")
         return np.stack(images), 2, voxel
     maps = []
     voxel = None
@@ -136,6 +178,14 @@ def read_class_images(parsed: list[tuple[int | None, Path]], star_file: Path) ->
     if len({m.shape for m in maps}) != 1:
         raise CryoDiscoveryError(star_file, "class maps have different sizes")
     return np.stack(maps), 3, voxel
+
+
+def _numbers(values: object, star_file: Path, label: str) -> np.ndarray:
+    """A STAR column or value as float64, or a clear error naming the label."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise CryoDiscoveryError(star_file, f"_{label} holds a value that is not a number") from None
 
 
 def _float_or_none(values: dict, key: str) -> float | None:
@@ -184,8 +234,8 @@ def read_job(job: ClassificationJob) -> JobContents:
     if k == 0:
         raise CryoDiscoveryError(job.model_star, "data_model_classes has no rows")
     declared = general.get("rlnNrClasses")
-    if declared is not None and int(declared) != k:
-        raise CryoDiscoveryError(job.model_star, f"_rlnNrClasses is {int(declared)} but data_model_classes has {k} rows")
+    if declared is not None and _numbers(declared, job.model_star, "rlnNrClasses") != k:
+        raise CryoDiscoveryError(job.model_star, f"_rlnNrClasses is {declared} but data_model_classes has {k} rows")
     references = [_image_reference(str(name), job.model_star) for name in table["rlnReferenceImage"]]
     images, dimensionality, voxel = read_class_images(references, job.model_star)
     scan = scan_particles(job.data_star) if job.data_star else None
@@ -197,11 +247,15 @@ def read_job(job: ClassificationJob) -> JobContents:
     optimiser = read_pairs(job.optimiser_star, "optimiser_general") if job.optimiser_star else {}
     pixel_size = _float_or_none(general, "rlnPixelSize") or voxel
     metadata = {
-        column: np.asarray(table[column], dtype=np.float64)
+        column: _numbers(table[column], job.model_star, column)
         for column in MODEL_CLASS_COLUMNS
         if column in table.columns
     }
-    job_metadata = {key: float(general[key]) for key in ("rlnCurrentResolution", "rlnAveragePmax") if key in general}
+    job_metadata = {
+        key: float(_numbers(general[key], job.model_star, key))
+        for key in ("rlnCurrentResolution", "rlnAveragePmax")
+        if key in general
+    }
     classes = ClassSet(
         dimensionality=dimensionality,
         class_numbers=np.arange(1, k + 1),

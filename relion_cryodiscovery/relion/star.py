@@ -10,6 +10,7 @@ RELION-style tables.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, TextIO
@@ -29,9 +30,14 @@ def read_blocks(path: str | Path) -> dict[str, pd.DataFrame | dict]:
     if path.stat().st_size == 0:
         raise CryoDiscoveryError(path, "file is empty")
     try:
-        blocks = starfile.read(path, always_dict=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            blocks = starfile.read(path, always_dict=True)
     except Exception as error:  # starfile raises many kinds on malformed input
         raise CryoDiscoveryError(path, f"not a readable STAR file ({type(error).__name__}: {error})") from None
+    skipped = [str(w.message) for w in caught if "cannot be read" in str(w.message)]
+    if skipped:  # starfile drops a block it cannot parse; a half-read file is not a clean read
+        raise CryoDiscoveryError(path, f"not a readable STAR file ({skipped[0]})")
     if not blocks:
         raise CryoDiscoveryError(path, "no data blocks found")
     return blocks
@@ -146,7 +152,7 @@ def scan_particles(path: str | Path, class_column: str = "rlnClassNumber") -> Pa
                 line_number += 1
         except UnicodeDecodeError:
             raise CryoDiscoveryError(path, "is not a text STAR file (undecodable bytes)") from None
-        except ValueError:
+        except (ValueError, OverflowError):
             raise CryoDiscoveryError(path, f"line {line_number}: _{class_column} is not a number") from None
     if not numbers:
         raise CryoDiscoveryError(path, "particle table has no rows")
