@@ -141,7 +141,8 @@ def make_big_job(source: Path, out: Path, n_particles: int, n_classes: int, seed
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, required=True, help="small fake project (has Class2D/job001/run_it025_*)")
+    parser.add_argument("--source", type=Path, required=True,
+                        help="small fake project (has Class2D/job001/run_it025_*)")
     parser.add_argument("--o", type=Path, required=True, help="output project directory (replaced)")
     parser.add_argument("--particles", type=int, required=True)
     parser.add_argument("--classes", type=int, required=True)

@@ -4,16 +4,20 @@ Class-level files (``_model.star``, ``_optimiser.star``, ``job.star``) are small
 ``starfile``. A ``_data.star`` can hold millions of particles, so it is never loaded into a
 DataFrame: :func:`scan_particles` reads the class column in one pass, and
 :func:`filter_particles` copies the optics block, the header and the selected rows verbatim
-(every column, original order, original number formatting). :func:`write_table` writes small
+(every column, original order, original number formatting, byte for byte). Both work on
+chunks of whole lines with numpy (field boundaries, the class column's digits, a byte mask of
+the kept rows) instead of a Python loop per line: ~10x faster on a 1M-particle file (see
+``docs/benchmarks.md``), with the same results and errors. :func:`write_table` writes small
 RELION-style tables.
 """
 
 from __future__ import annotations
 
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import BinaryIO, Callable, Iterable, Iterator, TextIO
 
 import numpy as np
 import pandas as pd
@@ -79,17 +83,45 @@ class ParticleScan:
     has_optics: bool
     #: Name of the particle block (``particles`` for 3.1+, ``""`` for RELION 3.0).
     block: str
+    #: Byte offset and 1-based line number of the first particle row (-1: not recorded).
+    rows_offset: int = -1
+    rows_line: int = 0
+    #: Byte offset just past the table's last line, and whether the table held only rows (no
+    #: comment lines): then :func:`filter_particles` needs only line ends (-1: not recorded).
+    rows_end: int = -1
+    rows_only: bool = False
+    #: Size and modification time when scanned, to notice a file changed before it is filtered.
+    size: int = -1
+    mtime_ns: int = -1
 
     def counts(self, n_classes: int) -> np.ndarray:
         """Particles per class 1..n_classes."""
         return np.bincount(self.class_numbers, minlength=n_classes + 1)[1 : n_classes + 1]
 
 
-def _open_text(path: Path) -> TextIO:
+#: Bytes read at a time from a particle table (a chunk ends at a line end). Tests make it small.
+CHUNK_BYTES = 8 << 20
+#: Bytes with a value <= 32 separate fields (space, tab, CR, LF, VT, FF), as ``str.split()`` does for ASCII.
+_SPACE = 32
+#: Widest class number parsed without Python (digits only); others go through ``int(float(...))``.
+_DIGITS = 12
+#: _WEIGHTS[n, j]: the place value of digit j in an n-digit number (0 past the number).
+_WEIGHTS = np.array([[10 ** (n - 1 - j) if j < n else 0 for j in range(_DIGITS)] for n in range(_DIGITS + 1)],
+                    dtype=np.int64)
+
+
+def _open_binary(path: Path) -> BinaryIO:
     try:
-        return path.open("r", encoding="utf-8", errors="strict", newline="")
+        return path.open("rb")
     except OSError as error:
         raise CryoDiscoveryError(path, f"cannot be opened ({error.strerror})") from None
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise CryoDiscoveryError(path, "is not a text STAR file (undecodable bytes)") from None
 
 
 def _is_row(line: str) -> bool:
@@ -97,17 +129,29 @@ def _is_row(line: str) -> bool:
     return bool(stripped) and not stripped.startswith(("#", "_", "data_", "loop_"))
 
 
-def _particle_header(lines: Iterator[str], path: Path) -> tuple[list[str], list[str], bool, str, str | None]:
-    """Consume lines up to the first particle row.
+@dataclass
+class _Header:
+    """Everything before the first particle row."""
 
-    Returns (header lines verbatim, column labels, has_optics, block name, first row or None).
-    """
-    header: list[str] = []
+    columns: list[str]
+    has_optics: bool
+    block: str
+    #: Byte offset and line number of the first row; offset -1 when the table has no rows.
+    rows_offset: int
+    rows_line: int
+
+
+def _particle_header(handle: BinaryIO, path: Path) -> _Header:
+    """Read lines up to the first particle row (the handle's position is then undefined)."""
     block: str | None = None
     has_optics = False
     columns: list[str] = []
     in_loop = False
-    for line in lines:
+    offset = 0
+    line_number = 0
+    for raw in handle:
+        line_number += 1
+        line = _decode(raw, path)
         stripped = line.strip()
         if stripped.startswith("data_"):
             block = stripped[5:]
@@ -118,77 +162,254 @@ def _particle_header(lines: Iterator[str], path: Path) -> tuple[list[str], list[
         elif stripped.startswith("_") and in_loop:
             columns.append(stripped.split()[0][1:])
         elif _is_row(line) and block is not None and block in ("particles", "") and in_loop and columns:
-            return header, columns, has_optics, block, line
-        header.append(line)
+            return _Header(columns, has_optics, block, offset, line_number)
+        offset += len(raw)
     if block is None:
         raise CryoDiscoveryError(path, "not a STAR file (no data_ block)")
     if block not in ("particles", "") or not columns:
         raise CryoDiscoveryError(path, "has no data_particles table")
-    return header, columns, has_optics, block, None
+    return _Header(columns, has_optics, block, -1, line_number + 1)
+
+
+@dataclass
+class _Chunk:
+    """Whole lines of a particle table read at once (positions index ``data``)."""
+
+    data: np.ndarray  # the chunk's bytes as uint8
+    starts: np.ndarray  # first byte of each particle row
+    ends: np.ndarray  # one past the row's last byte (its newline included)
+    line_numbers: np.ndarray  # 1-based line number of each row in the file
+    #: Set by :func:`_parse_rows` only (the filter's line-only path leaves them empty).
+    n_fields: np.ndarray | None = None
+    field_starts: np.ndarray | None = None
+    first_field: np.ndarray | None = None
+    #: Lines consumed, bytes consumed (to the end of the table's last line), the table ended here,
+    #: and whether comment lines were skipped.
+    n_lines: int = 0
+    n_bytes: int = 0
+    ended: bool = False
+    comments: bool = False
+
+
+def _lines(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of every line of ``data`` (the last may lack its newline)."""
+    newlines = np.flatnonzero(data == 10)
+    ends = newlines + 1
+    if len(ends) == 0 or ends[-1] != len(data):
+        ends = np.append(ends, len(data))
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1]
+    return starts, ends
+
+
+def _parse_rows(data: np.ndarray, first_line: int) -> _Chunk:
+    """Rows of a chunk as ``_rows`` line by line saw them: comment lines are skipped; a blank
+    line, ``data_``, ``loop_`` or ``_label`` ends the table."""
+    line_starts, line_ends = _lines(data)
+    space = data <= _SPACE
+    field_start = ~space
+    field_start[1:] &= space[:-1]
+    field_starts = np.flatnonzero(field_start)
+    first_field = np.searchsorted(field_starts, line_starts)
+    n_fields = np.searchsorted(field_starts, line_ends) - first_field
+    last = len(data) - 1
+    if len(field_starts):
+        lead = data[field_starts[np.minimum(first_field, len(field_starts) - 1)]]
+    else:
+        lead = np.zeros(len(line_starts), dtype=np.uint8)
+    end = (n_fields == 0) | (lead == ord("_"))
+    for word in (b"data_", b"loop_"):
+        candidates = np.flatnonzero((lead == word[0]) & (n_fields > 0))
+        if len(candidates):
+            at = np.minimum(field_starts[first_field[candidates]][:, None] + np.arange(len(word)), last)
+            end[candidates[(data[at] == np.frombuffer(word, dtype=np.uint8)).all(axis=1)]] = True
+    stop = np.flatnonzero(end)
+    n_lines = int(stop[0]) if len(stop) else len(line_starts)
+    rows = np.flatnonzero(lead[:n_lines] != ord("#"))
+    return _Chunk(
+        data=data,
+        starts=line_starts[rows],
+        ends=line_ends[rows],
+        line_numbers=first_line + rows,
+        n_fields=n_fields[rows],
+        field_starts=field_starts,
+        first_field=first_field[rows],
+        n_lines=n_lines,
+        n_bytes=int(line_ends[n_lines - 1]) if n_lines else 0,
+        ended=len(stop) > 0,
+        comments=len(rows) < n_lines,
+    )
+
+
+def _split_rows(data: np.ndarray, first_line: int) -> _Chunk:
+    """Every line of the chunk is a row (the scan found no comment lines in this part)."""
+    starts, ends = _lines(data)
+    lines = first_line + np.arange(len(starts))
+    return _Chunk(data, starts, ends, lines, n_lines=len(starts), n_bytes=len(data))
+
+
+def _chunks(
+    handle: BinaryIO, first_line: int, path: Path, stop: int = -1, parse: Callable = _parse_rows
+) -> Iterator[_Chunk]:
+    """The particle table from the handle's position, a chunk of whole lines at a time, until the
+    table ends (or, for ``stop`` >= 0, until that byte offset)."""
+    line = first_line
+    want = CHUNK_BYTES
+    while True:
+        if stop >= 0:
+            want = min(want, stop - handle.tell())
+            if want <= 0:
+                return
+        raw = handle.read(want)
+        if not raw:
+            return
+        cut = len(raw)
+        at_end = len(raw) < want or (stop >= 0 and handle.tell() >= stop)
+        if not at_end:
+            cut = raw.rfind(b"\n") + 1
+            if cut == 0:  # a line longer than a chunk: read more at once
+                handle.seek(-len(raw), 1)
+                want *= 2
+                continue
+            handle.seek(cut - len(raw), 1)
+        view = memoryview(raw)[:cut]
+        if not raw.isascii():
+            _decode(bytes(view), path)  # only a strict decode says whether the bytes are valid UTF-8
+        chunk = parse(np.frombuffer(view, dtype=np.uint8), line)
+        yield chunk
+        if chunk.ended or at_end:
+            return
+        line += chunk.n_lines
+
+
+def _class_values(chunk: _Chunk, index: int, path: Path, class_column: str) -> np.ndarray:
+    """The ``index``-th value of every row as an integer (``int(float(text))``, as before)."""
+    starts = chunk.field_starts[chunk.first_field + index]
+    last = len(chunk.data) - 1
+    window = chunk.data[np.minimum(starts[:, None] + np.arange(_DIGITS + 1), last)]
+    digit = (window >= ord("0")) & (window <= ord("9"))
+    length = np.argmin(digit, axis=1)  # digits before the first non-digit (0 if none, or all 13)
+    plain = (length > 0) & (window[np.arange(len(starts)), length] <= _SPACE) & (starts + length <= last)
+    digits = window[:, :_DIGITS].astype(np.int64) - ord("0")
+    values = (digits * _WEIGHTS[np.minimum(length, _DIGITS)]).sum(axis=1)
+    ends = chunk.ends
+    for i in np.flatnonzero(~plain):  # signs, decimals, exponents, end of file, garbage: the exact way
+        text = bytes(chunk.data[int(starts[i]) : int(ends[i])]).split(None, 1)[0].decode("utf-8")
+        try:
+            values[i] = int(float(text))
+        except (ValueError, OverflowError):
+            message = f"line {chunk.line_numbers[i]}: _{class_column} is not a number"
+            raise CryoDiscoveryError(path, message) from None
+    return values
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def scan_particles(path: str | Path, class_column: str = "rlnClassNumber") -> ParticleScan:
-    """One streaming pass: the class number of every particle."""
+    """One streaming pass: the class number of every particle.
+
+    Rows are read a chunk of whole lines at a time and parsed with numpy (field boundaries, then
+    the class column's digits); a value that is not plain digits goes through ``int(float(...))``.
+    """
     path = Path(path)
     if not path.is_file():
         raise CryoDiscoveryError(path, "file not found")
-    with _open_text(path) as handle:
-        try:
-            header, columns, has_optics, block, first = _particle_header(iter(handle), path)
-            if class_column not in columns:
-                raise CryoDiscoveryError(path, f"particle table has no _{class_column} column")
-            index = columns.index(class_column)
-            n_columns = len(columns)
-            numbers: list[int] = []
-            append = numbers.append
-            line_number = len(header) + 1
-            for line in _rows(first, handle):
-                fields = line.split()
-                if len(fields) != n_columns:
+    size, mtime_ns = _stat(path)
+    parts: list[np.ndarray] = []
+    rows_end, comments = -1, False
+    with _open_binary(path) as handle:
+        header = _particle_header(handle, path)
+        if class_column not in header.columns:
+            raise CryoDiscoveryError(path, f"particle table has no _{class_column} column")
+        index = header.columns.index(class_column)
+        n_columns = len(header.columns)
+        if header.rows_offset >= 0:
+            handle.seek(header.rows_offset)
+            rows_end = header.rows_offset
+            for chunk in _chunks(handle, header.rows_line, path):
+                wrong = np.flatnonzero(chunk.n_fields != n_columns)
+                if len(wrong):
+                    i = wrong[0]
                     raise CryoDiscoveryError(
-                        path, f"line {line_number}: {len(fields)} values for {n_columns} columns (truncated or corrupt?)"
+                        path,
+                        f"line {chunk.line_numbers[i]}: {chunk.n_fields[i]} values for {n_columns} columns "
+                        "(truncated or corrupt?)",
                     )
-                append(int(float(fields[index])))
-                line_number += 1
-        except UnicodeDecodeError:
-            raise CryoDiscoveryError(path, "is not a text STAR file (undecodable bytes)") from None
-        except (ValueError, OverflowError):
-            raise CryoDiscoveryError(path, f"line {line_number}: _{class_column} is not a number") from None
-    if not numbers:
+                parts.append(_class_values(chunk, index, path, class_column))
+                rows_end += chunk.n_bytes
+                comments |= chunk.comments
+    numbers = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    if not len(numbers):
         raise CryoDiscoveryError(path, "particle table has no rows")
-    return ParticleScan(path, np.asarray(numbers, dtype=np.int64), columns, has_optics, block)
+    return ParticleScan(path, numbers, header.columns, header.has_optics, header.block,
+                        header.rows_offset, header.rows_line, rows_end, not comments, size, mtime_ns)
 
 
-def _rows(first: str | None, handle: Iterable[str]) -> Iterator[str]:
-    """Particle rows: from ``first`` until a blank line, a new block or the end of file."""
-    if first is None:
-        return
-    yield first
-    for line in handle:
-        stripped = line.strip()
-        if not stripped:
-            return
-        if stripped.startswith("#"):
-            continue
-        if stripped.startswith(("data_", "loop_", "_")):
-            return
-        yield line
+def _byte_writer(out: TextIO | BinaryIO) -> Callable[[bytes], object]:
+    """Write bytes to a binary handle, a UTF-8 text file's buffer (after flushing it) or a text stream."""
+    if isinstance(out, io.TextIOBase):
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None and (getattr(out, "encoding", "") or "").lower().replace("-", "") == "utf8":
+            out.flush()
+            return buffer.write
+        return lambda data: out.write(data.decode("utf-8"))
+    return out.write
 
 
-def filter_particles(scan: ParticleScan, keep_classes: Iterable[int], out: TextIO) -> int:
-    """Copy the file verbatim, keeping only particle rows of ``keep_classes``; returns rows written."""
+def _kept_bytes(chunk: _Chunk, chosen: np.ndarray) -> bytes:
+    """The chosen rows of a chunk, verbatim and in order (runs of adjacent rows copied as one slice)."""
+    starts, ends = chunk.starts[chosen], chunk.ends[chosen]
+    breaks = np.flatnonzero(starts[1:] != ends[:-1]) + 1
+    run_starts = np.concatenate(([0], breaks))
+    run_ends = np.append(breaks, len(starts)) - 1
+    view = chunk.data.data
+    return b"".join([view[s:e] for s, e in zip(starts[run_starts].tolist(), ends[run_ends].tolist())])
+
+
+def filter_particles(scan: ParticleScan, keep_classes: Iterable[int], out: TextIO | BinaryIO) -> int:
+    """Copy the file verbatim, keeping only particle rows of ``keep_classes``; returns rows written.
+
+    The header (optics block included) and the kept rows are copied byte for byte, a chunk at a
+    time; comment lines inside the table and anything after it are dropped, and a last row
+    without a newline gets one.
+    """
+    keep_classes = list(keep_classes)
     keep = np.zeros(max(int(scan.class_numbers.max()), max(keep_classes, default=0)) + 1, dtype=bool)
-    keep[list(keep_classes)] = True
+    keep[keep_classes] = True
     row_keep = keep[scan.class_numbers]
-    written = 0
-    with _open_text(scan.path) as handle:
-        header, _, _, _, first = _particle_header(iter(handle), scan.path)
-        out.writelines(header)
-        for i, line in enumerate(_rows(first, handle)):
-            if row_keep[i]:
-                out.write(line if line.endswith("\n") else line + "\n")
-                written += 1
-    out.write("\n")
+    write = _byte_writer(out)
+    path = scan.path
+    changed = CryoDiscoveryError(path, "changed since it was scanned at the start of the job; "
+                                       "run the job again")
+    with _open_binary(path) as handle:
+        if scan.rows_offset >= 0 and scan.size >= 0:
+            if _stat(path) != (scan.size, scan.mtime_ns):
+                raise changed
+            offset, line, stop = scan.rows_offset, scan.rows_line, scan.rows_end
+            parse = _split_rows if scan.rows_only and stop >= 0 else _parse_rows
+        else:  # a scan made by hand, without offsets: find the rows again
+            header = _particle_header(handle, path)
+            offset, line, stop, parse = header.rows_offset, header.rows_line, -1, _parse_rows
+        handle.seek(0)
+        write(handle.read(offset))
+        done = written = 0
+        for chunk in _chunks(handle, line, path, stop=stop if parse is _split_rows else -1, parse=parse):
+            n = len(chunk.starts)
+            if done + n > len(row_keep):
+                raise changed
+            chosen = row_keep[done : done + n]
+            done += n
+            if chosen.any():
+                payload = _kept_bytes(chunk, chosen)
+                write(payload if payload.endswith(b"\n") else payload + b"\n")
+                written += int(np.count_nonzero(chosen))
+        if done != len(row_keep):
+            raise changed
+    write(b"\n")
     return written
 
 
