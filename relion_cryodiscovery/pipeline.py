@@ -97,7 +97,7 @@ def run_job(out_dir: str, work: Callable[[OutputDirectory], None]) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        with AbortWatcher(output):
+        with AbortWatcher(output), private_caches(output):
             work(output)
         return 0
     except JobAborted:
@@ -118,6 +118,31 @@ def run_job(out_dir: str, work: Callable[[OutputDirectory], None]) -> int:
         return output.fail()
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+#: Libraries that write configuration or caches under $HOME or $TMPDIR when first imported.
+_CACHE_VARIABLES = {"KERAS_HOME": "keras", "MPLCONFIGDIR": "matplotlib", "TMPDIR": "tmp"}
+
+
+@contextmanager
+def private_caches(output: OutputDirectory) -> Iterator[None]:
+    """Point Keras, Matplotlib and ``tempfile`` at the job's staging directory (removed at the end).
+
+    The job then writes nothing outside ``--o`` (Keras creates ``~/.keras/keras.json`` and
+    Matplotlib a font cache on first import). Variables the user has set are respected.
+    """
+    saved = {name: os.environ.get(name) for name in _CACHE_VARIABLES}
+    for name, sub in _CACHE_VARIABLES.items():
+        if saved[name] is None:
+            directory = output.stage(sub)
+            directory.mkdir(exist_ok=True)
+            os.environ[name] = str(directory.resolve())
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
 
 
 @dataclass
@@ -279,7 +304,11 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
         contents = read_job(job)
     output.check_abort()
     classes = contents.classes
+    if not contents.scan.has_optics:
+        print(f"NOTE: {job.data_star} has no data_optics block (RELION 3.0 format); particles.star keeps that "
+              "format, which RELION 3.1 and later convert when they read it")
     scored, card = score_classes(classes, parameters, output, log)
+    _note_skipped(classes, scored.inputs.problems)
     min_score = parameters.min_score if parameters.min_score is not None else float(card.threshold)
     rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes)
     decision = select_classes(scored.score, classes.particle_counts, scored.inputs.problems, rule)
@@ -321,6 +350,16 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
     log.append(("total", time.perf_counter() - start))
     _report(log, scores, info)
     print(f"wrote {n_particles} of {len(contents.scan.class_numbers)} particles to {prefix}particles.star")
+
+
+def _note_skipped(classes: ClassSet, problems: list[str]) -> None:
+    """Say which classes the job goes on without (unusable image, no particles)."""
+    counts = classes.particle_counts if classes.particle_counts is not None else np.full(classes.n_classes, -1)
+    for number, problem, count in zip(classes.class_numbers, problems, counts):
+        if problem:
+            print(f"NOTE: class {number} is not scored and not selected: {problem}")
+        elif count == 0:
+            print(f"NOTE: class {number} has no particles; it is not selected")
 
 
 def _earlier_outputs(directory: Path) -> list[str]:

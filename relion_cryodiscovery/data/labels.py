@@ -45,13 +45,24 @@ def _first_table(path: Path):
     return table
 
 
+def _integers(values: object, path: Path, label: str) -> np.ndarray:
+    """A STAR column as whole numbers, or a clear error naming the file and the column."""
+    try:
+        numbers = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise CryoDiscoveryError(path, f"_{label} holds a value that is not a number") from None
+    if not np.all(np.isfinite(numbers)) or np.any(numbers != np.round(numbers)) or np.any(np.abs(numbers) > 2**31):
+        raise CryoDiscoveryError(path, f"_{label} holds a value that is not a whole number")
+    return numbers.astype(np.int64)
+
+
 def _from_backup(path: Path, n_classes: int) -> np.ndarray:
     table = _first_table(path)
     if "rlnSelected" not in table.columns:
         raise CryoDiscoveryError(path, "has no _rlnSelected column")
     if len(table) != n_classes:
         raise CryoDiscoveryError(path, f"has {len(table)} rows but the job has {n_classes} classes")
-    return (np.asarray(table["rlnSelected"], dtype=np.int64) > 0).astype(np.int64)
+    return (_integers(table["rlnSelected"], path, "rlnSelected") > 0).astype(np.int64)
 
 
 def _mark(path: Path, numbers: np.ndarray, n_classes: int) -> np.ndarray:
@@ -65,7 +76,7 @@ def _mark(path: Path, numbers: np.ndarray, n_classes: int) -> np.ndarray:
 def _from_class_averages(path: Path, n_classes: int) -> np.ndarray:
     table = _first_table(path)
     if "rlnClassNumber" in table.columns:
-        numbers = np.asarray(table["rlnClassNumber"], dtype=np.int64)
+        numbers = _integers(table["rlnClassNumber"], path, "rlnClassNumber")
     elif "rlnReferenceImage" in table.columns:
         matches = [_INDEX.match(str(name)) for name in table["rlnReferenceImage"]]
         if not all(matches):

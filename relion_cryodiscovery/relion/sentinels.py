@@ -27,6 +27,19 @@ FAILURE = "RELION_JOB_EXIT_FAILURE"
 ABORTED = "RELION_JOB_EXIT_ABORTED"
 ABORT_NOW = "RELION_JOB_ABORT_NOW"
 EXIT_CODES = {SUCCESS: 0, FAILURE: 1, ABORTED: 2}
+#: Private directory (one per process) where outputs are written before they are renamed into place.
+STAGING_PREFIX = ".cryodiscovery_staging_"
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a staging directory of a live run is left alone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else
+        return True
+    return True
 
 
 def touch(path: Path) -> None:
@@ -46,14 +59,18 @@ class OutputDirectory:
             raise CryoDiscoveryError(self.path, f"output directory cannot be created ({error.strerror})") from None
         if not os.access(self.path, os.W_OK | os.X_OK):
             raise CryoDiscoveryError(self.path, "output directory is not writable")
-        self.staging = self.path / f".cryodiscovery_staging_{os.getpid()}"
+        self.staging = self.path / f"{STAGING_PREFIX}{os.getpid()}"
         self.lock = threading.Lock()
         self.finished = False
 
     def clear_markers(self) -> None:
-        """Remove state files of an earlier run (RELION does the same before it runs a job)."""
+        """Remove state files and dead staging directories of an earlier run (a killed run leaves one)."""
         for name in (SUCCESS, FAILURE, ABORTED):
             (self.path / name).unlink(missing_ok=True)
+        for staging in self.path.glob(f"{STAGING_PREFIX}*"):
+            pid = staging.name[len(STAGING_PREFIX):]
+            if staging != self.staging and not (pid.isdigit() and _process_alive(int(pid))):
+                shutil.rmtree(staging, ignore_errors=True)
 
     def stage(self, name: str) -> Path:
         """Where to write output ``name`` before it is committed."""
