@@ -57,8 +57,12 @@ class OutputDirectory:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise CryoDiscoveryError(self.path, f"output directory cannot be created ({error.strerror})") from None
-        if not os.access(self.path, os.W_OK | os.X_OK):
-            raise CryoDiscoveryError(self.path, "output directory is not writable")
+        probe = self.path / f".cryodiscovery_write_test_{os.getpid()}"
+        try:  # os.access says yes to root even on a read-only or immutable directory
+            touch(probe)
+            probe.unlink()
+        except OSError as error:
+            raise CryoDiscoveryError(self.path, f"output directory is not writable ({error.strerror})") from None
         self.staging = self.path / f"{STAGING_PREFIX}{os.getpid()}"
         self.lock = threading.Lock()
         self.finished = False

@@ -14,6 +14,7 @@ RELION-style tables.
 from __future__ import annotations
 
 import io
+import linecache
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,8 @@ def read_blocks(path: str | Path) -> dict[str, pd.DataFrame | dict]:
             blocks = starfile.read(path, always_dict=True)
     except Exception as error:  # starfile raises many kinds on malformed input
         raise CryoDiscoveryError(path, f"not a readable STAR file ({type(error).__name__}: {error})") from None
+    finally:  # starfile reads through linecache and clears it only on success: stale lines would outlive a failure
+        linecache.clearcache()
     skipped = [str(w.message) for w in caught if "cannot be read" in str(w.message)]
     if skipped:  # starfile drops a block it cannot parse; a half-read file is not a clean read
         raise CryoDiscoveryError(path, f"not a readable STAR file ({skipped[0]})")
