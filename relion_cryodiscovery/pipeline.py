@@ -14,6 +14,7 @@ import datetime
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from contextlib import contextmanager
@@ -196,6 +197,47 @@ def load_model(directory: Path, parameters: JobParameters):
     return BoostedEnsemble.load(directory, strategy=strategy), strategy
 
 
+class BackgroundModel:
+    """TensorFlow start-up and the ensemble load, in a thread while the job's files are read.
+
+    Importing TensorFlow and loading the model take seconds of mostly Python; reading a big
+    data.star is numpy and I/O, which release the GIL, so on 2 cores the two overlap (measured in
+    ``docs/benchmarks.md``). Native stderr goes to run.out until :meth:`result` or :meth:`close`.
+    """
+
+    def __init__(self, directory: Path, parameters: JobParameters):
+        self.seconds = 0.0
+        self._value: tuple | None = None
+        self._error: BaseException | None = None
+        self._redirect = native_stderr_to_stdout()
+        self._redirect.__enter__()
+        self._thread = threading.Thread(target=self._load, args=(directory, parameters), name="model-load",
+                                        daemon=True)
+        self._thread.start()
+
+    def _load(self, directory: Path, parameters: JobParameters) -> None:
+        start = time.perf_counter()
+        try:
+            self._value = load_model(directory, parameters)
+        except BaseException as error:  # re-raised in the main thread by result()
+            self._error = error
+        self.seconds = time.perf_counter() - start
+
+    def close(self) -> None:
+        """Wait for the thread and restore stderr (idempotent)."""
+        if self._redirect is not None:
+            self._thread.join()
+            self._redirect.__exit__(None, None, None)
+            self._redirect = None
+
+    def result(self) -> tuple:
+        """(ensemble, strategy), waiting for the load; its error, if it failed."""
+        self.close()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def read_card(directory: Path) -> ModelCard:
     """The model card, checked against this version's features (no TensorFlow needed)."""
     card = ModelCard.load(directory)
@@ -209,7 +251,8 @@ def read_card(directory: Path) -> ModelCard:
 
 
 def score_classes(
-    classes: ClassSet, parameters: JobParameters, output: OutputDirectory, log: list
+    classes: ClassSet, parameters: JobParameters, output: OutputDirectory, log: list,
+    background: BackgroundModel | None = None,
 ) -> tuple[ScoredClasses, ModelCard]:
     """Preprocess, load the ensemble, predict; returns scores and the model card."""
     directory = model_directory(parameters.model)
@@ -218,8 +261,13 @@ def score_classes(
     with timed("preprocess", log):
         inputs = model_inputs(classes, PreprocessConfig.from_dict(card.preprocessing))
     output.check_abort()
-    with timed("load model", log), native_stderr_to_stdout():
-        ensemble, strategy = load_model(directory, parameters)
+    if background is not None:
+        with timed("load model (wait for the background load)", log):
+            ensemble, strategy = background.result()
+        log.append(("load model (in background)", background.seconds))
+    else:
+        with timed("load model", log), native_stderr_to_stdout():
+            ensemble, strategy = load_model(directory, parameters)
     output.check_abort()
     k = classes.n_classes
     p_d1, p_d2, p_d3 = np.zeros(k), np.zeros(k), np.full(k, np.nan)
@@ -299,19 +347,27 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
     print(f"RELION version for output nodes: {version} ({version_reason})")
     for label, value in parameters.unknown.items():
         print(f"WARNING: ignoring unknown parameter --{label} {value}".rstrip())
-    with timed("read job", log):
-        job = locate_job(input_path)
-        contents = read_job(job)
-    output.check_abort()
-    classes = contents.classes
-    if not contents.scan.has_optics:
-        print(f"NOTE: {job.data_star} has no data_optics block (RELION 3.0 format); particles.star keeps that "
-              "format, which RELION 3.1 and later convert when they read it")
-    scored, card = score_classes(classes, parameters, output, log)
+    output.check_abort()  # before TensorFlow starts
+    background = BackgroundModel(model_directory(parameters.model), parameters)
+    try:
+        with timed("read job", log):
+            job = locate_job(input_path)
+            contents = read_job(job)
+        output.check_abort()
+        classes = contents.classes
+        if not contents.scan.has_optics:
+            print(f"NOTE: {job.data_star} has no data_optics block (RELION 3.0 format); particles.star keeps that "
+                  "format, which RELION 3.1 and later convert when they read it")
+        scored, card = score_classes(classes, parameters, output, log, background)
+    finally:
+        background.close()
     _note_skipped(classes, scored.inputs.problems)
     min_score = parameters.min_score if parameters.min_score is not None else float(card.threshold)
     rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes)
-    decision = select_classes(scored.score, classes.particle_counts, scored.inputs.problems, rule)
+    try:
+        decision = select_classes(scored.score, classes.particle_counts, scored.inputs.problems, rule)
+    except CryoDiscoveryError as error:  # name the job whose classes were judged
+        raise CryoDiscoveryError(error.path or classes.source, error.problem) from None
     scores = outputs.ClassScores(
         classes.class_numbers, scored.score, decision.selected, scored.p_d1, scored.p_d2, scored.p_d3,
         scored.d3_used, classes.particle_counts, decision.reasons,

@@ -34,3 +34,26 @@ def example_project(tmp_path: Path) -> Path:
 def example_data_star(example_project: Path) -> str:
     """Project-relative path of the example's last-iteration data.star."""
     return str(sorted((example_project / "Class2D" / "job001").glob("run_it*_data.star"))[-1].relative_to(example_project))
+
+
+@pytest.fixture(scope="session")
+def session_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three small simulated Class2D projects (``sim0000``..``sim0002``), made once per session."""
+    from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
+
+    out = tmp_path_factory.mktemp("session_corpus")
+    make_corpus(out, n_jobs=3, seed=7)
+    return out
+
+
+@pytest.fixture(scope="session")
+def session_tiny_model(session_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real (1-epoch) ensemble trained through the ``train`` command, shared by the whole session."""
+    from relion_cryodiscovery.cli.main import main as cli
+
+    model = tmp_path_factory.mktemp("session_model")
+    projects = [arg for p in sorted(session_corpus.glob("sim*")) for arg in ("--project", str(p))]
+    code = cli(["train", *projects, "--o", str(model), "--epochs", "1", "--val-fraction", "0.34",
+                "--test-fraction", "0", "--quiet", "--model-version", "tiny-test"])
+    assert code == 0
+    return model

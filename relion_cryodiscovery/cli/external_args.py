@@ -71,8 +71,8 @@ def _number(values: dict[str, str], name: str, kind: type, default):
         return default
     try:
         return kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
-    except ValueError:
-        raise CryoDiscoveryError(None, f"--{name} needs a {kind.__name__}, not {text!r}") from None
+    except (ValueError, OverflowError):
+        raise CryoDiscoveryError(None, f"--{name} needs {'an int' if kind is int else 'a float'}, not {text!r}") from None
 
 
 def _boolean(values: dict[str, str], name: str, default: bool) -> bool:
