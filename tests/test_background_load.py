@@ -1,0 +1,66 @@
+"""The model load that overlaps reading the job: errors, stderr and the job contract."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relion_cryodiscovery import pipeline
+from relion_cryodiscovery.errors import CryoDiscoveryError
+from relion_cryodiscovery.relion.sentinels import FAILURE, SUCCESS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_result_returns_the_loaded_value_and_native_stderr_went_to_stdout(monkeypatch, capfd):
+    def fake_load(directory, parameters):
+        os.write(2, b"native start-up chatter\n")
+        return "ensemble", "strategy"
+
+    monkeypatch.setattr(pipeline, "load_model", fake_load)
+    background = pipeline.BackgroundModel(Path("."), pipeline.JobParameters())
+    assert background.result() == ("ensemble", "strategy")
+    os.write(2, b"after\n")
+    out, err = capfd.readouterr()
+    assert "native start-up chatter" in out and "native" not in err
+    assert err == "after\n"
+    background.close()  # idempotent
+
+
+def test_an_error_in_the_thread_is_raised_by_result(monkeypatch, capfd):
+    def broken_load(directory, parameters):
+        raise CryoDiscoveryError(directory, "not a model")
+
+    monkeypatch.setattr(pipeline, "load_model", broken_load)
+    background = pipeline.BackgroundModel(Path("somewhere"), pipeline.JobParameters())
+    with pytest.raises(CryoDiscoveryError, match="not a model"):
+        background.result()
+    os.write(2, b"restored\n")
+    assert capfd.readouterr().err == "restored\n"
+
+
+def test_a_bad_data_star_fails_with_one_line_in_run_err_while_tensorflow_loads(example_project, example_data_star,
+                                                                                tmp_path):
+    """As RELION runs it: the error while the model loads in the background still lands in run.err alone."""
+    data = example_project / example_data_star
+    lines = data.read_text().splitlines(keepends=True)
+    last_row = max(i for i, line in enumerate(lines) if "@" in line)
+    lines[last_row] = " ".join(lines[last_row].split()[:3]) + "\n"
+    data.write_text("".join(lines))
+    out = example_project / "External/job009"
+    out.mkdir(parents=True)
+    empty_model = tmp_path / "no model here"
+    empty_model.mkdir()
+    with (out / "run.out").open("w") as stdout, (out / "run.err").open("w") as stderr:
+        code = subprocess.call(
+            [sys.executable, str(REPO / "relion_external/cryodiscovery_select.py"), "--o", "External/job009/",
+             "--in_parts", example_data_star, "--model", str(empty_model), "--j", "1"],
+            cwd=example_project, stdout=stdout, stderr=stderr, timeout=300,
+        )
+    errors = (out / "run.err").read_text().strip().splitlines()
+    assert code == 1 and (out / FAILURE).exists() and not (out / SUCCESS).exists()
+    assert len(errors) == 1 and "truncated or corrupt" in errors[0] and data.name in errors[0], errors
