@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -374,11 +375,16 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
     )
     info = provenance(card, parameters, input_path, min_score)
     selected_numbers = [int(n) for n in classes.class_numbers[decision.selected]]
-    with timed("write outputs", log):
+    with timed("write outputs", log), ThreadPoolExecutor(max_workers=1) as copier:
         names = ["particles.star"]
-        n_particles = outputs.write_particles(output.stage("particles.star"), contents.scan, selected_numbers)
-        if n_particles == 0:
+        if not contents.scan.counts(classes.n_classes)[decision.selected].any():
             raise CryoDiscoveryError(job.data_star, "the selected classes hold no particles; lower min_score or min_particles")
+        # The two big files (the data.star filtered and copied) are written in a thread: mostly
+        # I/O and numpy, they overlap the GIL-bound tables and montage (docs/benchmarks.md).
+        particles_job = copier.submit(outputs.write_particles, output.stage("particles.star"), contents.scan,
+                                      selected_numbers)
+        rank_job = copier.submit(outputs.write_rank_files, Path(prefix.rstrip("/")), output.stage,
+                                 contents.model_classes, scores, contents.optimiser, job.data_star)
         outputs.write_backup_selection(output.stage("backup_selection.star"), decision.selected)
         names.append("backup_selection.star")
         nodes = [OutputNode(prefix + "particles.star", "particles")]
@@ -390,13 +396,15 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
             maps = outputs.copy_selected_maps(output.stage, contents.image_files, scores)
             names += maps
             nodes += [OutputNode(prefix + name, "map") for name in maps]
-        rank = outputs.write_rank_files(Path(prefix.rstrip("/")), output.stage, contents.model_classes, scores,
-                                        contents.optimiser, job.data_star)
-        names += rank
-        nodes += [OutputNode(prefix + name, name.removesuffix(".star")) for name in rank if name != "rank_data.star"]
         names += _write_score_tables(output, scores, info)
         if parameters.montage:
             names += _stage_montage(output, classes, scored, scores, f"{input_path} ({card.model_version})")
+        n_particles = particles_job.result()
+        if n_particles == 0:
+            raise CryoDiscoveryError(job.data_star, "the selected classes hold no particles; lower min_score or min_particles")
+        rank = rank_job.result()
+        names += rank
+        nodes += [OutputNode(prefix + name, name.removesuffix(".star")) for name in rank if name != "rank_data.star"]
         with output.stage(NODES_FILE).open("w") as handle:
             write_nodes(handle, nodes, version)
     output.check_abort()
