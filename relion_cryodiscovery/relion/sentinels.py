@@ -64,7 +64,7 @@ class OutputDirectory:
         except OSError as error:
             raise CryoDiscoveryError(self.path, f"output directory is not writable ({error.strerror})") from None
         self.staging = self.path / f"{STAGING_PREFIX}{os.getpid()}"
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.finished = False
 
     def clear_markers(self) -> None:
@@ -77,9 +77,27 @@ class OutputDirectory:
                 shutil.rmtree(staging, ignore_errors=True)
 
     def stage(self, name: str) -> Path:
-        """Where to write output ``name`` before it is committed."""
-        self.staging.mkdir(exist_ok=True)
+        """Where to write output ``name`` before it is committed (refused once the run has ended)."""
+        with self.lock:
+            if self.finished:
+                raise JobAborted()
+            self.staging.mkdir(exist_ok=True)
         return self.staging / name
+
+    def _discard_staging(self) -> None:
+        """Rename the staging directory away in one step, then delete it.
+
+        A thread still writing cannot add files to the renamed directory (its paths no longer
+        resolve), so the deletion cannot race with it and nothing is left behind.
+        """
+        if not self.staging.exists():
+            return
+        trash = self.staging.with_name(self.staging.name + ".discard")
+        try:
+            os.replace(self.staging, trash)
+        except OSError:
+            trash = self.staging
+        shutil.rmtree(trash, ignore_errors=True)
 
     def commit(self, names: list[str], stale: list[str]) -> None:
         """Rename staged outputs into place, drop stale ones of an earlier run, then mark success.
@@ -92,14 +110,14 @@ class OutputDirectory:
                 (self.path / name).unlink(missing_ok=True)
             for name in names:
                 os.replace(self.staging / name, self.path / name)
-            shutil.rmtree(self.staging, ignore_errors=True)
+            self._discard_staging()
             touch(self.path / SUCCESS)
             self.finished = True
 
     def fail(self, marker: str = FAILURE) -> int:
         """Drop staged files, write ``marker``; returns the exit code."""
         with self.lock:
-            shutil.rmtree(self.staging, ignore_errors=True)
+            self._discard_staging()
             if not self.finished:
                 try:
                     touch(self.path / marker)
@@ -131,12 +149,13 @@ class AbortWatcher:
     def _watch(self) -> None:
         while not self._stop.wait(self.interval):
             if self.output.abort_requested():
-                if self.output.finished:
-                    return
-                code = self.output.fail(ABORTED)
-                print("Aborted: RELION_JOB_ABORT_NOW found; outputs discarded.", flush=True)
-                sys.stderr.flush()
-                os._exit(code)
+                with self.output.lock:  # held until exit: no commit or staging can happen meanwhile
+                    if self.output.finished:
+                        return
+                    code = self.output.fail(ABORTED)
+                    print("Aborted: RELION_JOB_ABORT_NOW found; outputs discarded.", flush=True)
+                    sys.stderr.flush()
+                    os._exit(code)
 
     def __enter__(self) -> "AbortWatcher":
         self._thread.start()
