@@ -122,29 +122,35 @@ def run_job(out_dir: str, work: Callable[[OutputDirectory], None]) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-#: Libraries that write configuration or caches under $HOME or $TMPDIR when first imported.
-_CACHE_VARIABLES = {"KERAS_HOME": "keras", "MPLCONFIGDIR": "matplotlib", "TMPDIR": "tmp"}
+#: Libraries that write configuration or caches under $HOME when first imported (kept if the user set them).
+_CACHE_VARIABLES = {"KERAS_HOME": "keras", "MPLCONFIGDIR": "matplotlib"}
 
 
 @contextmanager
 def private_caches(output: OutputDirectory) -> Iterator[None]:
     """Point Keras, Matplotlib and ``tempfile`` at the job's staging directory (removed at the end).
 
-    The job then writes nothing outside ``--o`` (Keras creates ``~/.keras/keras.json`` and
-    Matplotlib a font cache on first import). Variables the user has set are respected.
+    The job then writes nothing outside ``--o``: Keras creates ``~/.keras/keras.json`` and
+    Matplotlib a font cache on first import, TensorFlow's autograph writes temporary modules.
+    ``KERAS_HOME``/``MPLCONFIGDIR`` set by the user are respected; temporary files always stay here.
     """
-    saved = {name: os.environ.get(name) for name in _CACHE_VARIABLES}
-    for name, sub in _CACHE_VARIABLES.items():
-        if saved[name] is None:
+    saved = {name: os.environ.get(name) for name in (*_CACHE_VARIABLES, "TMPDIR")}
+    saved_tempdir = tempfile.tempdir
+    for name, sub in (*_CACHE_VARIABLES.items(), ("TMPDIR", "tmp")):
+        if saved[name] is None or name == "TMPDIR":
             directory = output.stage(sub)
             directory.mkdir(exist_ok=True)
             os.environ[name] = str(directory.resolve())
+    tempfile.tempdir = None  # recomputed from TMPDIR on next use
     try:
         yield
     finally:
+        tempfile.tempdir = saved_tempdir
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass
@@ -212,6 +218,10 @@ class BackgroundModel:
         self._error: BaseException | None = None
         self._redirect = native_stderr_to_stdout()
         self._redirect.__enter__()
+        # TensorFlow's import holds the GIL; the reader's many short numpy calls each wait for it
+        # for up to the switch interval (5 ms by default), so shorten it while both run.
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._interval, 0.0005))
         self._thread = threading.Thread(target=self._load, args=(directory, parameters), name="model-load",
                                         daemon=True)
         self._thread.start()
@@ -228,6 +238,7 @@ class BackgroundModel:
         """Wait for the thread and restore stderr (idempotent)."""
         if self._redirect is not None:
             self._thread.join()
+            sys.setswitchinterval(self._interval)
             self._redirect.__exit__(None, None, None)
             self._redirect = None
 

@@ -364,13 +364,15 @@ def _byte_writer(out: TextIO | BinaryIO) -> Callable[[bytes], object]:
 
 
 def _kept_bytes(chunk: _Chunk, chosen: np.ndarray) -> bytes:
-    """The chosen rows of a chunk, verbatim and in order (runs of adjacent rows copied as one slice)."""
-    starts, ends = chunk.starts[chosen], chunk.ends[chosen]
-    breaks = np.flatnonzero(starts[1:] != ends[:-1]) + 1
-    run_starts = np.concatenate(([0], breaks))
-    run_ends = np.append(breaks, len(starts)) - 1
-    view = chunk.data.data
-    return b"".join([view[s:e] for s, e in zip(starts[run_starts].tolist(), ends[run_ends].tolist())])
+    """The chosen rows of a chunk, verbatim and in order (a byte mask: numpy, no Python loop, so
+    it runs beside other threads without holding the GIL)."""
+    n = len(chunk.starts)
+    bounds = np.empty(2 * n + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, len(chunk.data)
+    bounds[1:-1:2], bounds[2:-1:2] = chunk.starts, chunk.ends
+    flags = np.zeros(2 * n + 1, dtype=bool)
+    flags[1::2] = chosen
+    return chunk.data[np.repeat(flags, np.diff(bounds))].tobytes()
 
 
 def filter_particles(scan: ParticleScan, keep_classes: Iterable[int], out: TextIO | BinaryIO) -> int:
