@@ -14,6 +14,7 @@ import datetime
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
