@@ -35,8 +35,8 @@ def timed_run(command: list[str], cwd: Path, stdout: Path, stderr: Path, env: di
     """Run ``command`` under ``/usr/bin/time -v``; wall s, peak RSS MB, CPU s and the exit code."""
     stats = stdout.with_suffix(".time")
     with stdout.open("w") as out, stderr.open("w") as err:
-        code = subprocess.call(["/usr/bin/time", "-v", "-o", str(stats), *command], cwd=cwd, stdout=out,
-                               stderr=err, env=env)
+        code = subprocess.call(["/usr/bin/time", "-v", "-o", str(stats), *command], cwd=cwd,
+                               stdout=out, stderr=err, env=env)
     text = stats.read_text()
 
     def field(label: str) -> str:
@@ -63,14 +63,15 @@ def count_rows(path: Path, n_columns: int) -> int:
         for line in handle:
             if line.startswith(b"data_"):
                 in_particles = line.strip() in (b"data_particles", b"data_")
-            elif in_particles and len(line.split()) == n_columns and not line.lstrip().startswith((b"_", b"#")):
-                rows += 1
+            elif in_particles and len(line.split()) == n_columns:
+                rows += not line.lstrip().startswith((b"_", b"#"))
     return rows
 
 
 def step_times(run_out: Path) -> dict[str, float]:
     """``time <step>: <s> s`` lines of the job's run.out."""
-    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^time (.+): ([\d.]+) s$", run_out.read_text(), re.M)}
+    found = re.finditer(r"^time (.+): ([\d.]+) s$", run_out.read_text(), re.M)
+    return {m.group(1): float(m.group(2)) for m in found}
 
 
 def particle_columns(data_star: Path) -> list[str]:
@@ -115,14 +116,16 @@ def main(argv: list[str] | None = None) -> None:
     low, high = info["keep_classes"]
     expected = info["expected_rows"]
     repo = args.repo.resolve()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])))
+    path = os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
     job = project / "External/job002"
     other = project / "External/relion"
     for directory in (job, other):
         directory.mkdir(parents=True, exist_ok=True)
 
-    ours_command = [sys.executable, str(repo / "relion_external/cryodiscovery_select.py"), "--o", "External/job002/",
-                    "--in_parts", data, "--model", str(args.model.resolve()), "--min_score", "0",
+    ours_command = [sys.executable, str(repo / "relion_external/cryodiscovery_select.py"),
+                    "--o", "External/job002/", "--in_parts", data, "--model", str(args.model.resolve()),
+                    "--min_score", "0",
                     "--min_particles", str(info["min_particles"]), "--j", str(args.threads)]
     relion_command = ["relion_star_handler", "--i", data, "--o", "External/relion/particles.star", "--select",
                       "rlnClassNumber", "--minval", str(low), "--maxval", str(high)]
@@ -139,14 +142,16 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"the External job failed: {(job / 'run.err').read_text()}")
         written = re.search(r"wrote (\d+) of", (job / "run.out").read_text())
         if not written or int(written.group(1)) != expected:
-            raise SystemExit(f"the External job wrote {written and written.group(1)} rows, expected {expected}")
+            rows = written and written.group(1)
+            raise SystemExit(f"the External job wrote {rows} rows, expected {expected}")
         ours.append(run)
         steps.append(step_times(job / "run.out"))
         if not args.no_relion:
             run = timed_run(relion_command, project, other / "run.out", other / "run.err")
             found = re.search(r"with (\d+) item", (other / "run.out").read_text())
             if run["code"] != 0 or not found or int(found.group(1)) != expected:
-                raise SystemExit(f"relion_star_handler failed or wrote another subset: {(other / 'run.out').read_text()}")
+                log = (other / "run.out").read_text()
+                raise SystemExit(f"relion_star_handler failed or wrote another subset: {log}")
             relion.append(run)
         if not args.no_awk:
             run = timed_run(awk_command, project, other / "awk.out", other / "awk.err")
@@ -168,7 +173,8 @@ def main(argv: list[str] | None = None) -> None:
         "ours_wall_s_all": [round(run["wall_s"], 2) for run in ours],
         "ours_rss_mb": round(max(run["rss_mb"] for run in ours), 1),
         "ours_cpu_s": median(ours, "cpu_s"),
-        "ours_steps_s": {key: round(statistics.median(s.get(key, 0.0) for s in steps), 3) for key in steps[0]},
+        "ours_steps_s": {key: round(statistics.median(s.get(key, 0.0) for s in steps), 3)
+                         for key in steps[0]},
     }
     if relion:
         result.update({
@@ -178,7 +184,8 @@ def main(argv: list[str] | None = None) -> None:
             "ratio": round(result["ours_wall_s"] / median(relion, "wall_s"), 3),
         })
     if awk:
-        result.update({"awk_wall_s": median(awk, "wall_s"), "awk_rss_mb": round(max(run["rss_mb"] for run in awk), 1)})
+        result.update({"awk_wall_s": median(awk, "wall_s"),
+                       "awk_rss_mb": round(max(run["rss_mb"] for run in awk), 1)})
     line = json.dumps(result)
     print(line, flush=True)
     if args.out:

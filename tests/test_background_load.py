@@ -43,8 +43,9 @@ def test_an_error_in_the_thread_is_raised_by_result(monkeypatch, capfd):
     assert capfd.readouterr().err == "restored\n"
 
 
-def test_a_bad_data_star_fails_with_one_line_in_run_err_while_tensorflow_loads(example_project, example_data_star,
-                                                                                tmp_path):
+def test_bad_data_star_fails_with_one_line_in_run_err_while_tensorflow_loads(
+    example_project, example_data_star, tmp_path
+):
     """As RELION runs it: the error while the model loads in the background still lands in run.err alone."""
     data = example_project / example_data_star
     lines = data.read_text().splitlines(keepends=True)
