@@ -38,13 +38,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_star", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--pandas", action="store_true", help="also time pandas.read_csv on the class column")
-    parser.add_argument("--starfile", action="store_true", help="also time starfile.read of the whole file (slow)")
+    parser.add_argument("--pandas", action="store_true",
+                        help="also time pandas.read_csv on the class column")
+    parser.add_argument("--starfile", action="store_true",
+                        help="also time starfile.read of the whole file (slow)")
     args = parser.parse_args(argv)
 
     from relion_cryodiscovery.relion import star
 
-    result: dict[str, object] = {"star_py": star.__file__, "file_mb": round(args.data_star.stat().st_size / 1e6, 1)}
+    result: dict[str, object] = {"star_py": star.__file__,
+                                 "file_mb": round(args.data_star.stat().st_size / 1e6, 1)}
     result["scan_s"], scan = median_time(lambda: star.scan_particles(args.data_star), args.repeat)
     keep = list(range(1, int(scan.class_numbers.max()) // 2 + 1))
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,12 +74,14 @@ def main(argv: list[str] | None = None) -> None:
             args.repeat,
         )
         assert np.array_equal(frame[column].to_numpy(), scan.class_numbers)
-    result["peak_rss_mb_before_starfile"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb_before_starfile"] = round(peak, 1)
     if args.starfile:
         import starfile
 
         result["starfile_read_s"], _ = median_time(lambda: starfile.read(args.data_star, always_dict=True), 1)
-        result["peak_rss_mb_after_starfile"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["peak_rss_mb_after_starfile"] = round(peak, 1)
     print(json.dumps(result))
 
 
