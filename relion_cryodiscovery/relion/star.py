@@ -1,4 +1,4 @@
-"""STAR files: small tables through ``starfile``, particle tables streamed line by line.
+"""STAR files: small tables through ``starfile``, particle tables streamed in chunks.
 
 Class-level files (``_model.star``, ``_optimiser.star``, ``job.star``) are small and read with
 ``starfile``. A ``_data.star`` can hold millions of particles, so it is never loaded into a
@@ -6,7 +6,8 @@ DataFrame: :func:`scan_particles` reads the class column in one pass, and
 :func:`filter_particles` copies the optics block, the header and the selected rows verbatim
 (every column, original order, original number formatting, byte for byte). Both work on
 chunks of whole lines with numpy (field boundaries, the class column's digits, a byte mask of
-the kept rows) instead of a Python loop per line: ~10x faster on a 1M-particle file (see
+the kept rows) instead of a Python loop per line: on a 1M-particle file the scan takes 0.6 s
+instead of 1.1 s and the filter 0.45 s instead of 0.7 s, and the filter holds no GIL (see
 ``docs/benchmarks.md``), with the same results and errors. :func:`write_table` writes small
 RELION-style tables.
 """
