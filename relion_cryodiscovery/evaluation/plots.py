@@ -23,8 +23,10 @@ from relion_cryodiscovery.evaluation.metrics import reliability_bins, roc_curve
 BLUE = "#0072B2"
 ORANGE = "#E69F00"
 GREY = "#999999"
-_BLUE_RGB = np.array([0x00, 0x72, 0xB2]) / 255.0
-_ORANGE_RGB = np.array([0xE6, 0x9F, 0x00]) / 255.0
+_BLUE_RGB = np.array([0x00, 0x72, 0xB2], dtype=np.uint8)
+_ORANGE_RGB = np.array([0xE6, 0x9F, 0x00], dtype=np.uint8)
+#: Rows blended at a time when text is laid over the canvas (bounds memory for 1000+ classes).
+_BLEND_ROWS = 512
 
 #: Montage geometry in pixels (the PNG is saved at MONTAGE_DPI, so sizes are exact).
 TILE = 84
@@ -172,7 +174,7 @@ def class_montage(
     rows, cols = montage_layout(k, ncols)
     width, height = montage_size(k, ncols)
     inner = TILE - 2 * FRAME
-    canvas = np.ones((height, width, 3), dtype=np.float32)
+    canvas = np.full((height, width, 3), 255, dtype=np.uint8)
     fig = Figure(figsize=(width / MONTAGE_DPI, height / MONTAGE_DPI), dpi=MONTAGE_DPI)
 
     def label(x: float, y: float, text: str, **kw: object) -> None:
@@ -189,11 +191,11 @@ def class_montage(
         tile = _display_tile(images[i], inner)
         patch = canvas[y0 + FRAME:y0 + FRAME + inner, x0 + FRAME:x0 + FRAME + inner]
         if tile is None:
-            patch[:] = 0.93
+            patch[:] = 237
             label(x0 + TILE / 2, y0 + TILE / 2 - 5, "no image", ha="center", va="top", fontsize=7,
                   color="#444444")
         else:
-            patch[:] = tile[:, :, None]
+            patch[:] = (tile[:, :, None] * 255 + 0.5).astype(np.uint8)
         score = float(scores[i])
         score_text = f"{score:.2f}" if np.isfinite(score) else "n/a"
         decision = "KEEP" if keep else "REJECT"
@@ -212,12 +214,16 @@ def class_montage(
     fig.patch.set_alpha(0.0)
     agg = FigureCanvasAgg(fig)
     agg.draw()
-    text = np.asarray(agg.buffer_rgba(), dtype=np.float32)[:height, :width] / 255.0
-    alpha = text[..., 3:4]
-    rgb = text[..., :3] * alpha + canvas * (1.0 - alpha)
+    text = np.asarray(agg.buffer_rgba())[:height, :width]
+    for start in range(0, height, _BLEND_ROWS):  # in strips: a 1000-class montage stays small in memory
+        rows_text = text[start:start + _BLEND_ROWS].astype(np.float32)
+        alpha = rows_text[..., 3:4] / 255.0
+        strip = canvas[start:start + _BLEND_ROWS]
+        strip[:] = (rows_text[..., :3] * alpha + strip * (1.0 - alpha) + 0.5).astype(np.uint8)
+    del agg, fig
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
-    imsave(out, (rgb * 255 + 0.5).astype(np.uint8), format="png", pil_kwargs={"compress_level": 1})
+    imsave(out, canvas, format="png", pil_kwargs={"compress_level": 1})
     return out
 
 
