@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
@@ -17,8 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="examples/class2d_small", help="project directory (rebuilt from scratch)")
     parser.add_argument("--seed", type=int, default=ExampleConfig.seed)
     args = parser.parse_args(argv)
+    t0 = time.monotonic()
     summary = build_example(args.out, ExampleConfig(seed=args.seed))
-    write_readme(args.out, summary, f"python scripts/make_example.py --out {args.out} --seed {args.seed}")
+    write_readme(args.out, summary, f"python scripts/make_example.py --out {args.out} --seed {args.seed}",
+                 time.monotonic() - t0)
     print(f"Class2D wall time {summary['class2d_wall_s']} s; {summary['n_good_classes']}/{summary['n_classes']} good classes")
     return 0
 

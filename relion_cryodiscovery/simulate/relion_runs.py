@@ -154,12 +154,14 @@ def build_example(out: str | Path, cfg: ExampleConfig) -> dict:
     return summary
 
 
-def write_readme(out: str | Path, summary: dict, command: str) -> Path:
+def write_readme(out: str | Path, summary: dict, command: str, total_s: float | None = None) -> Path:
     """README.md of the example: what it is, how it was made, timing, and the labelling rule."""
     out = Path(out)
     labels = pd.read_csv(out / "ground_truth" / "class_labels.csv")
     note = (out / CLASS2D_JOB / "note.txt").read_text().strip()
     pc = summary["config"]["particles"]
+    kinds = ", ".join(f"{k} {v}" for k, v in summary["kind_counts"].items())
+    total = f"; whole build {total_s:.0f} s" if total_s is not None else ""
     table = "\n".join(["| " + " | ".join(labels.columns) + " |", "|" + "---|" * len(labels.columns)]
                       + ["| " + " | ".join(str(v) for v in row) + " |" for row in labels.itertuples(index=False)])
     text = f"""# Example: a small RELION 3.1 Class2D project with ground truth
@@ -173,7 +175,7 @@ Regenerate (deletes and rebuilds this directory; deterministic given the seed):
 * `Simulated/particles.mrcs`, `Simulated/particles.star`: {pc['n_particles']} simulated picks, box {pc['box']},
   {pc['pixel_size']} A/px, {pc['voltage']} kV, SNR {pc['snr']}; structure `{summary['structure']['kind']}`
   ({summary['structure'].get('symmetry', 'C1')}, {summary['structure']['mass_kda']:.0f} kDa, max diameter
-  {summary['structure']['max_diameter_A']} A). Picks by kind: {summary['kind_counts']}.
+  {summary['structure']['max_diameter_A']} A). Picks by kind: {kinds}.
   `Simulated/particles_truth.csv` holds the per-particle ground truth; RELION never reads it.
 * `Class2D/job001/`: a real Class2D run of Debian's `relion_refine` 3.1.3 through `relion_pipeliner`
   (only the last iteration's files are kept). RELION's command (`note.txt`):
@@ -185,7 +187,7 @@ Regenerate (deletes and rebuilds this directory; deterministic given the seed):
 * Scheduling: `relion_pipeliner --addJob Class2D --addJobOptions "{summary['class2d_options']}"`, then
   `relion_pipeliner --RunJobs "{CLASS2D_JOB}" --sec_wait_after 1`.
 * **Wall time of the Class2D run: {summary['class2d_wall_s']:.0f} s** ({summary['config']['threads']} threads,
-  2-core machine, measured around `--RunJobs`).
+  2-core machine, measured around `--RunJobs`{total}).
 * `ground_truth/particles_truth.csv`: per-particle truth plus the class RELION assigned (`class_number`).
 * `ground_truth/class_labels.csv`: `class_number,label,purity,n_particles,n_good_particles`.
   **Rule: {LABEL_RULE}** (purity = fraction of the class's particles that are true particles).
