@@ -16,28 +16,20 @@ import starfile
 
 from relion_cryodiscovery.cli.main import main as cli
 from relion_cryodiscovery.relion.sentinels import ABORT_NOW, ABORTED, FAILURE, SUCCESS
-from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
 from relion_cryodiscovery.simulate.structures import simulate_map
 
 DATA = "Class2D/job001/run_it025_data.star"
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("corpus")
-    make_corpus(out, n_jobs=3, seed=7)
-    return out
+@pytest.fixture
+def corpus(session_corpus: Path) -> Path:
+    return session_corpus
 
 
-@pytest.fixture(scope="module")
-def tiny_model(corpus: Path, tmp_path_factory) -> Path:
+@pytest.fixture
+def tiny_model(session_tiny_model: Path) -> Path:
     """A real ensemble trained through the train command (1 epoch: only plumbing is tested here)."""
-    model = tmp_path_factory.mktemp("model")
-    projects = [arg for p in sorted(corpus.glob("sim*")) for arg in ("--project", str(p))]
-    code = cli(["train", *projects, "--o", str(model), "--epochs", "1", "--val-fraction", "0.34",
-                "--test-fraction", "0", "--quiet", "--model-version", "tiny-test"])
-    assert code == 0
-    return model
+    return session_tiny_model
 
 
 @pytest.fixture
