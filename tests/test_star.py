@@ -3,7 +3,6 @@
 import io
 from pathlib import Path
 
-import numpy as np
 import pytest
 import starfile
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from relion_cryodiscovery.errors import CryoDiscoveryError
-from relion_cryodiscovery.evaluation.labels import star_table
+from relion_cryodiscovery.relion.star import find_table
 
 
 def search_bases(star_path: Path, project_dir: str | Path | None = None) -> list[Path]:
@@ -93,7 +93,7 @@ def _class_number_of(ref: str, row_index: int) -> int:
 def load_class_images(star_path: str | Path, project_dir: str | Path | None = None) -> dict[int, np.ndarray]:
     """Class number -> image/map for each row of a class_averages.star (or model_classes table)."""
     star_path = Path(star_path)
-    table = star_table(star_path, None, ("rlnReferenceImage",))
+    table = find_table(star_path, None, ("rlnReferenceImage",))
     cache = StackCache(search_bases(star_path, project_dir), star_path)
     out: dict[int, np.ndarray] = {}
     for i, ref in enumerate(table["rlnReferenceImage"].astype(str)):
@@ -108,9 +108,9 @@ def load_class_images(star_path: str | Path, project_dir: str | Path | None = No
 def read_particles(star_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """(particles, optics) tables of a RELION 3.1+ particles STAR file (optics None if absent)."""
     star_path = Path(star_path)
-    particles = star_table(star_path, "particles", ("rlnImageName",))
+    particles = find_table(star_path, "particles", ("rlnImageName",))
     try:
-        optics = star_table(star_path, "optics", ("rlnOpticsGroup",))
+        optics = find_table(star_path, "optics", ("rlnOpticsGroup",))
     except CryoDiscoveryError:
         optics = None
     return particles, optics

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import starfile
-
+from relion_cryodiscovery.data.labels import read_selection, selection_file
 from relion_cryodiscovery.errors import CryoDiscoveryError
 
 SCORES_CSV = "cryodiscovery_scores.csv"
@@ -55,32 +54,6 @@ class Truth:
     complete: bool
     source: Path
     select_dir: Path | None = None
-
-
-def read_star_blocks(path: Path) -> dict[str, pd.DataFrame | dict]:
-    """All data blocks of a STAR file; one-line error if missing, unreadable or empty."""
-    if not path.is_file():
-        raise CryoDiscoveryError(path, "file not found")
-    try:
-        blocks = starfile.read(path, always_dict=True)
-    except Exception as exc:  # starfile raises many types on malformed input
-        raise CryoDiscoveryError(path, f"not a readable STAR file ({exc})") from exc
-    if not blocks:
-        raise CryoDiscoveryError(path, "no data block found; is this a STAR file?")
-    return blocks
-
-
-def star_table(path: Path, block: str | None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """One loop table (``block`` name, or the first loop holding ``columns`` when None)."""
-    blocks = read_star_blocks(path)
-    candidates = [blocks[block]] if block is not None and block in blocks else list(blocks.values())
-    for table in candidates:
-        if isinstance(table, dict):
-            table = pd.DataFrame({k: [v] for k, v in table.items()})
-        if all(c in table.columns for c in columns):
-            return table
-    wanted = ", ".join(columns) or block or "a loop"
-    raise CryoDiscoveryError(path, f"no table with {wanted}")
 
 
 def read_csv_with_header(path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -134,15 +107,6 @@ def _check_unique(class_numbers: np.ndarray, path: Path) -> None:
         raise CryoDiscoveryError(path, "class numbers must be 1 or larger")
 
 
-def read_selection_star(path: Path) -> np.ndarray:
-    """``_rlnSelected`` of a backup_selection.star as 0/1, one per class in class order."""
-    table = star_table(path, None, ("rlnSelected",))
-    values = pd.to_numeric(table["rlnSelected"], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(values).any():
-        raise CryoDiscoveryError(path, "rlnSelected must hold integers")
-    return (values >= 1).astype(np.int64)
-
-
 def read_predictions(path: str | Path) -> Predictions:
     """Predictions from a CryoDiscovery job directory or a ``cryodiscovery_scores.csv``."""
     path = Path(path)
@@ -151,7 +115,7 @@ def read_predictions(path: str | Path) -> Predictions:
         if (job_dir / SCORES_CSV).is_file():
             path = job_dir / SCORES_CSV
         elif (job_dir / BACKUP_SELECTION).is_file():
-            sel = read_selection_star(job_dir / BACKUP_SELECTION)
+            sel = read_selection(job_dir / BACKUP_SELECTION).labels
             k = len(sel)
             return Predictions(np.arange(1, k + 1), sel, np.full(k, np.nan), np.full(k, np.nan),
                                [""] * k, job_dir / BACKUP_SELECTION, job_dir)
@@ -172,43 +136,17 @@ def read_predictions(path: str | Path) -> Predictions:
                        [reasons[i] for i in order], path, job_dir or path.parent, provenance)
 
 
-def _classes_from_star(path: Path) -> np.ndarray:
-    """Sorted unique rlnClassNumber of a class_averages.star or particles.star."""
-    blocks = read_star_blocks(path)
-    table = blocks.get("particles", None)
-    if table is None:
-        table = star_table(path, None, ("rlnClassNumber",))
-    if "rlnClassNumber" not in table.columns:
-        raise CryoDiscoveryError(path, "no rlnClassNumber column")
-    values = pd.to_numeric(table["rlnClassNumber"], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(values).any():
-        raise CryoDiscoveryError(path, "rlnClassNumber must hold integers")
-    return np.unique(values.astype(np.int64))
-
-
 def _truth_from_star(path: Path, select_dir: Path | None) -> Truth:
     """Truth from backup_selection.star (complete) or class numbers of a selection (good only)."""
-    blocks = read_star_blocks(path)
-    if any(isinstance(t, pd.DataFrame) and "rlnSelected" in t.columns for t in blocks.values()):
-        labels = read_selection_star(path)
-        return Truth(np.arange(1, len(labels) + 1), labels, True, path, select_dir)
-    good = _classes_from_star(path)
-    return Truth(good, np.ones(len(good), dtype=np.int64), False, path, select_dir)
+    found = read_selection(path)
+    return Truth(found.class_numbers, found.labels, found.complete, path, select_dir)
 
 
 def read_truth(path: str | Path) -> Truth:
     """Ground truth from a Select job dir, a backup_selection/class_averages/particles.star, or a CSV."""
     path = Path(path)
     if path.is_dir():
-        for name in (BACKUP_SELECTION, CLASS_AVERAGES, PARTICLES):
-            if (path / name).is_file():
-                try:
-                    return _truth_from_star(path / name, path)
-                except CryoDiscoveryError:
-                    if name == PARTICLES:
-                        raise
-        raise CryoDiscoveryError(path, f"no {BACKUP_SELECTION}, {CLASS_AVERAGES} or {PARTICLES} "
-                                       "in this directory")
+        return _truth_from_star(selection_file(path), path)
     if path.suffix.lower() == ".star":
         return _truth_from_star(path, path.parent)
     df = _read_csv(path)

@@ -220,7 +220,6 @@ def class_montage(
         alpha = rows_text[..., 3:4] / 255.0
         strip = canvas[start:start + _BLEND_ROWS]
         strip[:] = (rows_text[..., :3] * alpha + strip * (1.0 - alpha) + 0.5).astype(np.uint8)
-    del agg, fig
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
     imsave(out, canvas, format="png", pil_kwargs={"compress_level": 1})

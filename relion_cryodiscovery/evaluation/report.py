@@ -30,8 +30,8 @@ from relion_cryodiscovery.evaluation.labels import (
     read_particle_truth,
     read_predictions,
     read_truth,
-    star_table,
 )
+from relion_cryodiscovery.relion.star import find_table
 from relion_cryodiscovery.evaluation.metrics import classification_metrics
 
 #: Keys of ``metrics.json["classification"]`` always present (values may be null).
@@ -168,7 +168,7 @@ def _classes_are_2d(job_dir: Path) -> bool:
     if not star.is_file():
         return False
     try:
-        refs = star_table(star, None, ("rlnReferenceImage",))["rlnReferenceImage"]
+        refs = find_table(star, None, ("rlnReferenceImage",))["rlnReferenceImage"]
     except CryoDiscoveryError:
         return False
     return bool(len(refs)) and "@" in str(refs.iloc[0])

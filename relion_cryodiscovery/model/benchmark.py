@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     config = TrainConfig(epochs=2, batch_size=args.batch, verbose=0, patience=10)
     network = NetworkConfig()
 
-    def build() -> "keras.Model":
+    def build():
         return compile_network(build_network(n_features, network, train.features), 1e-3)
 
     with tempfile.TemporaryDirectory() as tmp:

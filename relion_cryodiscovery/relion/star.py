@@ -51,15 +51,20 @@ def read_blocks(path: str | Path) -> dict[str, pd.DataFrame | dict]:
     return blocks
 
 
-def read_table(path: str | Path, block: str) -> pd.DataFrame:
-    """One loop table of a small STAR file."""
+def _as_table(table: pd.DataFrame | dict) -> pd.DataFrame:
+    return pd.DataFrame({key: [value] for key, value in table.items()}) if isinstance(table, dict) else table
+
+
+def find_table(path: str | Path, block: str | None = None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A table of a small STAR file: block ``block`` if given and present, else the first one
+    holding all ``columns`` (RELION's Select outputs use an unnamed ``data_`` block)."""
     blocks = read_blocks(path)
-    if block not in blocks:
-        raise CryoDiscoveryError(path, f"has no data_{block} table (found: {', '.join(map(repr, blocks)) or 'none'})")
-    table = blocks[block]
-    if isinstance(table, dict):
-        table = pd.DataFrame({key: [value] for key, value in table.items()})
-    return table
+    candidates = [blocks[block]] if block is not None and block in blocks else list(blocks.values())
+    for table in map(_as_table, candidates):
+        if all(column in table.columns for column in columns):
+            return table
+    wanted = ", ".join(f"_{c}" for c in columns) or f"data_{block}"
+    raise CryoDiscoveryError(path, f"has no table with {wanted}")
 
 
 def read_pairs(path: str | Path, block: str) -> dict:
