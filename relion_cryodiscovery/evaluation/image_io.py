@@ -1,7 +1,7 @@
 """Load images that RELION STAR files point at (``k@stack.mrcs`` or ``map.mrc``), for evaluation.
 
-RELION writes paths relative to the project directory; :func:`resolve_path` tries an explicit
-project directory, the working directory and the ancestors of the STAR file, in that order.
+RELION writes paths relative to the project directory; :func:`relion.job.resolve_path` tries an
+explicit project directory, the working directory and the ancestors of the STAR file, in that order.
 """
 
 from __future__ import annotations
@@ -14,37 +14,15 @@ import numpy as np
 import pandas as pd
 
 from relion_cryodiscovery.errors import CryoDiscoveryError
+from relion_cryodiscovery.relion.job import resolve_path
 from relion_cryodiscovery.relion.star import find_table
-
-
-def search_bases(star_path: Path, project_dir: str | Path | None = None) -> list[Path]:
-    """Directories that relative RELION paths in ``star_path`` may be relative to."""
-    bases = [Path(project_dir)] if project_dir else []
-    bases.append(Path.cwd())
-    bases.extend(list(Path(star_path).resolve().parents)[:3])
-    return bases
-
-
-def resolve_path(name: str, bases: list[Path], context: Path) -> Path:
-    """The first existing ``base / name``; error naming ``context`` when none exists."""
-    candidate = Path(name)
-    if candidate.is_absolute():
-        if candidate.is_file():
-            return candidate
-    else:
-        for base in bases:
-            if (base / candidate).is_file():
-                return base / candidate
-    raise CryoDiscoveryError(context, f"image file {name} not found (use --project-dir)")
 
 
 def find_base(star_path: Path, ref: str, project_dir: str | Path | None = None) -> Path:
     """The directory relative to which image ``ref`` of ``star_path`` exists (the project directory)."""
     name = split_ref(ref)[1]
-    for base in search_bases(star_path, project_dir):
-        if (base / name).is_file():
-            return base
-    raise CryoDiscoveryError(star_path, f"image file {name} not found (use --project-dir)")
+    found = resolve_path(name, Path(star_path), Path(project_dir) if project_dir else None)
+    return Path(str(found)[: -len(name)] or ".") if str(found).endswith(name) else found.parent
 
 
 def split_ref(ref: str) -> tuple[int | None, str]:
@@ -59,15 +37,15 @@ def split_ref(ref: str) -> tuple[int | None, str]:
 class StackCache:
     """Memory-mapped MRC files opened once and reused; slices returned as float32 copies."""
 
-    def __init__(self, bases: list[Path], context: Path):
-        self.bases, self.context = bases, context
+    def __init__(self, context: Path, project_dir: str | Path | None = None):
+        self.context, self.project_dir = Path(context), Path(project_dir) if project_dir else None
         self._open: dict[str, np.ndarray] = {}
 
     def read(self, ref: str) -> np.ndarray:
         """The image or map ``ref`` points at (1-based index before ``@``)."""
         index, name = split_ref(ref)
         if name not in self._open:
-            path = resolve_path(name, self.bases, self.context)
+            path = resolve_path(name, self.context, self.project_dir)
             try:
                 self._open[name] = mrcfile.mmap(path, mode="r", permissive=True).data
             except Exception as exc:
@@ -94,7 +72,7 @@ def load_class_images(star_path: str | Path, project_dir: str | Path | None = No
     """Class number -> image/map for each row of a class_averages.star (or model_classes table)."""
     star_path = Path(star_path)
     table = find_table(star_path, None, ("rlnReferenceImage",))
-    cache = StackCache(search_bases(star_path, project_dir), star_path)
+    cache = StackCache(star_path, project_dir)
     out: dict[int, np.ndarray] = {}
     for i, ref in enumerate(table["rlnReferenceImage"].astype(str)):
         if "rlnClassNumber" in table.columns:
@@ -131,7 +109,7 @@ def load_all_class_images(path: str | Path, project_dir: str | Path | None = Non
     """Images of every class from a ``.mrcs`` stack (class k = slice k) or a model/class_averages STAR."""
     path = Path(path)
     if path.suffix.lower() in (".mrcs", ".mrc"):
-        cache = StackCache([Path.cwd()], path)
+        cache = StackCache(path)
         data = cache.read(str(path.resolve()))
         if data.ndim == 2:
             data = data[None]

@@ -151,7 +151,7 @@ def _particle_averages(files: tuple[Path, Path], opts: EvaluationOptions, out_di
     for name, star in zip(("prediction", "truth"), files):
         particles, optics = image_io.read_particles(star)
         angpix = image_io.particle_pixel_size(particles, optics) or 1.0
-        cache = image_io.StackCache(image_io.search_bases(star, opts.project_dir), star)
+        cache = image_io.StackCache(star, opts.project_dir)
         averages[name], used = image_metrics.aligned_average(particles, cache.read, angpix,
                                                              opts.max_particles)
         result[f"n_{name}"] = int(len(particles))

@@ -74,14 +74,19 @@ def _last_iteration(directory: Path) -> Path:
     return max(candidates, key=lambda p: (int(_JOB_FILE.match(p.name).group(2)), p.name))
 
 
-def resolve_path(name: str, star_file: Path) -> Path:
-    """A path written inside ``star_file`` -> an existing file, or a clear error."""
+def path_candidates(name: str, star_file: Path, project_dir: Path | None = None) -> list[Path]:
+    """Where a path written inside ``star_file`` may be: relative to the given project, the working
+    directory (RELION's project directory when it runs us) or the STAR file's ancestors, or beside it."""
     candidate = Path(name)
-    tried = [candidate]
-    if not candidate.is_absolute():
-        job_dir = star_file.parent
-        tried += [job_dir.parent.parent / candidate, job_dir / candidate.name]
-    for option in tried:
+    if candidate.is_absolute():
+        return [candidate]
+    bases = ([Path(project_dir)] if project_dir else []) + [Path(".")] + list(star_file.resolve().parents)[:3]
+    return [base / candidate for base in bases] + [star_file.parent / candidate.name]
+
+
+def resolve_path(name: str, star_file: Path, project_dir: Path | None = None) -> Path:
+    """A path written inside ``star_file`` -> an existing file, or a clear error."""
+    for option in path_candidates(name, star_file, project_dir):
         if option.is_file():
             return option
     raise CryoDiscoveryError(star_file, f"refers to {name}, which was not found")
