@@ -433,9 +433,17 @@ def format_value(value: object) -> str:
     if isinstance(value, (float, np.floating)):
         if not np.isfinite(value):
             return "nan" if np.isnan(value) else ("inf" if value > 0 else "-inf")
-        return f"{float(value):.6f}" if 1e-4 <= abs(value) < 1e7 or value == 0 else f"{float(value):.6e}"
+        return f"{float(value):.6f}" if 1e-4 <= abs(value) < 1e9 or value == 0 else f"{float(value):.6e}"
     text = str(value)
     return text if text and not any(ch.isspace() for ch in text) else f'"{text}"'
+
+
+def format_rows(table: pd.DataFrame) -> str:
+    """Loop rows in RELION's layout, one per line (vectorised: fast for large simulated tables)."""
+    if table.empty:
+        return ""
+    columns = [table[column].map(format_value) for column in table.columns]
+    return "".join(" ".join(values) + " \n" for values in zip(*columns))
 
 
 def write_table(out: TextIO, block: str, table: pd.DataFrame, version: int | None = 30001) -> None:
@@ -445,8 +453,7 @@ def write_table(out: TextIO, block: str, table: pd.DataFrame, version: int | Non
     out.write(f"\ndata_{block}\n\nloop_ \n")
     for i, column in enumerate(table.columns, start=1):
         out.write(f"_{column} #{i} \n")
-    for row in table.itertuples(index=False):
-        out.write(" ".join(format_value(value) for value in row) + " \n")
+    out.write(format_rows(table))
     out.write("\n")
 
 

@@ -3,7 +3,7 @@ and Select jobs. Output is byte-deterministic (no timestamps), formatted like RE
 
 from __future__ import annotations
 
-import csv
+import io
 import re
 from pathlib import Path
 from typing import Mapping
@@ -12,6 +12,8 @@ import mrcfile
 import numpy as np
 import pandas as pd
 
+from ..relion.star import write_pairs, write_table
+
 Block = pd.DataFrame | Mapping[str, object]
 
 #: Process and node types of RELION 3.1 (``pipeline_jobs.h``).
@@ -19,45 +21,15 @@ PROC_CLASS2D, PROC_SELECT = 8, 7
 NODE_PART_DATA, NODE_2DREFS, NODE_MODEL = 3, 5, 8
 
 
-def _fmt(v: object) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return str(int(v))
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        a = abs(float(v))
-        return f"{float(v):.6f}" if a == 0 or 1e-4 <= a < 1e9 else f"{float(v):.6e}"
-    s = str(v)
-    return '""' if s == "" else (f'"{s}"' if any(c.isspace() for c in s) else s)
-
-
-def _format_rows(df: pd.DataFrame) -> str:
-    """Loop rows, one per line, values separated by blanks (vectorised through pandas)."""
-    df = df.copy()
-    for c in df.columns:
-        if df[c].dtype == bool:
-            df[c] = df[c].astype(int)
-        elif df[c].dtype == object:
-            df[c] = [_fmt(v) for v in df[c]]
-    text = df.to_csv(sep=" ", header=False, index=False, float_format="%.6f", quoting=csv.QUOTE_NONE,
-                     escapechar="\\", lineterminator=" \n")
-    return text.rstrip("\n")
-
-
 def format_star(blocks: Mapping[str, Block]) -> str:
     """STAR text in RELION 3.1 layout; DataFrames become loops, mappings become key/value blocks."""
-    out = []
+    out = io.StringIO()
     for name, block in blocks.items():
-        out.append(f"\n# version 30001\n\ndata_{name}\n")
         if isinstance(block, pd.DataFrame):
-            out.append("loop_ ")
-            out += [f"_{col} #{i} " for i, col in enumerate(block.columns, start=1)]
-            if len(block):
-                out.append(_format_rows(block))
+            write_table(out, name, block)
         else:
-            out += [f"_{k:<40} {_fmt(v):>12}" for k, v in block.items()]
-        out.append(" \n")
-    return "\n".join(out)
+            write_pairs(out, name, dict(block))
+    return out.getvalue()
 
 
 def write_star(path: str | Path, blocks: Mapping[str, Block]) -> Path:
