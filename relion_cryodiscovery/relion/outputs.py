@@ -1,7 +1,7 @@
 """The files a selection job leaves for RELION and for the user.
 
 Layouts follow RELION's own Select job and ``relion_class_ranker`` (see
-``docs/outputs.md``): ``particles.star`` (input optics block and selected particle rows
+README.md, "What the job writes"): ``particles.star`` (input optics block and selected particle rows
 verbatim), ``class_averages.star`` (2D), ``backup_selection.star``, the ``rank_*`` trio that
 ``relion_display`` reopens sorted by score, selected 3D maps, and our per-class score table
 as STAR and CSV with the model version and parameters.
