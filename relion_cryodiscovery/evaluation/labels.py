@@ -186,10 +186,10 @@ def align(pred: Predictions, truth: Truth) -> tuple[np.ndarray, np.ndarray, list
 
 
 def read_particle_truth(path: str | Path) -> pd.DataFrame:
-    """Per-particle truth CSV: ``label`` (1 good, 0 junk) and ``class_number`` and/or ``image_name``."""
+    """Per-particle truth CSV: ``label`` (or the simulator's ``is_good``; 1 good, 0 junk) and ``class_number`` and/or ``image_name``."""
     path = Path(path)
     df = _read_csv(path)
-    df = df.rename(columns={"rlnimagename": "image_name", "rlnclassnumber": "class_number"})
+    df = df.rename(columns={"rlnimagename": "image_name", "rlnclassnumber": "class_number", "is_good": "label"})
     labels = _int_column(df, "label", path)
     if not np.isin(labels, (0, 1)).all():
         raise CryoDiscoveryError(path, "column 'label' must be 1 (good) or 0 (junk)")
