@@ -463,5 +463,5 @@ def write_pairs(out: TextIO, block: str, values: dict, version: int | None = 300
         out.write(f"\n# version {version}\n")
     out.write(f"\ndata_{block}\n\n")
     for key, value in values.items():
-        out.write(f"_{key:<40} {format_value(value)}\n")
+        out.write(f"_{key:<40} {format_value(value):>12}\n")
     out.write("\n")
