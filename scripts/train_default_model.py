@@ -128,10 +128,15 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--corpus", type=Path, default=REPO / "corpus_cache" / "simulated")
     parser.add_argument("--o", type=Path, default=REPO / "models" / "default")
-    parser.add_argument("--project", type=Path, action="append", default=[REPO / "examples" / "class2d_small"],
-                        help="real RELION projects held out for evaluation")
+    parser.add_argument("--project", type=Path, action="append",
+                        help="real RELION projects held out for evaluation "
+                             "(default: examples/class2d_small and corpus/relion/*)")
     parser.add_argument("--model-version", default="0.1.0-sim")
+    parser.add_argument("--depth", type=int, default=3, help="conv blocks (chosen by docs/sweep.md)")
+    parser.add_argument("--width", type=int, default=16, help="filters of the first block (docs/sweep.md)")
+    parser.add_argument("--activation", default="relu", help="(docs/sweep.md)")
     args = parser.parse_args()
+    args.project = args.project or [REPO / "examples" / "class2d_small", *sorted((REPO / "corpus" / "relion").glob("relion*"))]
 
     from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
     from relion_cryodiscovery.training.run import TrainOptions, train_model
@@ -149,7 +154,8 @@ def main() -> int:
     manifest = write_manifest(args.corpus, table)
     staging = args.o.with_name(args.o.name + ".training")
     options = TrainOptions(out_dir=staging, manifests=[manifest], epochs=args.epochs, seed=args.seed % 2**31,
-                           model_version=args.model_version, verbose=2, resume=staging.is_dir())
+                           model_version=args.model_version, verbose=2, resume=staging.is_dir(),
+                           network={"depth": args.depth, "width": args.width, "activation": args.activation})
     ensemble = train_model(options)
     real = evaluate_real(staging, args.project)
     ensemble.card.extra["real_relion_holdout"] = real
@@ -157,7 +163,9 @@ def main() -> int:
                                      "jobs": args.jobs, "seed": args.seed,
                                      "classes": int(table["n_classes"].sum()),
                                      "command": "python scripts/train_default_model.py "
-                                                f"--jobs {args.jobs} --seed {args.seed} --epochs {args.epochs}"}
+                                                f"--jobs {args.jobs} --seed {args.seed} --epochs {args.epochs} "
+                                                f"--depth {args.depth} --width {args.width} "
+                                                f"--activation {args.activation}"}
     ensemble.card.save(staging)
     (REPO / "docs" / "model_card.md").write_text(render_model_card(json.loads((staging / "model_card.json").read_text())))
     args.o.mkdir(parents=True, exist_ok=True)
