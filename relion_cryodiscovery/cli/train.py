@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=40, help="maximum epochs per ensemble member (early stopping)")
     parser.add_argument("--batch-size", type=int, default=64, help="per-replica batch size")
     parser.add_argument("--learning-rate", type=float, help="default 1e-3 (fine-tuning: the network's default / 10)")
-    parser.add_argument("--init-from", type=Path, metavar="MODEL_DIR", help="fine-tune this ensemble (e.g. models/default)")
+    parser.add_argument("--init-from", type=Path, metavar="MODEL_DIR",
+                        help="fine-tune this ensemble ('default' = the shipped model)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --o")
     parser.add_argument("--gpus", default="", help="'' = all visible GPUs, 'cpu' = none, or e.g. 0,1")
     parser.add_argument("--seed", type=int, default=0)

@@ -94,6 +94,10 @@ def train_model(options: TrainOptions, log: Callable[[str], None] = print, shoul
     from .boosting import BoostingConfig, train_boosted_ensemble
     from .trainer import TrainConfig
 
+    from ..model.shipped import default_model_dir
+
+    if options.init_from is not None and str(options.init_from) == "default":
+        options.init_from = default_model_dir()
     init_from = BoostedEnsemble.load(options.init_from) if options.init_from else None
     if init_from is not None and list(init_from.card.feature_names) != list(FEATURE_NAMES):
         raise CryoDiscoveryError(options.init_from, "was trained on other features than this version computes")
