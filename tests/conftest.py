@@ -57,3 +57,19 @@ def session_tiny_model(session_corpus: Path, tmp_path_factory: pytest.TempPathFa
                 "--test-fraction", "0", "--quiet", "--model-version", "tiny-test"])
     assert code == 0
     return model
+
+
+@pytest.fixture
+def project(session_corpus: Path, tmp_path: Path) -> Path:
+    """A private copy of a simulated RELION project with one Class2D job (``sim0000``, 41 classes)."""
+    target = tmp_path / "proj"
+    shutil.copytree(session_corpus / "sim0000", target)
+    return target
+
+
+@pytest.fixture
+def model(session_tiny_model: Path, tmp_path: Path) -> Path:
+    """A private copy of the session's tiny model (cases may break it)."""
+    target = tmp_path / "model"
+    shutil.copytree(session_tiny_model, target, ignore=shutil.ignore_patterns("checkpoints"))
+    return target

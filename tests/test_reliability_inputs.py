@@ -40,22 +40,6 @@ REPO = Path(__file__).resolve().parents[1]
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def project(session_corpus: Path, tmp_path: Path) -> Path:
-    """A private copy of a simulated RELION project with one Class2D job (41 classes)."""
-    target = tmp_path / "proj"
-    shutil.copytree(session_corpus / "sim0000", target)
-    return target
-
-
-@pytest.fixture
-def model(session_tiny_model: Path, tmp_path: Path) -> Path:
-    """A private copy of the session's tiny model (cases may break it)."""
-    target = tmp_path / "model"
-    shutil.copytree(session_tiny_model, target, ignore=shutil.ignore_patterns("checkpoints"))
-    return target
-
-
 def snapshot(directory: Path, skip: str = "External") -> dict[str, bytes]:
     """Every file under ``directory`` (except the output tree) -> its bytes."""
     return {

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -28,20 +27,6 @@ from relion_cryodiscovery.relion.sentinels import FAILURE, SUCCESS
 REPO = Path(__file__).resolve().parents[1]
 DATA = "Class2D/job001/run_it025_data.star"
 OUT = "External/job003/"
-
-
-@pytest.fixture
-def project(session_corpus: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "proj"
-    shutil.copytree(session_corpus / "sim0000", target)
-    return target
-
-
-@pytest.fixture
-def model(session_tiny_model: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "model"
-    shutil.copytree(session_tiny_model, target, ignore=shutil.ignore_patterns("checkpoints"))
-    return target
 
 
 def run_select(project: Path, model: Path) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,6 @@ from pathlib import Path
 import mrcfile
 import numpy as np
 import pandas as pd
-import pytest
 import starfile
 
 from relion_cryodiscovery.cli.main import main as cli
@@ -19,24 +17,6 @@ from relion_cryodiscovery.relion.sentinels import ABORT_NOW, ABORTED, FAILURE, S
 from relion_cryodiscovery.simulate.structures import simulate_map
 
 DATA = "Class2D/job001/run_it025_data.star"
-
-
-@pytest.fixture
-def corpus(session_corpus: Path) -> Path:
-    return session_corpus
-
-
-@pytest.fixture
-def tiny_model(session_tiny_model: Path) -> Path:
-    """A real ensemble trained through the train command (1 epoch: only plumbing is tested here)."""
-    return session_tiny_model
-
-
-@pytest.fixture
-def project(corpus: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "proj"
-    shutil.copytree(corpus / "sim0000", target)
-    return target
 
 
 def run_select(project: Path, model: Path, *extra: str, out: str = "External/job003/") -> int:
@@ -52,9 +32,9 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
-def test_select_writes_relion_outputs(project, tiny_model):
+def test_select_writes_relion_outputs(project, session_tiny_model):
     before = snapshot(project / "Class2D")
-    assert run_select(project, tiny_model, "--min_classes", "2") == 0
+    assert run_select(project, session_tiny_model, "--min_classes", "2") == 0
     out = project / "External/job003"
     for name in ("particles.star", "class_averages.star", "backup_selection.star", "rank_model.star",
                  "rank_optimiser.star", "rank_data.star", "cryodiscovery_scores.star", "cryodiscovery_scores.csv",
@@ -85,10 +65,10 @@ def test_select_writes_relion_outputs(project, tiny_model):
     assert np.allclose(rank["rlnClassScore"], scores["score"], atol=1e-5)
 
 
-def test_rerun_overwrites_identically(project, tiny_model):
-    assert run_select(project, tiny_model, "--min_classes", "2") == 0
+def test_rerun_overwrites_identically(project, session_tiny_model):
+    assert run_select(project, session_tiny_model, "--min_classes", "2") == 0
     first = snapshot(project / "External/job003")
-    assert run_select(project, tiny_model, "--min_classes", "2") == 0
+    assert run_select(project, session_tiny_model, "--min_classes", "2") == 0
     second = snapshot(project / "External/job003")
     assert first.keys() == second.keys()
     for name in first:
@@ -99,8 +79,8 @@ def test_rerun_overwrites_identically(project, tiny_model):
             assert first[name] == second[name], name
 
 
-def test_no_class_passing_fails_cleanly(project, tiny_model, capsys):
-    assert run_select(project, tiny_model, "--min_score", "1.0", "--min_particles", "100000") == 1
+def test_no_class_passing_fails_cleanly(project, session_tiny_model, capsys):
+    assert run_select(project, session_tiny_model, "--min_score", "1.0", "--min_particles", "100000") == 1
     out = project / "External/job003"
     assert (out / FAILURE).exists() and not (out / SUCCESS).exists()
     assert not (out / "particles.star").exists()
@@ -108,22 +88,22 @@ def test_no_class_passing_fails_cleanly(project, tiny_model, capsys):
     assert len(error) == 1 and "min_particles" in error[0]
 
 
-def test_abort_before_start(project, tiny_model):
+def test_abort_before_start(project, session_tiny_model):
     out = project / "External/job003"
     out.mkdir(parents=True)
     (out / ABORT_NOW).touch()
-    assert run_select(project, tiny_model) == 2
+    assert run_select(project, session_tiny_model) == 2
     assert (out / ABORTED).exists() and not (out / ABORT_NOW).exists()
     assert not (out / "particles.star").exists()
 
 
-def test_abort_during_model_loading_via_relion_external(project, tiny_model):
+def test_abort_during_model_loading_via_relion_external(project, session_tiny_model):
     """A separate process, as RELION runs it: ABORT_NOW while TensorFlow starts -> ABORTED within 2 s."""
     out = project / "External/job004"
     out.mkdir(parents=True)
     exe = Path(__file__).resolve().parents[1] / "relion_external" / "cryodiscovery_select.py"
     process = subprocess.Popen([sys.executable, str(exe), "--o", "External/job004/", "--in_parts", DATA,
-                                "--model", str(tiny_model)], cwd=project)
+                                "--model", str(session_tiny_model)], cwd=project)
     import time
 
     time.sleep(1.0)
@@ -135,21 +115,21 @@ def test_abort_during_model_loading_via_relion_external(project, tiny_model):
     assert not (out / SUCCESS).exists() and not (out / "particles.star").exists()
 
 
-def test_relion_40_nodes_from_job_star(project, tiny_model):
+def test_relion_40_nodes_from_job_star(project, session_tiny_model):
     out = project / "External/job003"
     out.mkdir(parents=True)
     (out / "job.star").write_text("\n# version 30001\n\ndata_job\n\n_rlnJobTypeLabel relion.external\n")
-    assert run_select(project, tiny_model, "--min_classes", "1") == 0
+    assert run_select(project, session_tiny_model, "--min_classes", "1") == 0
     nodes = starfile.read(out / "RELION_OUTPUT_NODES.star")
     assert list(nodes["rlnPipeLineNodeTypeLabel"]) == [
         "ParticlesData.star.relion", "ImagesData.star.relion.classaverages",
         "ProcessData.star.relion.optimiser.autoselect"]
 
 
-def test_score_bare_stack(project, tiny_model, tmp_path):
+def test_score_bare_stack(project, session_tiny_model, tmp_path):
     stack = project / "Class2D/job001/run_it025_classes.mrcs"
     assert cli(["score", "--i", str(stack), "--o", str(tmp_path / "scored"), "--angpix", "3.0",
-                "--model", str(tiny_model), "--no_montage"]) == 0
+                "--model", str(session_tiny_model), "--no_montage"]) == 0
     scores = pd.read_csv(tmp_path / "scored/cryodiscovery_scores.csv", comment="#")
     with mrcfile.open(stack) as mrc:
         assert len(scores) == mrc.data.shape[0]
@@ -181,12 +161,12 @@ def _fake_class3d_job(project: Path) -> str:
     return "Class3D/job010/run_it025_data.star"
 
 
-def test_select_3d_job_copies_selected_maps(project, tiny_model):
+def test_select_3d_job_copies_selected_maps(project, session_tiny_model):
     data = _fake_class3d_job(project)
     cwd = os.getcwd()
     os.chdir(project)
     try:
-        code = cli(["select", "--o", "External/job005/", "--in_parts", data, "--model", str(tiny_model),
+        code = cli(["select", "--o", "External/job005/", "--in_parts", data, "--model", str(session_tiny_model),
                     "--min_classes", "1", "--relion_version", "3.1"])
     finally:
         os.chdir(cwd)
