@@ -1,7 +1,7 @@
 """The whole job: RELION job in -> classes with features -> ensemble scores -> selection out.
 
-:func:`run_select` is what RELION's External job runs (and ``relion_cryodiscovery select``);
-:func:`run_score` scores a job or a bare class stack without selecting particles. Both run
+:func:`select_job` is what RELION's External job runs (and ``relion_cryodiscovery select``);
+:func:`score_input` scores a job or a bare class stack without selecting particles. Both run
 inside :func:`run_job`, which turns every outcome into RELION's state files: success only after
 every output and the nodes file are in place; on any error one line in ``run.err`` naming the
 file and the problem, ``RELION_JOB_EXIT_FAILURE`` and no partial outputs; on
@@ -339,6 +339,23 @@ def _write_score_tables(output: OutputDirectory, scores: outputs.ClassScores, in
     return ["cryodiscovery_scores.star", "cryodiscovery_scores.csv"]
 
 
+def decide(
+    classes: ClassSet, scored: ScoredClasses, card: ModelCard, parameters: JobParameters, allow_empty: bool = False
+) -> tuple[outputs.ClassScores, float]:
+    """Apply the selection rule (threshold: ``min_score`` or the model's calibrated one)."""
+    min_score = parameters.min_score if parameters.min_score is not None else float(card.threshold)
+    rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes)
+    try:
+        decision = select_classes(scored.score, classes.particle_counts, scored.inputs.problems, rule, allow_empty)
+    except CryoDiscoveryError as error:  # name the job whose classes were judged
+        raise CryoDiscoveryError(error.path or classes.source, error.problem) from None
+    scores = outputs.ClassScores(
+        classes.class_numbers, scored.score, decision.selected, scored.p_d1, scored.p_d2, scored.p_d3,
+        scored.d3_used, classes.particle_counts, decision.reasons,
+    )
+    return scores, min_score
+
+
 def _report(log: list[tuple[str, float]], scores: outputs.ClassScores, info: dict[str, str]) -> None:
     for key, value in info.items():
         print(f"{key}: {value}")
@@ -375,21 +392,12 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
     finally:
         background.close()
     _note_skipped(classes, scored.inputs.problems)
-    min_score = parameters.min_score if parameters.min_score is not None else float(card.threshold)
-    rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes)
-    try:
-        decision = select_classes(scored.score, classes.particle_counts, scored.inputs.problems, rule)
-    except CryoDiscoveryError as error:  # name the job whose classes were judged
-        raise CryoDiscoveryError(error.path or classes.source, error.problem) from None
-    scores = outputs.ClassScores(
-        classes.class_numbers, scored.score, decision.selected, scored.p_d1, scored.p_d2, scored.p_d3,
-        scored.d3_used, classes.particle_counts, decision.reasons,
-    )
+    scores, min_score = decide(classes, scored, card, parameters)
     info = provenance(card, parameters, input_path, min_score)
-    selected_numbers = [int(n) for n in classes.class_numbers[decision.selected]]
+    selected_numbers = [int(n) for n in classes.class_numbers[scores.selected]]
     with timed("write outputs", log), ThreadPoolExecutor(max_workers=1) as copier:
         names = ["particles.star"]
-        if not contents.scan.counts(classes.n_classes)[decision.selected].any():
+        if not contents.scan.counts(classes.n_classes)[scores.selected].any():
             raise CryoDiscoveryError(job.data_star, "the selected classes hold no particles; lower min_score or min_particles")
         # The two big files (the data.star filtered and copied) are written in a thread: mostly
         # I/O and numpy, they overlap the GIL-bound tables and montage (docs/benchmarks.md).
@@ -397,7 +405,7 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
                                       selected_numbers)
         rank_job = copier.submit(outputs.write_rank_files, Path(prefix.rstrip("/")), output.stage,
                                  contents.model_classes, scores, contents.optimiser, job.data_star)
-        outputs.write_backup_selection(output.stage("backup_selection.star"), decision.selected)
+        outputs.write_backup_selection(output.stage("backup_selection.star"), scores.selected)
         names.append("backup_selection.star")
         nodes = [OutputNode(prefix + "particles.star", "particles")]
         if classes.dimensionality == 2:
@@ -459,19 +467,7 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
             if parameters.angpix:
                 classes.pixel_size = parameters.angpix
     scored, card = score_classes(classes, parameters, output, log)
-    min_score = parameters.min_score if parameters.min_score is not None else float(card.threshold)
-    rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes)
-    try:
-        decision = select_classes(scored.score, classes.particle_counts, scored.inputs.problems, rule)
-        selected, reasons = decision.selected, decision.reasons
-    except CryoDiscoveryError:  # scoring never fails for want of a good class
-        selected = np.zeros(classes.n_classes, dtype=bool)
-        reasons = [problem and f"empty image: {problem}" or f"score {s:.3f} < min_score {min_score:g}"
-                   for s, problem in zip(scored.score, scored.inputs.problems)]
-    scores = outputs.ClassScores(
-        classes.class_numbers, scored.score, selected, scored.p_d1, scored.p_d2, scored.p_d3,
-        scored.d3_used, classes.particle_counts, reasons,
-    )
+    scores, min_score = decide(classes, scored, card, parameters, allow_empty=True)
     info = provenance(card, parameters, input_path, min_score)
     names = _write_score_tables(output, scores, info)
     if parameters.montage:

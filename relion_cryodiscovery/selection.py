@@ -40,8 +40,13 @@ def select_classes(
     particle_counts: np.ndarray | None,
     problems: list[str],
     rule: SelectionRule,
+    allow_empty: bool = False,
 ) -> Selection:
-    """Apply the rule. Classes with an unusable image or no particles are never kept."""
+    """Apply the rule. Classes with an unusable image or no particles are never kept.
+
+    An empty selection is an error (RELION cannot continue from it) unless ``allow_empty``
+    (scoring only).
+    """
     rule.validate()
     k = len(scores)
     counts = particle_counts if particle_counts is not None else np.full(k, -1)
@@ -62,6 +67,8 @@ def select_classes(
         for i in order[: rule.min_classes - int(selected.sum())]:
             selected[i] = True
             reasons[i] = f"kept by min_classes {rule.min_classes} (score {scores[i]:.3f})"
+    if allow_empty and not selected.any():
+        return Selection(selected=selected, reasons=reasons)
     if not eligible.any():
         raise CryoDiscoveryError(
             None, "no class is eligible (all are empty or have fewer than min_particles particles); lower min_particles"

@@ -31,3 +31,9 @@ def test_nothing_passes_says_which_parameter_to_change():
         select_classes(np.array([0.1, 0.2]), np.array([10, 10]), ["", ""], SelectionRule(0.5))
     with pytest.raises(CryoDiscoveryError, match="lower min_particles"):
         select_classes(np.array([0.9]), np.array([3]), [""], SelectionRule(0.5, min_particles=10))
+
+
+def test_scoring_may_select_nothing():
+    result = select_classes(np.array([0.1, 0.2]), None, ["", ""], SelectionRule(0.5), allow_empty=True)
+    assert not result.selected.any()
+    assert result.reasons == ["score 0.100 < min_score 0.500", "score 0.200 < min_score 0.500"]
