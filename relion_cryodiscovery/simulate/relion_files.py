@@ -42,11 +42,20 @@ def write_star(path: str | Path, blocks: Mapping[str, Block]) -> Path:
 
 def write_stack(path: str | Path, images: np.ndarray, pixel_size: float) -> Path:
     """Write a float32 MRC image stack (N, box, box) with the pixel size in the header."""
+    return _write_mrc(path, images, pixel_size, stack=True)
+
+
+def write_map(path: str | Path, volume: np.ndarray, pixel_size: float) -> Path:
+    """Write a float32 MRC density map (box, box, box) with the pixel size in the header."""
+    return _write_mrc(path, volume, pixel_size, stack=False)
+
+
+def _write_mrc(path: str | Path, data: np.ndarray, pixel_size: float, stack: bool) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with mrcfile.new(str(path), overwrite=True) as m:
-        m.set_data(np.ascontiguousarray(images, dtype=np.float32))
-        m.set_image_stack()
+        m.set_data(np.ascontiguousarray(data, dtype=np.float32))
+        m.set_image_stack() if stack else m.set_volume()
         m.voxel_size = pixel_size
         m.header.label[0] = b"relion_cryodiscovery.simulate"  # replaces mrcfile's timestamped label
         m.header.nlabl = 1

@@ -16,7 +16,7 @@ import pandas as pd
 import starfile
 
 from .particles import ParticleConfig, simulate_particles, write_particle_set
-from .relion_files import set_process_status, write_select_job
+from .relion_files import set_process_status, write_map, write_select_job
 from .structures import make_structure
 from .truth import LABEL_RULE, class_table
 
@@ -142,6 +142,8 @@ def build_example(out: str | Path, cfg: ExampleConfig) -> dict:
     gt.mkdir()
     merged.to_csv(gt / "particles_truth.csv", index=False, float_format="%.4f")
     labels.to_csv(gt / "class_labels.csv", index=False)
+    write_map(gt / "true_map.mrc", structure.render(cfg.particles.pixel_size, cfg.particles.box),
+              cfg.particles.pixel_size)  # the reference for evaluate --reference (FSC)
     add_select_job(out, f"{root}_data.star", f"{root}_model.star", labels)
     summary = {
         "seed": cfg.seed, "class2d_wall_s": round(wall, 1), "particle_diameter_A": diameter,
