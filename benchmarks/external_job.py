@@ -28,6 +28,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from relion_cryodiscovery.relion.star import particle_columns
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -72,22 +74,6 @@ def step_times(run_out: Path) -> dict[str, float]:
     """``time <step>: <s> s`` lines of the job's run.out."""
     found = re.finditer(r"^time (.+): ([\d.]+) s$", run_out.read_text(), re.M)
     return {m.group(1): float(m.group(2)) for m in found}
-
-
-def particle_columns(data_star: Path) -> list[str]:
-    """Column labels of the particle table (the header is small)."""
-    columns: list[str] = []
-    block = ""
-    with data_star.open() as handle:
-        for line in handle:
-            stripped = line.strip()
-            if stripped.startswith("data_"):
-                block, columns = stripped[5:], []
-            elif stripped.startswith("_") and block == "particles":
-                columns.append(stripped.split()[0][1:])
-            elif block == "particles" and columns and stripped and not stripped.startswith(("#", "loop_")):
-                return columns
-    raise SystemExit(f"{data_star}: no particle rows")
 
 
 def median(runs: list[dict], key: str) -> float:

@@ -106,3 +106,10 @@ def test_binary_file_is_refused(tmp_path):
     path.write_bytes(b"\x00\xff\xfe" * 100)
     with pytest.raises(CryoDiscoveryError, match="not a"):
         scan_particles(path)
+
+
+def test_particle_columns_reads_the_header(tmp_path):
+    from relion_cryodiscovery.relion.star import particle_columns
+
+    assert particle_columns(_write(tmp_path, DATA_31)) == ["rlnImageName", "rlnDefocusU", "rlnClassNumber",
+                                                           "rlnOpticsGroup"]

@@ -318,6 +318,15 @@ def _stat(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
+def particle_columns(path: str | Path) -> list[str]:
+    """Column labels of a particle STAR file's particle table (reads the header only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CryoDiscoveryError(path, "file not found")
+    with _open_binary(path) as handle:
+        return list(_particle_header(handle, path).columns)
+
+
 def scan_particles(path: str | Path, class_column: str = "rlnClassNumber") -> ParticleScan:
     """One streaming pass: the class number of every particle.
 
