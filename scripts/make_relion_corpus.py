@@ -25,11 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from relion_cryodiscovery.simulate.particles import ParticleConfig  # noqa: E402
 from relion_cryodiscovery.simulate.relion_runs import ExampleConfig, build_example  # noqa: E402
-from relion_cryodiscovery.simulate.structures import STRUCTURE_KINDS, SYMMETRIES  # noqa: E402
+from relion_cryodiscovery.simulate.structures import STRUCTURE_KINDS, SYMMETRIES, make_structure  # noqa: E402
+
+
+#: Seeds from here on draw the cheaper sampling below and are compacted harder (see ``compact``).
+CHEAP_FROM_SEED = 1040
 
 
 def random_config(seed: int) -> ExampleConfig:
-    """A varied but cheap Class2D set-up (a few minutes on 2 cores)."""
+    """A varied but cheap Class2D set-up (a few minutes on 2 cores; ~30-60 s from seed 1040 on)."""
+    if seed >= CHEAP_FROM_SEED:
+        return cheap_config(seed)
     rng = np.random.default_rng(seed)
     kind = str(rng.choice(STRUCTURE_KINDS))
     junk_total = float(rng.uniform(0.15, 0.5))
@@ -49,10 +55,53 @@ def random_config(seed: int) -> ExampleConfig:
     )
 
 
-def compact(project: Path) -> None:
-    """Drop what a held-out evaluation does not need (particle stacks)."""
+def cheap_config(seed: int) -> ExampleConfig:
+    """Small jobs sampled like a lab's quick first round, boxed like a lab's binned particles.
+
+    Cost per class is set by the particles per job, so jobs are small (400-700 picks, 10-16
+    classes) and sampled as coarsely as a lab's quick pass: psi 6 or 12 degrees, offset step 1 or
+    2 px (RELION's GUI defaults are 6 and 1). The box stays small (40 or 48 px) but the pixel size
+    is chosen so the box is 1.4-2.2x the particle's largest diameter, as in binned lab data (the
+    older seeds let the particle fill the box). 12 iterations as before.
+    """
+    rng = np.random.default_rng(seed)
+    kind = str(rng.choice(STRUCTURE_KINDS))
+    symmetry = str(rng.choice(SYMMETRIES)) if kind == "symmetric" else None
+    mass = float(np.round(np.exp(rng.uniform(np.log(80), np.log(900))), 0))
+    junk_total = float(rng.uniform(0.1, 0.6))
+    kinds = ["empty", "ice", "carbon", "aggregate", "clipped", "fragment"]
+    shares = rng.dirichlet(np.full(len(kinds), 0.7))
+    box = int(rng.choice([40, 40, 48]))
+    diameter = make_structure(kind, mass, seed, symmetry).provenance["max_diameter_A"]
+    pixel_size = float(np.round(np.clip(rng.uniform(1.4, 2.2) * diameter / box, 2.0, 7.0), 2))
+    particles = ParticleConfig(
+        n_particles=int(rng.integers(400, 700)), box=box, pixel_size=pixel_size,
+        snr=float(np.round(rng.uniform(0.02, 0.12), 3)),
+        voltage=float(rng.choice([200.0, 300.0])), particles_per_micrograph=40,
+        preferred_fraction=float(rng.choice([0.0, 0.0, 0.3, 0.6])),
+        junk_fractions={k: round(junk_total * s, 3) for k, s in zip(kinds, shares)},
+    )
+    return ExampleConfig(
+        seed=seed, structure_kind=kind, structure_symmetry=symmetry, mass_kda=mass, particles=particles,
+        n_classes=int(rng.integers(10, 17)), n_iter=12, threads=2,
+        psi_sampling=float(rng.choice([6.0, 12.0, 12.0])), offset_step=float(rng.choice([1.0, 2.0, 2.0])),
+    )
+
+
+def compact(project: Path, seed: int) -> None:
+    """Drop what training and held-out evaluation do not need.
+
+    Always the particle stacks. From ``CHEAP_FROM_SEED`` on also the copies and logs that are
+    regenerable from ``ground_truth/simulation.json`` and the seed: the truth CSV beside the stack
+    (``ground_truth/particles_truth.csv`` has it plus RELION's class), the Class2D input STAR,
+    ``run.out`` and ``true_map.mrc`` (``build_example`` with the same config rewrites them).
+    """
     for stack in project.glob("Simulated/*.mrcs"):
         stack.unlink()
+    if seed >= CHEAP_FROM_SEED:
+        for extra in ("Simulated/particles_truth.csv", "Simulated/particles.star", "Class2D/job001/run.out",
+                      "ground_truth/true_map.mrc"):
+            (project / extra).unlink(missing_ok=True)
 
 
 def main() -> int:
@@ -70,7 +119,7 @@ def main() -> int:
             continue
         started = time.monotonic()
         summary = build_example(project, random_config(seed))
-        compact(project)
+        compact(project, seed)
         print(json.dumps({"project": str(project), "seconds": round(time.monotonic() - started),
                           "classes": summary["n_classes"], "good": summary["n_good_classes"],
                           "structure": summary["structure"].get("kind")}), flush=True)

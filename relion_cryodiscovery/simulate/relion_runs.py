@@ -39,6 +39,8 @@ class ExampleConfig:
     n_classes: int = 12
     n_iter: int = 18
     threads: int = 2
+    psi_sampling: float = 6.0
+    offset_step: float = 1.0
     timeout_s: float = 1800.0
 
 
@@ -53,8 +55,8 @@ def class2d_options(cfg: ExampleConfig, diameter: int) -> str:
     opts = {
         "fn_img": "Simulated/particles.star", "nr_classes": cfg.n_classes, "tau_fudge": 2, "nr_iter": cfg.n_iter,
         "particle_diameter": diameter, "do_zero_mask": "Yes", "do_ctf_correction": "Yes",
-        "ctf_intact_first_peak": "No", "dont_skip_align": "Yes", "psi_sampling": 6, "offset_range": 5,
-        "offset_step": 1, "allow_coarser": "No", "nr_pool": 30, "do_preread_images": "Yes",
+        "ctf_intact_first_peak": "No", "dont_skip_align": "Yes", "psi_sampling": f"{cfg.psi_sampling:g}", "offset_range": 5,
+        "offset_step": f"{cfg.offset_step:g}", "allow_coarser": "No", "nr_pool": 30, "do_preread_images": "Yes",
         "do_combine_thru_disc": "No", "use_gpu": "No", "nr_mpi": 1, "nr_threads": cfg.threads,
         "other_args": f"--random_seed {cfg.seed}",
     }
