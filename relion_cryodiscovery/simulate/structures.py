@@ -20,6 +20,11 @@ DA_PER_A3 = 0.81
 DETERGENT_DENSITY = 0.35
 STRUCTURE_KINDS: tuple[str, ...] = ("globular", "elongated", "symmetric", "membrane", "flexible")
 SYMMETRIES: tuple[str, ...] = ("C2", "C3", "C4", "C5", "C6", "C7", "D2")
+#: Kind of the real atomic models (``atomic_models/``). Not in STRUCTURE_KINDS, so random draws
+#: over STRUCTURE_KINDS are unchanged; use ``"atomic"`` (a model chosen by the seed) or
+#: ``"atomic:NAME"`` (that model) wherever a kind is accepted.
+ATOMIC_KIND = "atomic"
+ALL_STRUCTURE_KINDS: tuple[str, ...] = STRUCTURE_KINDS + (ATOMIC_KIND,)
 
 
 @dataclass
@@ -173,7 +178,14 @@ def _build(kind: str, mass_da: float, rng: np.random.Generator, symmetry: str | 
 
 
 def make_structure(kind: str, mass_kda: float, seed: int, symmetry: str | None = None) -> Structure:
-    """Build a deterministic structure of ``kind`` (see STRUCTURE_KINDS) and mass 50-1000 kDa."""
+    """Build a deterministic structure of ``kind`` (see STRUCTURE_KINDS) and mass 50-1000 kDa.
+
+    ``kind`` may also be ``"atomic"`` (a committed atomic model chosen by ``seed``) or
+    ``"atomic:NAME"`` (model NAME, see :func:`.atomic.atomic_model_names`); for those the mass
+    and symmetry are the model's own and ``mass_kda``/``symmetry`` are ignored.
+    """
+    if kind == ATOMIC_KIND or kind.startswith(ATOMIC_KIND + ":"):
+        return _make_atomic(kind, seed)
     if not 20 <= mass_kda <= 2000:
         raise ValueError(f"mass {mass_kda} kDa outside 20-2000")
     rng = np.random.default_rng(seed)
@@ -194,3 +206,32 @@ def simulate_map(kind: str, mass_kda: float, pixel_size: float, box: int, seed: 
     s = make_structure(kind, mass_kda, seed, symmetry)
     prov = dict(s.provenance, pixel_size=float(pixel_size), box=int(box))
     return s.render(pixel_size, box), prov
+
+
+def _make_atomic(kind: str, seed: int) -> Structure:
+    from . import atomic
+
+    names = atomic.atomic_model_names()
+    name = kind.split(":", 1)[1] if ":" in kind else names[int(np.random.default_rng(seed).integers(len(names)))]
+    s = atomic.make_atomic_structure(name)
+    s.provenance["seed"] = int(seed)
+    return s
+
+
+def structure_catalog() -> list[dict]:
+    """Every distinct structure the simulator can make, with provenance.
+
+    One entry per committed atomic model (``kind`` ``"atomic:NAME"``: PDB id, source package,
+    version, path, licence, chains, atoms, mass) and one per procedural family (each procedural
+    kind, and for ``symmetric`` each point group; any seed and mass gives a new instance).
+    """
+    from . import atomic
+
+    out = [{"kind": f"{ATOMIC_KIND}:{name}", **info, "family": "atomic"} for name, info in atomic.catalog().items()]
+    for kind in STRUCTURE_KINDS:
+        for sym in (SYMMETRIES if kind == "symmetric" else (None,)):
+            out.append({"kind": kind, "family": "procedural", "shape": kind, "symmetry": sym or "C1",
+                        "source": {"generator": "relion_cryodiscovery.simulate.structures.make_structure",
+                                   "parameters": "mass_kda 20-2000, seed"},
+                        "description": f"procedural {kind} protein-like density" + (f", {sym}" if sym else "")})
+    return out
