@@ -76,6 +76,14 @@ def step_times(run_out: Path) -> dict[str, float]:
     return {m.group(1): float(m.group(2)) for m in found}
 
 
+def peak_rss(run_out: Path) -> tuple[float | None, float | None]:
+    """(this process, model worker process) peak RSS in MB from run.out's ``peak RSS:`` line (None: absent)."""
+    text = run_out.read_text()
+    main = re.search(r"^peak RSS: this process (\d+) MB", text, re.M)
+    worker = re.search(r"model worker process (\d+) MB", text)
+    return (float(main.group(1)) if main else None), (float(worker.group(1)) if worker else None)
+
+
 def median(runs: list[dict], key: str) -> float:
     return round(statistics.median(run[key] for run in runs), 3)
 
@@ -130,6 +138,11 @@ def main(argv: list[str] | None = None) -> None:
         if not written or int(written.group(1)) != expected:
             rows = written and written.group(1)
             raise SystemExit(f"the External job wrote {rows} rows, expected {expected}")
+        # /usr/bin/time's maximum RSS is that of the biggest single process (wait4 semantics), so
+        # with a model worker process it misses the other one: the job's own figures are summed.
+        main_rss, worker_rss = peak_rss(job / "run.out")
+        run["worker_rss_mb"] = worker_rss or 0.0
+        run["total_rss_mb"] = (main_rss or run["rss_mb"]) + (worker_rss or 0.0)
         ours.append(run)
         steps.append(step_times(job / "run.out"))
         if not args.no_relion:
@@ -158,9 +171,12 @@ def main(argv: list[str] | None = None) -> None:
         "ours_wall_s": median(ours, "wall_s"),
         "ours_wall_s_all": [round(run["wall_s"], 2) for run in ours],
         "ours_rss_mb": round(max(run["rss_mb"] for run in ours), 1),
+        "ours_worker_rss_mb": round(max(run["worker_rss_mb"] for run in ours), 1),
+        "ours_total_rss_mb": round(max(run["total_rss_mb"] for run in ours), 1),
         "ours_cpu_s": median(ours, "cpu_s"),
         "ours_steps_s": {key: round(statistics.median(s.get(key, 0.0) for s in steps), 3)
                          for key in steps[0]},
+        "load_average": os.getloadavg(),
     }
     if relion:
         result.update({

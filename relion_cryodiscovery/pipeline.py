@@ -11,7 +11,9 @@ file and the problem, ``RELION_JOB_EXIT_FAILURE`` and no partial outputs; on
 from __future__ import annotations
 
 import datetime
+import importlib
 import os
+import resource
 import signal
 import sys
 import tempfile
@@ -29,16 +31,46 @@ import numpy as np
 from . import __version__
 from .data.classes import ClassSet
 from .data.features import FEATURE_NAMES
-from .data.inputs import ModelInputs, model_inputs
-from .data.preprocess import PreprocessConfig
 from .errors import CryoDiscoveryError, JobAborted
 from .model.card import ModelCard
 from .model.shipped import default_model_dir
-from .relion import outputs
-from .relion.job import locate_job, read_bare_stack, read_job
+from .model.worker import ModelWorker, load_ensemble, worker_wanted
 from .relion.nodes import NODES_FILE, OutputNode, choose_version, write_nodes
-from .relion.sentinels import ABORTED, AbortWatcher, OutputDirectory, timed
+from .relion.sentinels import ABORT_NOW, ABORTED, AbortWatcher, OutputDirectory, timed
 from .selection import SelectionRule, select_classes
+
+#: Imported on first use (:func:`_import_heavy`), after the model worker has started: these pull in
+#: pandas, starfile, scipy, scikit-image and mrcfile (~0.7-1.5 s), which then overlap TensorFlow's
+#: start-up in the worker instead of delaying it. Module attributes, so tests can patch them.
+_LAZY = {
+    "model_inputs": ("data.inputs", "model_inputs"),
+    "PreprocessConfig": ("data.preprocess", "PreprocessConfig"),
+    "outputs": ("relion.outputs", None),
+    "locate_job": ("relion.job", "locate_job"),
+    "read_bare_stack": ("relion.job", "read_bare_stack"),
+    "read_job": ("relion.job", "read_job"),
+}
+
+
+def _lazy(name: str):
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(f"{__package__}.{module_name}")
+    return module if attribute is None else getattr(module, attribute)
+
+
+def __getattr__(name: str):
+    """``pipeline.read_job`` etc. before :func:`_import_heavy` ran (PEP 562)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = globals().setdefault(name, _lazy(name))
+    return value
+
+
+def _import_heavy() -> None:
+    """Bind the lazily imported names (a name already set, e.g. patched by a test, is kept)."""
+    for name in _LAZY:
+        if name not in globals():
+            globals()[name] = _lazy(name)
 
 MONTAGE_FILE = "cryodiscovery_montage.png"
 #: Earlier outputs that a rerun removes when it does not produce them again.
@@ -195,22 +227,27 @@ def native_stderr_to_stdout() -> Iterator[None]:
 
 def load_model(directory: Path, parameters: JobParameters):
     """The ensemble in ``directory`` on the chosen devices (TensorFlow starts here)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of run.err
-    from .model.distribute import make_strategy, set_cpu_threads
-    from .model.ensemble import BoostedEnsemble
+    return load_ensemble(directory, parameters.gpus, parameters.threads)
 
-    if parameters.threads:
-        set_cpu_threads(parameters.threads)
-    strategy = make_strategy(parameters.gpus or None)
-    return BoostedEnsemble.load(directory, strategy=strategy), strategy
+
+def start_model(directory: Path, parameters: JobParameters) -> "ModelWorker | BackgroundModel":
+    """Start TensorFlow and the model load now, beside the job's reading.
+
+    In a worker process (:class:`~relion_cryodiscovery.model.worker.ModelWorker`) when this
+    process has not imported TensorFlow (the External job), else in a thread
+    (:class:`BackgroundModel`; e.g. inside a Python session that already paid for TensorFlow).
+    """
+    if worker_wanted():
+        return ModelWorker(directory, parameters.gpus, parameters.threads)
+    return BackgroundModel(directory, parameters)
 
 
 class BackgroundModel:
     """TensorFlow start-up and the ensemble load, in a thread while the job's files are read.
 
-    Importing TensorFlow and loading the model take seconds of mostly Python; reading a big
-    data.star is numpy and I/O, which release the GIL, so on 2 cores the two overlap (measured in
-    ``docs/benchmarks.md``). Native stderr goes to run.out until :meth:`result` or :meth:`close`.
+    Used when TensorFlow is already imported in this process (else :class:`ModelWorker`, a
+    process, overlaps much better: a thread shares the GIL with the reader). Native stderr goes
+    to run.out until :meth:`result` or :meth:`close`.
     """
 
     def __init__(self, directory: Path, parameters: JobParameters):
@@ -265,38 +302,66 @@ def read_card(directory: Path) -> ModelCard:
 
 def score_classes(
     classes: ClassSet, parameters: JobParameters, output: OutputDirectory, log: list,
-    background: BackgroundModel | None = None,
+    model: "ModelWorker | BackgroundModel | None" = None,
+    while_waiting: Callable[[ModelInputs], None] | None = None,
 ) -> tuple[ScoredClasses, ModelCard]:
-    """Preprocess, load the ensemble, predict; returns scores and the model card."""
+    """Preprocess, predict with ``model`` (started here if None); returns scores and the model card.
+
+    ``while_waiting(inputs)`` runs while the model worker loads and predicts (e.g. the montage's
+    tiles); with an in-process model, before inference.
+    """
+    _import_heavy()
     directory = model_directory(parameters.model)
-    with timed("read model card", log):
-        card = read_card(directory)
-    with timed("preprocess", log):
-        inputs = model_inputs(classes, PreprocessConfig.from_dict(card.preprocessing))
-    output.check_abort()
-    if background is not None:
-        with timed("load model (wait for the background load)", log):
-            ensemble, strategy = background.result()
-        log.append(("load model (in background)", background.seconds))
-    else:
-        with timed("load model", log), native_stderr_to_stdout():
-            ensemble, strategy = load_model(directory, parameters)
-    output.check_abort()
-    k = classes.n_classes
-    p_d1, p_d2, p_d3 = np.zeros(k), np.zeros(k), np.full(k, np.nan)
-    d3_used, score = np.zeros(k, dtype=bool), np.zeros(k)
-    usable = np.flatnonzero(inputs.usable)
-    with timed("inference", log), native_stderr_to_stdout():
-        if len(usable):
-            result = ensemble.predict(
-                inputs.images[usable],
-                inputs.features[usable],
-                batch_size=parameters.batch_size,
-                strategy=strategy,
-                should_abort=output.abort_requested,
-            )
+    own = model is None
+    if own:
+        model = start_model(directory, parameters)
+    try:
+        with timed("read model card", log):
+            card = read_card(directory)
+        with timed("preprocess", log):
+            inputs = model_inputs(classes, PreprocessConfig.from_dict(card.preprocessing))
+        output.check_abort()
+        k = classes.n_classes
+        p_d1, p_d2, p_d3 = np.zeros(k), np.zeros(k), np.full(k, np.nan)
+        d3_used, score = np.zeros(k, dtype=bool), np.zeros(k)
+        usable = np.flatnonzero(inputs.usable)
+        result = None
+        if isinstance(model, ModelWorker):
+            if len(usable):
+                model.submit(inputs.images[usable], inputs.features[usable], parameters.batch_size,
+                             output.path / ABORT_NOW)
+            if while_waiting is not None:
+                with timed("montage tiles (while the model worker runs)", log):
+                    while_waiting(inputs)
+            if len(usable):
+                with timed("wait for the model worker", log):
+                    result = model.result()
+                log.append(("load model (in the worker process)", model.seconds))
+                log.append(("inference (in the worker process)", model.inference_seconds))
+        else:
+            if while_waiting is not None:
+                with timed("montage tiles", log):
+                    while_waiting(inputs)
+            with timed("load model (wait for the background load)", log):
+                ensemble, strategy = model.result()
+            log.append(("load model (in background)", model.seconds))
+            output.check_abort()
+            with timed("inference", log), native_stderr_to_stdout():
+                if len(usable):
+                    result = ensemble.predict(
+                        inputs.images[usable],
+                        inputs.features[usable],
+                        batch_size=parameters.batch_size,
+                        strategy=strategy,
+                        should_abort=output.abort_requested,
+                    )
+        output.check_abort()
+        if result is not None:
             p_d1[usable], p_d2[usable], p_d3[usable] = result.p_d1, result.p_d2, result.p_d3
             d3_used[usable], score[usable] = result.d3_used, result.calibrated
+    finally:
+        if own:
+            model.close()
     return ScoredClasses(inputs, p_d1, p_d2, p_d3, d3_used, score), card
 
 
@@ -315,21 +380,17 @@ def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_
     }
 
 
-def _stage_montage(
-    output: OutputDirectory, classes: ClassSet, scored: ScoredClasses, scores: outputs.ClassScores, title: str
-) -> list[str]:
-    """The class montage: 2D averages as RELION wrote them; for 3D maps, their first projection."""
-    from .evaluation.plots import class_montage
+def _montage_tiles(classes: ClassSet, inputs: ModelInputs):
+    """The montage's images: 2D averages as RELION wrote them; for 3D maps, their first projection."""
+    from .evaluation.plots import MontageTiles
 
-    class_montage(
-        classes.images if classes.dimensionality == 2 else scored.inputs.images[:, 0],
-        scores.class_numbers,
-        scores.score,
-        scores.selected,
-        scores.reasons,
-        output.stage(MONTAGE_FILE),
-        title=title,
-    )
+    return MontageTiles(classes.images if classes.dimensionality == 2 else inputs.images[:, 0])
+
+
+def _stage_montage(output: OutputDirectory, tiles, scores: outputs.ClassScores, title: str) -> list[str]:
+    """The class montage (``tiles`` from :func:`_montage_tiles`) with scores and decisions."""
+    tiles.draw(scores.class_numbers, scores.score, scores.selected, scores.reasons, output.stage(MONTAGE_FILE),
+               title=title)
     return [MONTAGE_FILE]
 
 
@@ -343,6 +404,7 @@ def decide(
     classes: ClassSet, scored: ScoredClasses, card: ModelCard, parameters: JobParameters, allow_empty: bool = False
 ) -> tuple[outputs.ClassScores, float]:
     """Apply the selection rule (threshold: ``min_score`` or the model's calibrated one)."""
+    _import_heavy()
     min_score = parameters.min_score if parameters.min_score is not None else float(card.threshold)
     rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes)
     try:
@@ -356,7 +418,7 @@ def decide(
     return scores, min_score
 
 
-def _report(log: list[tuple[str, float]], scores: outputs.ClassScores, info: dict[str, str]) -> None:
+def _report(log: list[tuple[str, float]], scores: outputs.ClassScores, info: dict[str, str], model=None) -> None:
     for key, value in info.items():
         print(f"{key}: {value}")
     print(f"{'class':>5} {'score':>6} {'kept':>4} {'particles':>9}  reason")
@@ -364,6 +426,10 @@ def _report(log: list[tuple[str, float]], scores: outputs.ClassScores, info: dic
         print(f"{row.class_number:>5} {row.score:6.3f} {row.selected:>4} {row.particles:>9}  {row.reason}")
     for label, seconds in log:
         print(f"time {label}: {seconds:.2f} s")
+    peak = f"peak RSS: this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    if getattr(model, "peak_rss_mb", None) is not None:
+        peak += f", model worker process {model.peak_rss_mb:.0f} MB"
+    print(peak)
     print(f"kept {int(scores.selected.sum())} of {len(scores.selected)} classes", flush=True)
 
 
@@ -378,8 +444,11 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
     for label, value in parameters.unknown.items():
         print(f"WARNING: ignoring unknown parameter --{label} {value}".rstrip())
     output.check_abort()  # before TensorFlow starts
-    background = BackgroundModel(model_directory(parameters.model), parameters)
+    model = start_model(model_directory(parameters.model), parameters)
+    montage: list = []
     try:
+        with timed("imports", log):
+            _import_heavy()
         with timed("read job", log):
             job = locate_job(input_path)
             contents = read_job(job)
@@ -388,9 +457,10 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
         if not contents.scan.has_optics:
             print(f"NOTE: {job.data_star} has no data_optics block (RELION 3.0 format); particles.star keeps that "
                   "format, which RELION 3.1 and later convert when they read it")
-        scored, card = score_classes(classes, parameters, output, log, background)
+        while_waiting = (lambda inputs: montage.append(_montage_tiles(classes, inputs))) if parameters.montage else None
+        scored, card = score_classes(classes, parameters, output, log, model, while_waiting)
     finally:
-        background.close()
+        model.close()
     _note_skipped(classes, scored.inputs.problems)
     scores, min_score = decide(classes, scored, card, parameters)
     info = provenance(card, parameters, input_path, min_score)
@@ -418,7 +488,7 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
             nodes += [OutputNode(prefix + name, "map") for name in maps]
         names += _write_score_tables(output, scores, info)
         if parameters.montage:
-            names += _stage_montage(output, classes, scored, scores, f"{input_path} ({card.model_version})")
+            names += _stage_montage(output, montage[0], scores, f"{input_path} ({card.model_version})")
         n_particles = particles_job.result()
         if n_particles == 0:
             raise CryoDiscoveryError(job.data_star, "the selected classes hold no particles; lower min_score or min_particles")
@@ -432,7 +502,7 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
     stale = [name for name in _earlier_outputs(output.path) if name not in names]
     output.commit(names + [NODES_FILE], stale)
     log.append(("total", time.perf_counter() - start))
-    _report(log, scores, info)
+    _report(log, scores, info, model)
     print(f"wrote {n_particles} of {len(contents.scan.class_numbers)} particles to {prefix}particles.star")
 
 
@@ -457,6 +527,7 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
     parameters.validate()
     log: list[tuple[str, float]] = []
     path = Path(input_path)
+    _import_heavy()
     with timed("read input", log):
         if path.suffix in (".mrcs", ".mrc"):
             if not path.is_file():
@@ -466,12 +537,14 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
             classes = read_job(locate_job(path, require_data=False)).classes
             if parameters.angpix:
                 classes.pixel_size = parameters.angpix
-    scored, card = score_classes(classes, parameters, output, log)
+    montage: list = []
+    while_waiting = (lambda inputs: montage.append(_montage_tiles(classes, inputs))) if parameters.montage else None
+    scored, card = score_classes(classes, parameters, output, log, while_waiting=while_waiting)
     scores, min_score = decide(classes, scored, card, parameters, allow_empty=True)
     info = provenance(card, parameters, input_path, min_score)
     names = _write_score_tables(output, scores, info)
     if parameters.montage:
-        names += _stage_montage(output, classes, scored, scores, f"{input_path} ({card.model_version})")
+        names += _stage_montage(output, montage[0], scores, f"{input_path} ({card.model_version})")
     output.commit(names, [])
     log.append(("total", time.perf_counter() - start))
     _report(log, scores, info)

@@ -151,6 +151,92 @@ def _display_tile(image: np.ndarray, size: int) -> np.ndarray | None:
     return np.clip((img - lo) / (hi - lo), 0.0, 1.0)
 
 
+class MontageTiles:
+    """The class images of a montage, scaled and stretched: the part drawn before the scores exist.
+
+    The External job builds this while the model worker loads and predicts, then :meth:`draw`
+    adds frames and text. ``images`` is (K, N, N) (or (K, N, N, N) maps, shown as z projections).
+    """
+
+    def __init__(self, images: np.ndarray, ncols: int | None = None):
+        images = np.asarray(images)
+        self.ncols = ncols
+        inner = TILE - 2 * FRAME
+        #: (inner, inner) uint8 grey tiles; None where the image is blank (NaN or constant).
+        self.tiles: list[np.ndarray | None] = []
+        for image in images:
+            tile = _display_tile(image, inner)
+            self.tiles.append(None if tile is None else (tile * 255 + 0.5).astype(np.uint8))
+
+    def draw(
+        self,
+        class_numbers: Sequence[int],
+        scores: Sequence[float],
+        selected: Sequence[int],
+        reasons: Sequence[str],
+        out_png: str | Path,
+        title: str = "CryoDiscovery class selection",
+    ) -> Path:
+        """Frames, class number, score, decision and reason per tile, and the title; the PNG."""
+        k = len(class_numbers)
+        if len(self.tiles) != k or not (len(scores) == len(selected) == len(reasons) == k):
+            raise ValueError(f"montage needs one image, score, decision and reason per class ({k} classes)")
+        ncols = self.ncols
+        rows, cols = montage_layout(k, ncols)
+        width, height = montage_size(k, ncols)
+        inner = TILE - 2 * FRAME
+        canvas = np.full((height, width, 3), 255, dtype=np.uint8)
+        fig = Figure(figsize=(width / MONTAGE_DPI, height / MONTAGE_DPI), dpi=MONTAGE_DPI)
+
+        def label(x: float, y: float, text: str, **kw: object) -> None:
+            """Text at pixel (x, y) measured from the top left."""
+            fig.text(x / width, 1.0 - y / height, text, **kw)
+
+        label_kw = dict(ha="center", va="top", fontsize=6)
+        max_chars = int(TILE / 4.9)
+        for i in range(k):
+            r, c = divmod(i, cols)
+            x0, y0 = c * TILE, TITLE_BAND + r * (TILE + TEXT_BAND)
+            keep = bool(int(selected[i]))
+            canvas[y0:y0 + TILE, x0:x0 + TILE] = _BLUE_RGB if keep else _ORANGE_RGB
+            tile = self.tiles[i]
+            patch = canvas[y0 + FRAME:y0 + FRAME + inner, x0 + FRAME:x0 + FRAME + inner]
+            if tile is None:
+                patch[:] = 237
+                label(x0 + TILE / 2, y0 + TILE / 2 - 5, "no image", ha="center", va="top", fontsize=7,
+                      color="#444444")
+            else:
+                patch[:] = tile[:, :, None]
+            score = float(scores[i])
+            score_text = f"{score:.2f}" if np.isfinite(score) else "n/a"
+            decision = "KEEP" if keep else "REJECT"
+            label(x0 + TILE / 2, y0 + TILE + 1, f"#{int(class_numbers[i])} {score_text} {decision}",
+                  color=BLUE if keep else "#A35F00", weight="bold", **label_kw)
+            reason = str(reasons[i] or "")
+            if len(reason) > max_chars:
+                reason = reason[: max_chars - 1] + "…"
+            if reason:
+                label(x0 + TILE / 2, y0 + TILE + 13, reason, color="#333333", **label_kw)
+        n_keep = int(np.sum(np.asarray(selected).astype(int) > 0))
+        legend = " (blue = keep, orange = reject)" if width >= 600 else ""
+        label(4, 6, f"{title}: {n_keep}/{k} selected{legend}",
+              ha="left", va="top", fontsize=9, weight="bold")
+        # Text is rendered on a transparent figure and laid over the pixel canvas: no resampling.
+        fig.patch.set_alpha(0.0)
+        agg = FigureCanvasAgg(fig)
+        agg.draw()
+        text = np.asarray(agg.buffer_rgba())[:height, :width]
+        for start in range(0, height, _BLEND_ROWS):  # in strips: a 1000-class montage stays small in memory
+            rows_text = text[start:start + _BLEND_ROWS].astype(np.float32)
+            alpha = rows_text[..., 3:4] / 255.0
+            strip = canvas[start:start + _BLEND_ROWS]
+            strip[:] = (rows_text[..., :3] * alpha + strip * (1.0 - alpha) + 0.5).astype(np.uint8)
+        out = Path(out_png)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        imsave(out, canvas, format="png", pil_kwargs={"compress_level": 1})
+        return out
+
+
 def class_montage(
     images: np.ndarray,
     class_numbers: Sequence[int],
@@ -168,62 +254,9 @@ def class_montage(
     (K, N, N, N) maps, shown as z projections). The PNG is exactly :func:`montage_size` pixels.
     """
     images = np.asarray(images)
-    k = len(class_numbers)
-    if images.shape[0] != k or not (len(scores) == len(selected) == len(reasons) == k):
-        raise ValueError(f"montage needs one image, score, decision and reason per class ({k} classes)")
-    rows, cols = montage_layout(k, ncols)
-    width, height = montage_size(k, ncols)
-    inner = TILE - 2 * FRAME
-    canvas = np.full((height, width, 3), 255, dtype=np.uint8)
-    fig = Figure(figsize=(width / MONTAGE_DPI, height / MONTAGE_DPI), dpi=MONTAGE_DPI)
-
-    def label(x: float, y: float, text: str, **kw: object) -> None:
-        """Text at pixel (x, y) measured from the top left."""
-        fig.text(x / width, 1.0 - y / height, text, **kw)
-
-    label_kw = dict(ha="center", va="top", fontsize=6)
-    max_chars = int(TILE / 4.9)
-    for i in range(k):
-        r, c = divmod(i, cols)
-        x0, y0 = c * TILE, TITLE_BAND + r * (TILE + TEXT_BAND)
-        keep = bool(int(selected[i]))
-        canvas[y0:y0 + TILE, x0:x0 + TILE] = _BLUE_RGB if keep else _ORANGE_RGB
-        tile = _display_tile(images[i], inner)
-        patch = canvas[y0 + FRAME:y0 + FRAME + inner, x0 + FRAME:x0 + FRAME + inner]
-        if tile is None:
-            patch[:] = 237
-            label(x0 + TILE / 2, y0 + TILE / 2 - 5, "no image", ha="center", va="top", fontsize=7,
-                  color="#444444")
-        else:
-            patch[:] = (tile[:, :, None] * 255 + 0.5).astype(np.uint8)
-        score = float(scores[i])
-        score_text = f"{score:.2f}" if np.isfinite(score) else "n/a"
-        decision = "KEEP" if keep else "REJECT"
-        label(x0 + TILE / 2, y0 + TILE + 1, f"#{int(class_numbers[i])} {score_text} {decision}",
-              color=BLUE if keep else "#A35F00", weight="bold", **label_kw)
-        reason = str(reasons[i] or "")
-        if len(reason) > max_chars:
-            reason = reason[: max_chars - 1] + "…"
-        if reason:
-            label(x0 + TILE / 2, y0 + TILE + 13, reason, color="#333333", **label_kw)
-    n_keep = int(np.sum(np.asarray(selected).astype(int) > 0))
-    legend = " (blue = keep, orange = reject)" if width >= 600 else ""
-    label(4, 6, f"{title}: {n_keep}/{k} selected{legend}",
-          ha="left", va="top", fontsize=9, weight="bold")
-    # Text is rendered on a transparent figure and laid over the pixel canvas: no resampling.
-    fig.patch.set_alpha(0.0)
-    agg = FigureCanvasAgg(fig)
-    agg.draw()
-    text = np.asarray(agg.buffer_rgba())[:height, :width]
-    for start in range(0, height, _BLEND_ROWS):  # in strips: a 1000-class montage stays small in memory
-        rows_text = text[start:start + _BLEND_ROWS].astype(np.float32)
-        alpha = rows_text[..., 3:4] / 255.0
-        strip = canvas[start:start + _BLEND_ROWS]
-        strip[:] = (rows_text[..., :3] * alpha + strip * (1.0 - alpha) + 0.5).astype(np.uint8)
-    out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    imsave(out, canvas, format="png", pil_kwargs={"compress_level": 1})
-    return out
+    if images.shape[0] != len(class_numbers):
+        raise ValueError(f"montage needs one image, score, decision and reason per class ({len(class_numbers)} classes)")
+    return MontageTiles(images, ncols).draw(class_numbers, scores, selected, reasons, out_png, title)
 
 
 def image_pair(left: np.ndarray, right: np.ndarray, out_png: str | Path, titles: tuple[str, str]) -> Path:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
 #: Fewer good (or bad) validation classes than this: store the identity calibration.
 MIN_PER_CLASS = 5
@@ -77,6 +76,8 @@ def fit_platt(raw: np.ndarray, labels: np.ndarray) -> PlattCalibration:
         nll = -np.sum(target * np.log(p) + (1 - target) * np.log(1 - p))
         residual = p - target
         return float(nll), np.array([np.sum(residual * x), np.sum(residual)])
+
+    from scipy.optimize import minimize  # here, not at import: scoring never fits (~0.4 s of the model worker's start)
 
     result = minimize(loss, x0=np.array([1.0, 0.0]), jac=True, method="L-BFGS-B",
                       bounds=[(1e-3, 100.0), (-50.0, 50.0)])
