@@ -12,7 +12,7 @@ one, drops explicit hydrogens and records instead how many hydrogens each heavy 
 
     python scripts/fetch_atomic_models.py                      # download and extract
     python scripts/fetch_atomic_models.py --mdanalysistests /path/mdanalysistests-2.11.0.tar.gz \
-        --pymol-data /path/pymol-data_2.5.0+dfsg-1_all.deb      # from local copies
+        --gemmi /path/gemmi-0.7.5.tar.gz --pymol-data /path/pymol-data_2.5.0+dfsg-1_all.deb   # local copies
 
 The simulator never runs this: it reads the committed files.
 """
@@ -42,6 +42,9 @@ SOURCES = {
     "mdanalysistests": {"registry": "PyPI", "package": "MDAnalysisTests", "version": "2.11.0",
                         "license": "LGPL-2.1-or-later (package); coordinates: PDB entries, CC0",
                         "prefix": "mdanalysistests-2.11.0/MDAnalysisTests/data/"},
+    "gemmi": {"registry": "PyPI", "package": "gemmi", "version": "0.7.5",
+              "license": "MPL-2.0 or LGPL-3.0 (package); coordinates: PDB entries, CC0",
+              "prefix": "gemmi-0.7.5/tests/"},
     "pymol-data": {"registry": "Debian", "package": "pymol-data", "version": "2.5.0+dfsg-1",
                    "license": "PyMOL open-source license (BSD-like); coordinates: PDB entries, CC0",
                    "prefix": "usr/share/pymol/"},
@@ -50,6 +53,9 @@ SOURCES = {
 #: name, PDB id, source, path inside the package, assembly ("biomt1" = REMARK 350 biomolecule 1,
 #: None = all protein chains), description, shape class and point-group symmetry.
 MODELS = [
+    ("icosahedral_capsid_5cvz", "5CVZ", "gemmi", "5cvz_final.pdb", "biomt1",
+     "T=1 icosahedral virus capsid: 60 copies of chain A (glutaraldehyde-treated crystal, refined test model)",
+     "symmetric", "I"),
     ("cftr", "6MSM", "mdanalysistests", "6msm.pdb.bz2", "biomt1",
      "human CFTR, phosphorylated, ATP-bound (cryo-EM; ion channel, membrane protein)", "membrane", "C1"),
     ("tcr_hla_b44", "3KPR", "mdanalysistests", "mmcif/3KPR.pdb.gz", "biomt1",
@@ -210,6 +216,15 @@ def fetch_sources(args, tmp: Path) -> dict[str, dict[str, bytes]]:
     prefix = SOURCES["mdanalysistests"]["prefix"]
     with tarfile.open(mda) as tf:
         out["mdanalysistests"] = {p: tf.extractfile(prefix + p).read() for p in need["mdanalysistests"]}
+    gem = args.gemmi
+    if gem is None:
+        v = SOURCES["gemmi"]["version"]
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                        f"gemmi=={v}", "-d", str(tmp)], check=True)
+        gem = next(tmp.glob("gemmi-*.tar.gz"))
+    prefix = SOURCES["gemmi"]["prefix"]
+    with tarfile.open(gem) as tf:
+        out["gemmi"] = {p: tf.extractfile(prefix + p).read() for p in need["gemmi"]}
     deb = args.pymol_data
     if deb is None:
         v = SOURCES["pymol-data"]["version"]
@@ -225,6 +240,7 @@ def fetch_sources(args, tmp: Path) -> dict[str, dict[str, bytes]]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mdanalysistests", type=Path, help="mdanalysistests-2.11.0.tar.gz (else pip download)")
+    ap.add_argument("--gemmi", type=Path, help="gemmi-0.7.5.tar.gz (else pip download)")
     ap.add_argument("--pymol-data", type=Path, help="pymol-data .deb (else apt-get download)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
@@ -247,10 +263,14 @@ def main(argv=None) -> int:
                 "chains": chains, "n_atoms": int(len(el)), "n_hydrogen_implicit": int(nh.sum()),
                 "mass_kda": round(mass / 1000, 1),
             }
-            print(f"{name:28s} {pdb_id:6s} {len(el):6d} atoms {mass / 1000:7.1f} kDa  chains {','.join(chains)}")
+            print(f"{name:28s} {pdb_id:6s} {len(el):6d} atoms {mass / 1000:7.1f} kDa  chains {_chains(chains)}")
     (args.out / "catalog.json").write_text(json.dumps(catalog, indent=1) + "\n")
     write_provenance(args.out / "PROVENANCE.md", catalog)
     return 0
+
+
+def _chains(chains: list[str]) -> str:
+    return ", ".join(chains) if len(chains) <= 10 else f"{len(chains)} chains {chains[0]}..{chains[-1]}"
 
 
 def write_provenance(path: Path, catalog: dict) -> None:
@@ -272,7 +292,7 @@ def write_provenance(path: Path, catalog: dict) -> None:
     ]
     for name, c in catalog.items():
         s = c["source"]
-        lines.append(f"| `{name}` | {c['pdb_id']} | {c['description']} | {c['assembly']}; {', '.join(c['chains'])} | "
+        lines.append(f"| `{name}` | {c['pdb_id']} | {c['description']} | {c['assembly']}; {_chains(c['chains'])} | "
                      f"{c['n_atoms']} | {c['mass_kda']} | {s['registry']} `{s['package']}` {s['version']}: "
                      f"`{s['path']}` | {s['license']} |")
     path.write_text("\n".join(lines) + "\n")
