@@ -80,6 +80,8 @@ def test_map_integrates_to_scattering_and_is_centred_and_deterministic():
     m = s.render(3.0, 40)
     assert m.shape == (40, 40, 40) and m.dtype == np.float32
     assert m.sum() == pytest.approx(s.weights.sum(), rel=1e-3)
+    # Same signal per mass as a procedural structure (one weight-1 point per 110 Da).
+    assert s.weights.sum() == pytest.approx(s.provenance["mass_kda"] * 1000 / 110, rel=0.02)
     assert np.linalg.norm(_centroid_a(m, 3.0)) < 0.5
     np.testing.assert_array_equal(m, make_structure(f"atomic:{SMALL}", 15, seed=5).render(3.0, 40))
     # Integrated density is proportional to the scattering, not to the atom count alone.

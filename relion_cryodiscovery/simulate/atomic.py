@@ -41,6 +41,10 @@ ATOMIC_MASS = {"H": 1.008, "C": 12.011, "N": 14.007, "O": 15.999, "S": 32.06, "P
 VOLT_A3_PER_A = 47.878
 #: Default isotropic B-factor (A^2) of the atoms when rendering or projecting.
 DEFAULT_BFACTOR = 20.0
+#: Mean electron f_e(0) (A) of protein per 110 Da (the committed models: 22.1-22.7). Atomic
+#: structures divide their weights and maps by it, so one procedural "residue" point (weight 1,
+#: 110 Da) and 110 Da of atoms carry the same signal and both kinds can be mixed in one data set.
+F0_PER_RESIDUE_EQUIVALENT = 22.4
 
 #: Peng et al. (1996) elastic electron scattering factors, neutral atoms, s <= 2 A^-1:
 #: element -> (a_1..a_5 in A, b_1..b_5 in A^2).
@@ -204,7 +208,8 @@ def load_model(name: str) -> AtomicModel:
 
 @dataclass
 class AtomicStructure(Structure):
-    """A :class:`Structure` whose points are atoms (weights f_e(0) incl. hydrogens, domains = chains).
+    """A :class:`Structure` whose points are atoms (domains = chains; weights: f_e(0) with the
+    hydrogens, divided by F0_PER_RESIDUE_EQUIVALENT, i.e. in procedural residue units).
 
     The particle simulator projects the points and blurs them with one Gaussian of width
     ``blob_sigma`` (fitted to the form factors, see :func:`effective_blob_sigma`); :meth:`render`
@@ -216,18 +221,21 @@ class AtomicStructure(Structure):
     bfactor: float = DEFAULT_BFACTOR
 
     def render(self, pixel_size: float, box: int, hinge_angle: float = 0.0) -> np.ndarray:
-        return density_map(self.pose(hinge_angle), self.element, self.n_hydrogen, pixel_size, box, self.bfactor)
+        """Exact map in the units of ``weights`` (f_e(0) / F0_PER_RESIDUE_EQUIVALENT per voxel)."""
+        m = density_map(self.pose(hinge_angle), self.element, self.n_hydrogen, pixel_size, box, self.bfactor)
+        return (m / F0_PER_RESIDUE_EQUIVALENT).astype(np.float32)
 
 
 def make_atomic_structure(name: str, bfactor: float = DEFAULT_BFACTOR) -> AtomicStructure:
     """Structure of committed atomic model ``name`` with its provenance (source package and path)."""
     m = load_model(name)
-    w = scattering_weights(m.element, m.n_hydrogen)
+    w = scattering_weights(m.element, m.n_hydrogen) / F0_PER_RESIDUE_EQUIVALENT
     sigma = effective_blob_sigma(m.element, m.n_hydrogen, bfactor)
     s = AtomicStructure(m.xyz, w, m.chain, blob_sigma=sigma, element=m.element, n_hydrogen=m.n_hydrogen,
                         bfactor=float(bfactor))
     s.provenance = {"kind": "atomic", "model": name, "mass_kda": round(m.mass_da / 1000, 1),
                     "n_atoms": int(len(m.xyz)), "n_domains": int(m.chain.max() + 1), "bfactor_A2": float(bfactor),
+                    "weight_unit": f"f_e(0) / {F0_PER_RESIDUE_EQUIVALENT} A (~110 Da of protein = 1)",
                     "blob_sigma_A": round(sigma, 3), "scattering_factors": "Peng et al. 1996 (electrons), 5 Gaussians",
                     **{k: v for k, v in m.info.items() if k not in ("mass_kda", "n_atoms")}}
     s.provenance["max_diameter_A"] = round(2 * s.radius, 1)
