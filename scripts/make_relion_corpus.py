@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from relion_cryodiscovery.simulate.atomic import catalog  # noqa: E402
 from relion_cryodiscovery.simulate.particles import ParticleConfig  # noqa: E402
 from relion_cryodiscovery.simulate.relion_runs import ExampleConfig, build_example  # noqa: E402
 from relion_cryodiscovery.simulate.structures import STRUCTURE_KINDS, SYMMETRIES, make_structure  # noqa: E402
@@ -30,6 +31,24 @@ from relion_cryodiscovery.simulate.structures import STRUCTURE_KINDS, SYMMETRIES
 
 #: Seeds from here on draw the cheaper sampling below and are compacted harder (see ``compact``).
 CHEAP_FROM_SEED = 1040
+#: Seeds from here on draw a real atomic model (one of those >= 30 kDa) for about a third of the projects.
+ATOMIC_FROM_SEED = 1100
+ATOMIC_SHARE = 0.35
+ATOMIC_MIN_KDA = 30.0
+
+
+def atomic_choice(seed: int) -> str | None:
+    """``atomic:<name>`` for a third of the seeds from ATOMIC_FROM_SEED on, else None.
+
+    Drawn from its own generator, so the rest of a seed's configuration is the same either way.
+    """
+    if seed < ATOMIC_FROM_SEED:
+        return None
+    rng = np.random.default_rng([seed, 1])
+    if rng.uniform() >= ATOMIC_SHARE:
+        return None
+    names = sorted(name for name, entry in catalog().items() if entry["mass_kda"] >= ATOMIC_MIN_KDA)
+    return f"atomic:{names[int(rng.integers(len(names)))]}"
 
 
 def random_config(seed: int) -> ExampleConfig:
@@ -68,6 +87,9 @@ def cheap_config(seed: int) -> ExampleConfig:
     kind = str(rng.choice(STRUCTURE_KINDS))
     symmetry = str(rng.choice(SYMMETRIES)) if kind == "symmetric" else None
     mass = float(np.round(np.exp(rng.uniform(np.log(80), np.log(900))), 0))
+    atomic = atomic_choice(seed)
+    if atomic is not None:
+        kind, symmetry, mass = atomic, None, float(catalog()[atomic.split(":", 1)[1]]["mass_kda"])
     junk_total = float(rng.uniform(0.1, 0.6))
     kinds = ["empty", "ice", "carbon", "aggregate", "clipped", "fragment"]
     shares = rng.dirichlet(np.full(len(kinds), 0.7))

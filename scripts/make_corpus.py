@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Regenerate the whole training corpus with one command (see docs/corpus.md).
+
+    python scripts/make_corpus.py                       # everything, with the committed seeds
+    python scripts/make_corpus.py --summary-only        # just count what is there
+
+1. Fast producer: ``--sim-jobs`` simulated Class2D jobs (``simulate.class_average_jobs``) in
+   ``corpus_cache/sim<N>`` (not committed; ~12 min for 320 jobs on 2 cores). The first N jobs of
+   a larger corpus are the same as a smaller one's (per-job seeds come from one generator).
+2. Real ``relion_refine`` 3.1.3 Class2D projects in ``corpus/relion`` (``make_relion_corpus.py``;
+   existing projects are skipped, so this only fills gaps; ~1-4 min per project on 2 cores).
+3. Real ``relion_refine`` 3.1.3 Class3D projects in ``corpus/relion3d``
+   (``make_relion_class3d_corpus.py``, same skipping).
+
+Everything is deterministic given the seeds; the committed projects record their own parameters in
+``ground_truth/simulation.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def summary(sim_dir: Path) -> dict:
+    """Labelled classes per source (from the label files, no images read)."""
+    import pandas as pd
+
+    out: dict = {}
+    if (sim_dir / "manifest.csv").is_file():
+        table = pd.read_csv(sim_dir / "manifest.csv")
+        out["fast_producer"] = {"jobs": len(table), "classes": int(table["n_classes"].sum()),
+                                "good": int(table["n_good"].sum())}
+    for name, pattern in (("relion_class2d", "corpus/relion/relion*"), ("relion_class3d", "corpus/relion3d/relion3d*"),
+                          ("example", "examples/class2d_small")):
+        labels = [pd.read_csv(p / "ground_truth" / "class_labels.csv") for p in sorted(REPO.glob(pattern))
+                  if (p / "ground_truth" / "class_labels.csv").is_file()]
+        if labels:
+            table = pd.concat(labels)
+            out[name] = {"projects": len(labels), "classes": len(table), "good": int(table["label"].sum())}
+    out["total_classes"] = sum(v["classes"] for v in out.values() if isinstance(v, dict))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=20261122, help="fast producer seed")
+    parser.add_argument("--sim-jobs", type=int, default=320)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--relion2d-seed", type=int, default=1000)
+    parser.add_argument("--relion2d", type=int, default=240, help="real Class2D projects (seeds from --relion2d-seed)")
+    parser.add_argument("--relion3d-seed", type=int, default=3000)
+    parser.add_argument("--relion3d", type=int, default=12, help="real Class3D projects")
+    parser.add_argument("--summary-only", action="store_true")
+    args = parser.parse_args()
+    sim_dir = REPO / "corpus_cache" / f"sim{args.sim_jobs}"
+    if not args.summary_only:
+        from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
+
+        if not (sim_dir / "manifest.csv").is_file():
+            make_corpus(sim_dir, args.sim_jobs, args.seed, workers=args.workers)
+        py = sys.executable
+        subprocess.run([py, str(REPO / "scripts" / "make_relion_corpus.py"), "--out", str(REPO / "corpus" / "relion"),
+                        "--n", str(args.relion2d), "--seed", str(args.relion2d_seed)], check=True)
+        script3d = REPO / "scripts" / "make_relion_class3d_corpus.py"
+        if script3d.is_file() and args.relion3d > 0:
+            subprocess.run([py, str(script3d), "--out", str(REPO / "corpus" / "relion3d"), "--n", str(args.relion3d),
+                            "--seed", str(args.relion3d_seed)], check=True)
+    print(json.dumps(summary(sim_dir), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
