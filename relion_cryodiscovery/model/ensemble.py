@@ -65,7 +65,9 @@ class _Forward:
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = int(self.strategy.num_replicas_in_sync)
         step = self._replicated if self.replicas > 1 else self._local
-        self._step = tf.function(step, reduce_retracing=True)
+        # No autograph: the step has no tensor-dependent Python control flow, so the graph is the
+        # same, and tracing skips the source conversion (~0.1 s of the job's first inference).
+        self._step = tf.function(step, reduce_retracing=True, autograph=False)
 
     def _call(self, image: tf.Tensor, features: tf.Tensor) -> tf.Tensor:
         inputs = {"image": image, "features": features}

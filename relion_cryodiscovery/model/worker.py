@@ -61,6 +61,15 @@ def load_ensemble(directory: Path, gpus: str | None, threads: int | None):
     return BoostedEnsemble.load(directory, strategy=strategy), strategy
 
 
+def process_age() -> float | None:
+    """Seconds since this process started (Linux ``/proc``; None elsewhere)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 def worker_wanted() -> bool:
     """A worker process pays for a second TensorFlow import unless this process has none yet."""
     return os.environ.get(WORKER_ENV, "1") != "0" and "tensorflow" not in sys.modules
@@ -116,6 +125,8 @@ class ModelWorker:
         self.seconds = 0.0
         self.inference_seconds = 0.0
         self.peak_rss_mb: float | None = None
+        #: When the worker was started, in seconds since this process started (None: unknown).
+        self.started_after = process_age()
         self._sender: threading.Thread | None = None
         self._send_error: BaseException | None = None
         self._done = False
