@@ -470,6 +470,8 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
     output.check_abort()  # before TensorFlow starts
     model = start_model(model_directory(parameters.model), parameters)
     montage: list = []
+    # Writes the big files in a thread: mostly I/O and numpy, they overlap the GIL-bound work.
+    copier = ThreadPoolExecutor(max_workers=1)
     try:
         with timed("imports", log):
             _import_heavy()
@@ -477,50 +479,24 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
             job = locate_job(input_path)
             contents = read_job(job)
         output.check_abort()
+        rank_data_job = copier.submit(outputs.copy_rank_data, output.stage, job.data_star)  # needs no scores
         classes = contents.classes
         if not contents.scan.has_optics:
             print(f"NOTE: {job.data_star} has no data_optics block (RELION 3.0 format); particles.star keeps that "
                   "format, which RELION 3.1 and later convert when they read it")
         while_waiting = (lambda inputs: montage.append(_montage_tiles(classes, inputs))) if parameters.montage else None
         scored, card = score_classes(classes, parameters, output, log, model, while_waiting)
+        _note_skipped(classes, scored.inputs.problems)
+        scores, min_score = decide(classes, scored, card, parameters)
+        info = provenance(card, parameters, input_path, min_score)
+        selected_numbers = [int(n) for n in classes.class_numbers[scores.selected]]
+        with timed("write outputs", log):
+            names, nodes, n_particles = _write_selection(
+                output, prefix, version, job, contents, classes, scores, info, selected_numbers, copier,
+                rank_data_job, montage[0] if montage else None, f"{input_path} ({card.model_version})")
     finally:
         model.close()
-    _note_skipped(classes, scored.inputs.problems)
-    scores, min_score = decide(classes, scored, card, parameters)
-    info = provenance(card, parameters, input_path, min_score)
-    selected_numbers = [int(n) for n in classes.class_numbers[scores.selected]]
-    with timed("write outputs", log), ThreadPoolExecutor(max_workers=1) as copier:
-        names = ["particles.star"]
-        if not contents.scan.counts(classes.n_classes)[scores.selected].any():
-            raise CryoDiscoveryError(job.data_star, "the selected classes hold no particles; lower min_score or min_particles")
-        # The two big files (the data.star filtered and copied) are written in a thread: mostly
-        # I/O and numpy, they overlap the GIL-bound tables and montage (docs/benchmarks.md).
-        particles_job = copier.submit(outputs.write_particles, output.stage("particles.star"), contents.scan,
-                                      selected_numbers)
-        rank_job = copier.submit(outputs.write_rank_files, Path(prefix.rstrip("/")), output.stage,
-                                 contents.model_classes, scores, contents.optimiser, job.data_star)
-        outputs.write_backup_selection(output.stage("backup_selection.star"), scores.selected)
-        names.append("backup_selection.star")
-        nodes = [OutputNode(prefix + "particles.star", "particles")]
-        if classes.dimensionality == 2:
-            outputs.write_class_averages(output.stage("class_averages.star"), contents.model_classes, scores)
-            names.append("class_averages.star")
-            nodes.append(OutputNode(prefix + "class_averages.star", "class_averages"))
-        else:
-            maps = outputs.copy_selected_maps(output.stage, contents.image_files, scores)
-            names += maps
-            nodes += [OutputNode(prefix + name, "map") for name in maps]
-        names += _write_score_tables(output, scores, info)
-        if parameters.montage:
-            names += _stage_montage(output, montage[0], scores, f"{input_path} ({card.model_version})")
-        n_particles = particles_job.result()
-        if n_particles == 0:
-            raise CryoDiscoveryError(job.data_star, "the selected classes hold no particles; lower min_score or min_particles")
-        rank = rank_job.result()
-        names += rank
-        nodes += [OutputNode(prefix + name, name.removesuffix(".star")) for name in rank if name != "rank_data.star"]
-        with output.stage(NODES_FILE).open("w") as handle:
-            write_nodes(handle, nodes, version)
+        copier.shutdown(wait=True)
     output.check_abort()
     info["particles_written"] = str(n_particles)
     stale = [name for name in _earlier_outputs(output.path) if name not in names]
@@ -528,6 +504,42 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
     log.append(("total", time.perf_counter() - start))
     _report(log, scores, info, model)
     print(f"wrote {n_particles} of {len(contents.scan.class_numbers)} particles to {prefix}particles.star")
+
+
+def _write_selection(output, prefix, version, job, contents, classes, scores, info, selected_numbers, copier,
+                     rank_data_job, montage, title) -> tuple[list[str], list[OutputNode], int]:
+    """Stage every output of a selection (names to commit, nodes, particles written)."""
+    names = ["particles.star"]
+    if not contents.scan.counts(classes.n_classes)[scores.selected].any():
+        raise CryoDiscoveryError(job.data_star, "the selected classes hold no particles; lower min_score or min_particles")
+    # particles.star (the data.star filtered) in the thread, while the tables and montage are drawn here.
+    particles_job = copier.submit(outputs.write_particles, output.stage("particles.star"), contents.scan,
+                                  selected_numbers)
+    rank_job = copier.submit(outputs.write_rank_files, Path(prefix.rstrip("/")), output.stage,
+                             contents.model_classes, scores, contents.optimiser)
+    outputs.write_backup_selection(output.stage("backup_selection.star"), scores.selected)
+    names.append("backup_selection.star")
+    nodes = [OutputNode(prefix + "particles.star", "particles")]
+    if classes.dimensionality == 2:
+        outputs.write_class_averages(output.stage("class_averages.star"), contents.model_classes, scores)
+        names.append("class_averages.star")
+        nodes.append(OutputNode(prefix + "class_averages.star", "class_averages"))
+    else:
+        maps = outputs.copy_selected_maps(output.stage, contents.image_files, scores)
+        names += maps
+        nodes += [OutputNode(prefix + name, "map") for name in maps]
+    names += _write_score_tables(output, scores, info)
+    if montage is not None:
+        names += _stage_montage(output, montage, scores, title)
+    n_particles = particles_job.result()
+    if n_particles == 0:
+        raise CryoDiscoveryError(job.data_star, "the selected classes hold no particles; lower min_score or min_particles")
+    rank = rank_job.result()
+    names += rank[:1] + [rank_data_job.result()] + rank[1:]
+    nodes += [OutputNode(prefix + name, name.removesuffix(".star")) for name in rank]
+    with output.stage(NODES_FILE).open("w") as handle:
+        write_nodes(handle, nodes, version)
+    return names, nodes, n_particles
 
 
 def _note_skipped(classes: ClassSet, problems: list[str]) -> None:

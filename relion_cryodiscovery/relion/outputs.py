@@ -110,10 +110,18 @@ def write_class_averages(path: Path, model_classes: pd.DataFrame, scores: ClassS
         write_table(handle, "", table[scores.selected].reset_index(drop=True))
 
 
+def copy_rank_data(stage: callable, data_star: Path) -> str:
+    """``rank_data.star``: a full copy of the job's data.star (kernel ``sendfile``; needs no scores,
+    so the job makes it while the model runs)."""
+    shutil.copyfile(data_star, stage("rank_data.star"))
+    return "rank_data.star"
+
+
 def write_rank_files(
-    out_dir: Path, stage: callable, model_classes: pd.DataFrame, scores: ClassScores, optimiser: dict, data_star: Path
+    out_dir: Path, stage: callable, model_classes: pd.DataFrame, scores: ClassScores, optimiser: dict
 ) -> list[str]:
-    """``rank_model.star``, ``rank_data.star`` and (with an optimiser) ``rank_optimiser.star``.
+    """``rank_model.star`` and (with an optimiser) ``rank_optimiser.star``, which names
+    ``rank_model.star`` and ``rank_data.star`` (:func:`copy_rank_data`).
 
     ``relion_display --gui --i <o>rank_optimiser.star`` (4.0/5.0) or ``--i <o>rank_model.star``
     (3.1) then shows all classes, sortable on ``rlnClassScore``.
@@ -122,8 +130,7 @@ def write_rank_files(
     table.insert(1, "rlnClassScore", scores.score)
     with stage("rank_model.star").open("w") as handle:
         write_table(handle, "model_classes", table)
-    shutil.copyfile(data_star, stage("rank_data.star"))
-    names = ["rank_model.star", "rank_data.star"]
+    names = ["rank_model.star"]
     if optimiser:
         values = dict(optimiser)
         values["rlnModelStarFile"] = f"{out_dir}/rank_model.star"
@@ -148,6 +155,7 @@ def copy_selected_maps(stage: callable, references: list[Path], scores: ClassSco
 __all__ = [
     "ClassScores",
     "SCORE_COLUMNS",
+    "copy_rank_data",
     "copy_selected_maps",
     "format_value",
     "write_backup_selection",
