@@ -15,7 +15,7 @@ import pytest
 
 from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.model.card import ModelCard
-from relion_cryodiscovery.model.worker import SCORE_FIELDS, ModelWorker, load_ensemble
+from relion_cryodiscovery.model.worker import SCORE_FIELDS, WORKER_ENV as CRYO_ENV, ModelWorker, load_ensemble
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -116,3 +116,75 @@ def test_the_select_command_imports_nothing_heavy_before_the_worker_starts() -> 
             "'tensorflow', 'keras') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert done.stdout.strip() == "[]"
+
+
+SITECUSTOMIZE = textwrap.dedent('''
+    """Audit hook for every Python process of the job (the External executable and its model worker)."""
+    import os, sys
+
+    out = os.path.realpath(os.environ["GUARD_OUT"])
+    log = os.open(os.environ["GUARD_LOG"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    allowed = set()
+    parent = out
+    while parent != os.path.dirname(parent):  # creating --o may create its parents
+        allowed.add(parent)
+        parent = os.path.dirname(parent)
+    os.write(log, f"START\\t{os.getpid()}\\t{' '.join(sys.argv)}\\n".encode())
+    WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+    def inside(path, dir_fd=None):
+        if isinstance(path, int):
+            return True
+        path = os.fsdecode(path)
+        if dir_fd is not None and dir_fd >= 0 and not os.path.isabs(path):
+            path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+        real = os.path.realpath(path)
+        return real == out or real.startswith(out + os.sep) or real in ("/dev/null", "/dev/tty")
+
+    def hook(event, args):
+        bad = None
+        if event in ("socket.connect", "socket.getaddrinfo", "socket.gethostbyname", "socket.sendto"):
+            bad = f"{event} {args[1:]!r}"
+        elif event == "open":
+            path, mode, flags = args
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+                isinstance(flags, int) and flags & WRITE_FLAGS)
+            if writing and path is not None and not inside(path):
+                bad = f"write {path}"
+        elif event in ("os.remove", "os.rmdir") and not inside(args[0], args[1]):
+            bad = f"{event} {args[0]}"
+        elif event == "os.mkdir" and not inside(args[0], args[2]) and os.path.realpath(args[0]) not in allowed:
+            bad = f"{event} {args[0]}"
+        elif event == "os.rename" and not inside(args[1], args[3]):
+            bad = f"{event} {args[1]}"
+        elif event in ("shutil.copyfile", "shutil.move") and not inside(args[1]):
+            bad = f"{event} {args[1]}"
+        if bad:
+            os.write(log, f"VIOLATION\\t{os.getpid()}\\t{bad}\\n".encode())
+
+    sys.addaudithook(hook)
+''')
+
+
+def test_the_worker_writes_nothing_outside_o_either(project: Path, session_tiny_model: Path, tmp_path: Path) -> None:
+    """tests/test_safety.py's guard covers the job's own process; this one every process of the job."""
+    hooks, home, tmp = tmp_path / "hooks", tmp_path / "home", tmp_path / "tmpdir"
+    for directory in (hooks, home, tmp):
+        directory.mkdir()
+    (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    log = tmp_path / "audit.tsv"
+    out = "External/job005/"
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_HOME", "MPLCONFIGDIR", CRYO_ENV)}
+    env.update(HOME=str(home), TMPDIR=str(tmp), XDG_CACHE_HOME=str(home / ".cache"),
+               XDG_CONFIG_HOME=str(home / ".config"), GUARD_OUT=str(project / out), GUARD_LOG=str(log),
+               PYTHONPATH=os.pathsep.join([str(hooks), str(REPO)]))
+    done = subprocess.run([sys.executable, str(REPO / "relion_external/cryodiscovery_select.py"), "--o", out,
+                           "--in_parts", "Class2D/job001/run_it025_data.star", "--model", str(session_tiny_model),
+                           "--min_classes", "2", "--j", "1"], cwd=project, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [line.split("\t") for line in log.read_text().splitlines()]
+    started = [line[2] for line in lines if line[0] == "START"]
+    assert any(argv.startswith("-m ") and '"parent"' in argv for argv in started), started  # the worker ran hooked
+    assert [line for line in lines if line[0] == "VIOLATION"] == []
+    assert list(home.rglob("*")) == [] and list(tmp.rglob("*")) == []
