@@ -563,19 +563,23 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
     parameters.validate()
     log: list[tuple[str, float]] = []
     path = Path(input_path)
-    _import_heavy()
-    with timed("read input", log):
-        if path.suffix in (".mrcs", ".mrc"):
-            if not path.is_file():
-                raise CryoDiscoveryError(path, "file not found")
-            classes = read_bare_stack(path, parameters.angpix)
-        else:
-            classes = read_job(locate_job(path, require_data=False)).classes
-            if parameters.angpix:
-                classes.pixel_size = parameters.angpix
-    montage: list = []
-    while_waiting = (lambda inputs: montage.append(_montage_tiles(classes, inputs))) if parameters.montage else None
-    scored, card = score_classes(classes, parameters, output, log, while_waiting=while_waiting)
+    model = start_model(model_directory(parameters.model), parameters)
+    try:
+        _import_heavy()
+        with timed("read input", log):
+            if path.suffix in (".mrcs", ".mrc"):
+                if not path.is_file():
+                    raise CryoDiscoveryError(path, "file not found")
+                classes = read_bare_stack(path, parameters.angpix)
+            else:
+                classes = read_job(locate_job(path, require_data=False)).classes
+                if parameters.angpix:
+                    classes.pixel_size = parameters.angpix
+        montage: list = []
+        while_waiting = (lambda inputs: montage.append(_montage_tiles(classes, inputs))) if parameters.montage else None
+        scored, card = score_classes(classes, parameters, output, log, model, while_waiting)
+    finally:
+        model.close()
     scores, min_score = decide(classes, scored, card, parameters, allow_empty=True)
     info = provenance(card, parameters, input_path, min_score)
     names = _write_score_tables(output, scores, info)
@@ -583,4 +587,4 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
         names += _stage_montage(output, montage[0], scores, f"{input_path} ({card.model_version})")
     output.commit(names, [])
     log.append(("total", time.perf_counter() - start))
-    _report(log, scores, info)
+    _report(log, scores, info, model)
