@@ -11,6 +11,7 @@ file and the problem, ``RELION_JOB_EXIT_FAILURE`` and no partial outputs; on
 from __future__ import annotations
 
 import datetime
+import gc
 import importlib
 import os
 import resource
@@ -69,9 +70,25 @@ def __getattr__(name: str):
 
 def _import_heavy() -> None:
     """Bind the lazily imported names (a name already set, e.g. patched by a test, is kept)."""
-    for name in _LAZY:
-        if name not in globals():
-            globals()[name] = _lazy(name)
+    missing = [name for name in _LAZY if name not in globals()]
+    if missing:
+        with gc_paused():
+            for name in missing:
+                globals()[name] = _lazy(name)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: big imports (pandas, scipy, Matplotlib) allocate
+    hundreds of thousands of long-lived objects, and the collector's repeated scans of the growing
+    heap cost ~10 % of their import time (docs/benchmarks.md)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 MONTAGE_FILE = "cryodiscovery_montage.png"
 #: Earlier outputs that a rerun removes when it does not produce them again.
@@ -406,7 +423,8 @@ def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_
 
 def _montage_tiles(classes: ClassSet, inputs: ModelInputs):
     """The montage's images: 2D averages as RELION wrote them; for 3D maps, their first projection."""
-    from .evaluation.plots import MontageTiles
+    with gc_paused():
+        from .evaluation.plots import MontageTiles
 
     return MontageTiles(classes.images if classes.dimensionality == 2 else inputs.images[:, 0])
 

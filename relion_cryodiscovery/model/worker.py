@@ -22,6 +22,7 @@ library (numpy arrays travel pickled).
 from __future__ import annotations
 
 import builtins
+import gc
 import json
 import os
 import pickle
@@ -250,7 +251,13 @@ def serve(request_fd: int, result_fd: int, config: dict[str, Any]) -> None:
     try:
         for name in BLOCKED_IN_WORKER:
             sys.modules.setdefault(name, None)
+        # Importing TensorFlow and Keras creates ~10^6 long-lived objects; the cyclic garbage
+        # collector would scan the growing heap ~600 times on the way (~15 % of the start-up,
+        # docs/benchmarks.md). Off while loading; then everything loaded is frozen out of its scans.
+        gc.disable()
         ensemble, strategy = load_ensemble(Path(config["model"]), config["gpus"], config["threads"])
+        gc.freeze()
+        gc.enable()
         _send(results, ("ready", time.perf_counter() - _STARTED))
         request = pickle.load(requests)
         if request[0] != "predict":
