@@ -124,6 +124,8 @@ def render_model_card(card: dict) -> str:
         lines.append(_metrics_row("simulated test (held-out structures)", extra["sim_test_metrics"]))
     if real:
         lines.append(_metrics_row("**real relion_refine jobs, held-out structures**", real))
+        for dim, m in real.get("by_dimensionality", {}).items():
+            lines.append(_metrics_row(f"of which {dim} classes", m))
         lines += ["", "Against the targets of issue 4 (held out by structure, RELION-made classes):", "",
                   "| metric | target | measured | met |", "|---|---|---|---|"]
         for key, (op, target) in TARGETS.items():

@@ -77,21 +77,27 @@ class HoldoutScores:
 
 
 def score_holdout(ensemble, jobs: list[LabelledJob]) -> HoldoutScores:
-    """Score held-out jobs with and without their metadata (image only = every metadata feature withheld)."""
+    """Score held-out jobs with and without their metadata (image only = every metadata feature withheld).
+
+    Job by job, since 2D classes have one view and 3D classes six.
+    """
     from ..data.features import withhold_metadata
     from ..model.ensemble import predict_views
 
-    images = np.concatenate([j.inputs.images[j.inputs.usable] for j in jobs])
-    features = np.concatenate([j.inputs.features[j.inputs.usable] for j in jobs])
-    truth = np.concatenate([j.labels[j.inputs.usable] for j in jobs])
-    particles = np.concatenate([
-        (j.particle_counts if j.particle_counts is not None else np.ones(len(j.labels)))[j.inputs.usable]
-        for j in jobs])
-    image_only = withhold_metadata(features, np.random.default_rng(0), p_all=1.0, p_each=0.0)
-    members = predict_views([ensemble.d1, ensemble.d2, ensemble.d3], images, features)
-    members_image = predict_views([ensemble.d1, ensemble.d2, ensemble.d3], images, image_only)
-    return HoldoutScores(truth, ensemble.predict(images, features).calibrated, particles, members,
-                         ensemble.predict(images, image_only).calibrated, members_image)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in HoldoutScores.__dataclass_fields__}
+    rng = np.random.default_rng(0)
+    for job in jobs:
+        usable = job.inputs.usable
+        images, features = job.inputs.images[usable], job.inputs.features[usable]
+        image_only = withhold_metadata(features, rng, p_all=1.0, p_each=0.0)
+        counts = job.particle_counts if job.particle_counts is not None else np.ones(len(job.labels))
+        parts["truth"].append(job.labels[usable])
+        parts["particles"].append(counts[usable])
+        parts["scores"].append(ensemble.predict(images, features).calibrated)
+        parts["image_only_scores"].append(ensemble.predict(images, image_only).calibrated)
+        parts["members"].append(predict_views([ensemble.d1, ensemble.d2, ensemble.d3], images, features))
+        parts["image_only_members"].append(predict_views([ensemble.d1, ensemble.d2, ensemble.d3], images, image_only))
+    return HoldoutScores(**{k: np.concatenate(v) for k, v in parts.items()})
 
 
 def holdout_metrics(ensemble, jobs: list[LabelledJob]) -> dict:
@@ -111,6 +117,15 @@ def holdout_metrics(ensemble, jobs: list[LabelledJob]) -> dict:
                 "roc_auc", "accuracy", "false_negative_rate", "ece", "junk_particles_removed", "good_particles_kept")}
             ablations[f"{inputs} / {name}"]["threshold"] = float(threshold)
     report["ablations"] = ablations
+    dims = np.concatenate([np.full(int(j.inputs.usable.sum()), j.dimensionality) for j in jobs])
+    report["by_dimensionality"] = {}
+    for dim in sorted(set(dims.tolist())):
+        keep = dims == dim
+        m = classification_metrics(s.truth[keep], s.scores[keep] >= ensemble.threshold, s.scores[keep],
+                                   s.particles[keep]).to_dict()
+        report["by_dimensionality"][f"{dim}D"] = {k: m[k] for k in (
+            "n_classes", "n_good", "roc_auc", "accuracy", "false_negative_rate", "ece", "junk_particles_removed",
+            "good_particles_kept", "precision")}
     report["jobs"] = sorted({str(j.source.job.parents[2]) for j in jobs})
     report["structures"] = len({j.source.group for j in jobs})
     return report
