@@ -140,6 +140,14 @@ def render_model_card(card: dict) -> str:
                 lines.append(f"| {name} | " + " | ".join(_fmt(m.get(k)) for k in (
                     "roc_auc", "accuracy", "false_negative_rate", "ece", "junk_particles_removed",
                     "good_particles_kept", "threshold")) + " |")
+        if real.get("operating_points"):
+            lines += ["", "## Other thresholds on the same held-out classes (the External job's `min_score`)", "",
+                      "| threshold | accuracy | FNR | precision | junk particles removed | good particles kept |",
+                      "|---|---|---|---|---|---|"]
+            for t, m in real["operating_points"].items():
+                lines.append(f"| {t} | " + " | ".join(_fmt(m.get(k)) for k in (
+                    "accuracy", "false_negative_rate", "precision", "junk_particles_removed",
+                    "good_particles_kept")) + " |")
         lines += ["", f"Held-out real jobs: {', '.join(real.get('jobs', []))}."]
     lines += [""]
     return "\n".join(lines)

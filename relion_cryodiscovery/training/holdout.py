@@ -117,6 +117,11 @@ def holdout_metrics(ensemble, jobs: list[LabelledJob]) -> dict:
                 "roc_auc", "accuracy", "false_negative_rate", "ece", "junk_particles_removed", "good_particles_kept")}
             ablations[f"{inputs} / {name}"]["threshold"] = float(threshold)
     report["ablations"] = ablations
+    report["operating_points"] = {}
+    for threshold in sorted({round(float(ensemble.threshold), 3), 0.25, 0.5, 0.75}):
+        m = classification_metrics(s.truth, s.scores >= threshold, s.scores, s.particles).to_dict()
+        report["operating_points"][f"{threshold:.3f}"] = {k: m[k] for k in (
+            "accuracy", "false_negative_rate", "precision", "junk_particles_removed", "good_particles_kept")}
     dims = np.concatenate([np.full(int(j.inputs.usable.sum()), j.dimensionality) for j in jobs])
     report["by_dimensionality"] = {}
     for dim in sorted(set(dims.tolist())):
