@@ -27,6 +27,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+#: The committed real projects, as (first seed, count). 2D seeds 1000-1039 are the first recipe,
+#: 1040 on the cheaper lab-like one (make_relion_corpus.CHEAP_FROM_SEED), 1100 on add atomic
+#: models (ATOMIC_FROM_SEED); 1050-1099 are unused. 3D: two series of nine.
+RELION2D_SERIES = [(1000, 50), (1100, 200)]
+RELION3D_SERIES = [(3000, 9), (3100, 9)]
+
+
+def _series(text: str) -> tuple[int, int]:
+    first, count = text.split(":")
+    return int(first), int(count)
+
 
 def summary(sim_dir: Path) -> dict:
     """Labelled classes per source (from the label files, no images read)."""
@@ -53,10 +64,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20261122, help="fast producer seed")
     parser.add_argument("--sim-jobs", type=int, default=320)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--relion2d-seed", type=int, default=1000)
-    parser.add_argument("--relion2d", type=int, default=240, help="real Class2D projects (seeds from --relion2d-seed)")
-    parser.add_argument("--relion3d-seed", type=int, default=3000)
-    parser.add_argument("--relion3d", type=int, default=12, help="real Class3D projects")
+    parser.add_argument("--relion2d", type=_series, nargs="*", default=RELION2D_SERIES,
+                        help="real Class2D seed series FIRST:COUNT (default: the committed ones)")
+    parser.add_argument("--relion3d", type=_series, nargs="*", default=RELION3D_SERIES,
+                        help="real Class3D seed series FIRST:COUNT (default: the committed ones)")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
     sim_dir = REPO / "corpus_cache" / f"sim{args.sim_jobs}"
@@ -66,12 +77,12 @@ def main() -> int:
         if not (sim_dir / "manifest.csv").is_file():
             make_corpus(sim_dir, args.sim_jobs, args.seed, workers=args.workers)
         py = sys.executable
-        subprocess.run([py, str(REPO / "scripts" / "make_relion_corpus.py"), "--out", str(REPO / "corpus" / "relion"),
-                        "--n", str(args.relion2d), "--seed", str(args.relion2d_seed)], check=True)
-        script3d = REPO / "scripts" / "make_relion_class3d_corpus.py"
-        if script3d.is_file() and args.relion3d > 0:
-            subprocess.run([py, str(script3d), "--out", str(REPO / "corpus" / "relion3d"), "--n", str(args.relion3d),
-                            "--seed", str(args.relion3d_seed)], check=True)
+        for first, count in args.relion2d:
+            subprocess.run([py, str(REPO / "scripts" / "make_relion_corpus.py"), "--out",
+                            str(REPO / "corpus" / "relion"), "--n", str(count), "--seed", str(first)], check=True)
+        for first, count in args.relion3d:
+            subprocess.run([py, str(REPO / "scripts" / "make_relion_class3d_corpus.py"), "--out",
+                            str(REPO / "corpus" / "relion3d"), "--n", str(count), "--seed", str(first)], check=True)
     print(json.dumps(summary(sim_dir), indent=1))
     return 0
 
