@@ -15,7 +15,6 @@ import gc
 import importlib
 import os
 import resource
-import shutil
 import signal
 import sys
 import tempfile
@@ -182,7 +181,8 @@ def private_caches(output: OutputDirectory) -> Iterator[None]:
     """Point Keras, Matplotlib and ``tempfile`` at the job's staging directory (removed at the end).
 
     The job then writes nothing outside ``--o``: Keras creates ``~/.keras/keras.json`` and
-    Matplotlib a font cache on first import, TensorFlow's autograph writes temporary modules.
+    Matplotlib (imported by Keras when TensorFlow was loaded in this process) a font cache on first
+    import, TensorFlow's autograph writes temporary modules.
     ``KERAS_HOME``/``MPLCONFIGDIR`` set by the user are respected; temporary files always stay here.
     """
     saved = {name: os.environ.get(name) for name in (*_CACHE_VARIABLES, "TMPDIR")}
@@ -192,8 +192,6 @@ def private_caches(output: OutputDirectory) -> Iterator[None]:
             directory = output.stage(sub)
             directory.mkdir(exist_ok=True)
             os.environ[name] = str(directory.resolve())
-            if name == "MPLCONFIGDIR":
-                _copy_font_cache(directory)
     tempfile.tempdir = None  # recomputed from TMPDIR on next use
     try:
         yield
@@ -204,25 +202,6 @@ def private_caches(output: OutputDirectory) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def _copy_font_cache(directory: Path) -> None:
-    """Copy the user's Matplotlib font cache (``fontlist-*.json``, read only) into ``directory``.
-
-    An empty MPLCONFIGDIR makes Matplotlib rebuild its font list on import (``fc-list`` and a scan
-    of every system font: 0.2-0.4 s here, seconds with many fonts installed). Matplotlib ignores a
-    cache of another version and rebuilds, as before.
-    """
-    try:
-        home = Path.home()
-    except (RuntimeError, KeyError):  # no home directory: Matplotlib builds its list
-        return
-    for source in (Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "matplotlib", home / ".matplotlib"):
-        try:
-            for cache in source.glob("fontlist-*.json"):
-                shutil.copyfile(cache, directory / cache.name)
-        except OSError:
-            pass
 
 
 @dataclass
@@ -424,7 +403,7 @@ def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_
 def _montage_tiles(classes: ClassSet, inputs: ModelInputs):
     """The montage's images: 2D averages as RELION wrote them; for 3D maps, their first projection."""
     with gc_paused():
-        from .evaluation.plots import MontageTiles
+        from .evaluation.montage import MontageTiles
 
     return MontageTiles(classes.images if classes.dimensionality == 2 else inputs.images[:, 0])
 

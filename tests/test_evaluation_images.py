@@ -17,7 +17,7 @@ from relion_cryodiscovery.evaluation.image_metrics import (
     mse,
     ssim,
 )
-from relion_cryodiscovery.evaluation.plots import class_montage, montage_size
+from relion_cryodiscovery.evaluation.montage import class_montage, montage_size
 from test_evaluation_helpers import relion_project, write_map
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.evaluation import fsc as fsc_mod
 from relion_cryodiscovery.evaluation import image_io, image_metrics, plots
+from relion_cryodiscovery.evaluation.montage import class_montage
 from relion_cryodiscovery.evaluation.labels import (
     CLASS_AVERAGES,
     PARTICLES,
@@ -337,7 +338,7 @@ def _outcome_montage(images: Images, pred: Predictions, labels: np.ndarray, out_
     tags = {(1, 1): "TP: good, kept", (0, 1): "FP: junk, kept",
             (1, 0): "FN: good, lost", (0, 0): "TN: junk, dropped"}
     rows = [index[k] for k in ks]
-    return plots.class_montage(stack, ks, pred.scores[rows], pred.selected[rows],
+    return class_montage(stack, ks, pred.scores[rows], pred.selected[rows],
                                [tags[(int(labels[i]), int(pred.selected[i]))] for i in rows], out_png,
                                title="Prediction against truth")
 
