@@ -85,7 +85,7 @@ def render_model_card(card: dict) -> str:
         "",
         f"Created {card['created']} with `{corpus.get('command', '')}` (TensorFlow {extra.get('tensorflow')}, "
         f"Keras {extra.get('keras')}, {extra.get('replicas')} replica(s), "
-        f"{extra.get('training_seconds', 0):.0f} s of training in the last stage on a 2-core CPU).",
+        f"{extra.get('training_seconds', 0):.0f} s in the training epochs of the last stage, d1-d3 summed, on a 2-core CPU).",
         "",
         "## Data",
         f"* Recipe `{corpus.get('recipe')}`: {corpus.get('recipe_text', '')}",
@@ -148,6 +148,24 @@ def render_model_card(card: dict) -> str:
                 lines.append(f"| {t} | " + " | ".join(_fmt(m.get(k)) for k in (
                     "accuracy", "false_negative_rate", "precision", "junk_particles_removed",
                     "good_particles_kept")) + " |")
+        if real.get("by_purity"):
+            lines += ["", "## Where the held-out mistakes are (purity = fraction of true particles in the class)", "",
+                      "| purity | classes | wrong at the shipped threshold | error rate |", "|---|---|---|---|"]
+            for band, m in real["by_purity"].items():
+                lines.append(f"| {band} | {m['classes']} | {m['wrong']} | {_fmt(m['error_rate'])} |")
+        if real.get("true_particles"):
+            tp = real["true_particles"]
+            lines += ["", "## Particles counted by their own ground truth", "",
+                      "The particle fractions above count a class's particles as good or junk by the class's "
+                      "label (what `evaluate` can do with a Select job as truth). Counted by each particle's "
+                      "simulated identity instead, on the same held-out classes:", "",
+                      "| selection | good particles kept | junk particles removed |", "|---|---|---|",
+                      f"| the model at the shipped threshold | {_fmt(tp['model']['good_particles_kept'])} | "
+                      f"{_fmt(tp['model']['junk_particles_removed'])} |",
+                      f"| the labels themselves (oracle: keep exactly the classes labelled good) | "
+                      f"{_fmt(tp['oracle']['good_particles_kept'])} | {_fmt(tp['oracle']['junk_particles_removed'])} |",
+                      "", "No selection of whole classes can do better than the oracle row by much: good classes "
+                      "hold up to 20% junk and rejected classes still hold true particles."]
         lines += ["", f"Held-out real jobs: {', '.join(real.get('jobs', []))}."]
     lines += [""]
     return "\n".join(lines)

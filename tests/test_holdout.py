@@ -11,6 +11,8 @@ import numpy as np
 from relion_cryodiscovery.data.preprocess import PreprocessConfig
 from relion_cryodiscovery.model.ensemble import BoostedEnsemble
 from relion_cryodiscovery.training.holdout import (
+    errors_by_purity,
+    true_particle_fractions,
     holdout_metrics, is_held_out, project_sources, read_projects, real_projects, split_projects, structure_group,
 )
 
@@ -58,3 +60,22 @@ def test_holdout_metrics_report_the_issue_metrics_and_ablations(session_tiny_mod
     assert set(report["ablations"]) == {f"{i} / {m}" for i in ("image + metadata", "image only")
                                         for m in ("boosted ensemble", "d1 only", "d2 only", "d3 only")}
     assert report["structures"] == 1 and report["jobs"] == [str(example)]
+    # the example has particle-level truth: the oracle (its own labels) and the purity bands are reported
+    assert report["true_particles"]["classes"] == 12
+    assert sum(band["classes"] for band in report["by_purity"].values()) == 12
+
+
+def test_true_particle_fractions_count_particles_not_class_labels():
+    n_particles, n_good = np.array([100.0, 50.0, 10.0]), np.array([90.0, 10.0, 0.0])
+    keep = np.array([True, False, False])
+    assert true_particle_fractions(keep, n_particles, n_good) == {"good_particles_kept": 0.9,
+                                                                  "junk_particles_removed": 50 / 60}
+
+
+def test_errors_by_purity_puts_each_class_in_one_band():
+    purity = np.array([0.0, 0.49, 0.5, 0.79, 0.8, 1.0])
+    truth = np.array([0, 0, 0, 0, 1, 1])
+    selected = np.array([0, 1, 1, 0, 1, 0])
+    bands = errors_by_purity(truth, selected, purity)
+    assert [b["classes"] for b in bands.values()] == [2, 2, 2]
+    assert [b["wrong"] for b in bands.values()] == [1, 1, 1]

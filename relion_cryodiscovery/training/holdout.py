@@ -131,6 +131,55 @@ def holdout_metrics(ensemble, jobs: list[LabelledJob]) -> dict:
         report["by_dimensionality"][f"{dim}D"] = {k: m[k] for k in (
             "n_classes", "n_good", "roc_auc", "accuracy", "false_negative_rate", "ece", "junk_particles_removed",
             "good_particles_kept", "precision")}
+    truth = [class_truth(j) for j in jobs]
+    purity, n_particles, n_good = (np.concatenate([t[c] for t in truth])
+                                   for c in ("purity", "n_particles", "n_good_particles"))
+    selected = s.scores >= ensemble.threshold
+    report["by_purity"] = errors_by_purity(s.truth, selected, purity)
+    known = np.isfinite(n_good) & np.isfinite(n_particles)
+    if known.any():
+        report["true_particles"] = {
+            "model": true_particle_fractions(selected[known], n_particles[known], n_good[known]),
+            "oracle": true_particle_fractions(s.truth[known] == 1, n_particles[known], n_good[known]),
+            "classes": int(known.sum())}
     report["jobs"] = sorted({str(j.source.job.parents[2]) for j in jobs})
     report["structures"] = len({j.source.group for j in jobs})
     return report
+
+
+#: Purity bands for the error breakdown: clear junk, the ambiguous middle, and classes labelled good.
+PURITY_BANDS = ((0.0, 0.5), (0.5, 0.8), (0.8, 1.0001))
+
+
+def class_truth(job: LabelledJob) -> dict[str, np.ndarray]:
+    """Per usable class: ``purity``, ``n_particles`` and ``n_good_particles`` from the project's
+    ``ground_truth/class_labels.csv`` (NaN where the project has none, e.g. a lab's own Select job)."""
+    usable = job.inputs.usable
+    columns = ("purity", "n_particles", "n_good_particles")
+    table = job.source.job.parents[2] / "ground_truth" / "class_labels.csv"
+    if not table.is_file():
+        return {c: np.full(int(usable.sum()), np.nan) for c in columns}
+    import pandas as pd
+
+    labels = pd.read_csv(table).set_index("class_number").reindex(np.arange(1, len(usable) + 1))
+    return {c: labels[c].to_numpy(dtype=float)[usable] for c in columns}
+
+
+def true_particle_fractions(selected: np.ndarray, n_particles: np.ndarray, n_good: np.ndarray) -> dict:
+    """Fractions of the truly good particles kept and of the junk particles removed by a class selection,
+    counted by each particle's ground truth (not by its class's label)."""
+    keep = selected.astype(bool)
+    n_junk = n_particles - n_good
+    return {"good_particles_kept": float(n_good[keep].sum() / n_good.sum()),
+            "junk_particles_removed": float(n_junk[~keep].sum() / n_junk.sum())}
+
+
+def errors_by_purity(truth: np.ndarray, selected: np.ndarray, purity: np.ndarray) -> dict:
+    """Classes, wrong decisions and the error rate per purity band (where the mistakes are)."""
+    out = {}
+    for lo, hi in PURITY_BANDS:
+        band = (purity >= lo) & (purity < hi)
+        wrong = band & (truth.astype(bool) != selected.astype(bool))
+        out[f"{lo:.1f}-{min(hi, 1.0):.1f}"] = {"classes": int(band.sum()), "wrong": int(wrong.sum()),
+                                               "error_rate": float(wrong.sum() / band.sum()) if band.any() else None}
+    return out
