@@ -53,6 +53,24 @@ def write_real_manifest(path: Path, projects: list[Path]) -> Path:
     return path
 
 
+def example_montage(model: Path, out_png: Path) -> Path:
+    """Run the select command with ``model`` on a copy of the bundled example; keep its montage."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "class2d_small"
+        shutil.copytree(REPO / "examples" / "class2d_small", project)
+        data = sorted(project.glob("Class2D/job001/run_it*_data.star"))[-1].relative_to(project)
+        subprocess.run([sys.executable, "-m", "relion_cryodiscovery.cli.main", "select", "--o", "External/job003/",
+                        "--in_parts", str(data), "--model", str(model.resolve()), "--min_particles", "10"],
+                       cwd=project, check=True, stdout=subprocess.DEVNULL)
+        out_png.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(project / "External" / "job003" / "cryodiscovery_montage.png", out_png)
+    return out_png
+
+
 def _rel(path: Path) -> str:
     path = Path(path).resolve()
     return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
@@ -166,6 +184,11 @@ def render_model_card(card: dict) -> str:
                       f"{_fmt(tp['oracle']['good_particles_kept'])} | {_fmt(tp['oracle']['junk_particles_removed'])} |",
                       "", "No selection of whole classes can do better than the oracle row by much: good classes "
                       "hold up to 20% junk and rejected classes still hold true particles."]
+        lines += ["", "## The bundled example, scored by this model", "",
+                  "`examples/class2d_small` (a real RELION 3.1.3 Class2D job of simulated particles; it is in the "
+                  "held-out set) as the External job shows it, written by this script with the `select` command "
+                  "(blue = kept, orange = rejected; the score is the calibrated P(good)):", "",
+                  "![example montage](images/example_montage.png)"]
         lines += ["", f"Held-out real jobs: {', '.join(real.get('jobs', []))}."]
     lines += [""]
     return "\n".join(lines)
@@ -271,6 +294,8 @@ def main() -> int:
     args.o.mkdir(parents=True, exist_ok=True)
     for name in ("d1.keras", "d2.keras", "d3.keras", "model_card.json"):
         shutil.copyfile(staging / name, args.o / name)
+    if args.o.resolve() == (REPO / "models" / "default").resolve():
+        example_montage(args.o, REPO / "docs" / "images" / "example_montage.png")
     print(json.dumps({k: v for k, v in real.items() if not isinstance(v, (list, dict))}, indent=1))
     print(f"model written to {args.o} in {time.perf_counter() - started:.0f} s")
     return 0
