@@ -118,6 +118,21 @@ def test_the_select_command_imports_nothing_heavy_before_the_worker_starts() -> 
     assert done.stdout.strip() == "[]"
 
 
+def test_the_whole_job_never_imports_matplotlib_or_tensorflow_in_its_own_process(
+        project: Path, session_tiny_model: Path) -> None:
+    """TensorFlow belongs to the model worker and the montage is drawn with Pillow (docs/benchmarks.md)."""
+    code = ("import sys; from relion_cryodiscovery.cli.select import main; "
+            "code = main(['--o', 'External/job006/', '--in_parts', 'Class2D/job001/run_it025_data.star', "
+            f"'--model', {str(session_tiny_model)!r}, '--min_classes', '2', '--j', '1']); "
+            "print(code, sorted(m for m in ('matplotlib', 'tensorflow', 'keras') if m in sys.modules))")
+    env = {k: v for k, v in os.environ.items() if k != CRYO_ENV}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
+    assert (project / "External/job006/cryodiscovery_montage.png").is_file()
+
+
 SITECUSTOMIZE = textwrap.dedent('''
     """Audit hook for every Python process of the job (the External executable and its model worker)."""
     import os, sys
