@@ -56,6 +56,21 @@ def test_withholding_uses_the_feature_module_for_real_rows() -> None:
     assert (out[:, [n + i for i in image_columns]] == 0).all()
 
 
+def test_particle_count_shift_raises_only_present_counts_within_the_range() -> None:
+    n = len(feature_module.FEATURE_NAMES)
+    column = feature_module.FEATURE_NAMES.index("log10_particles")
+    rows = np.concatenate([np.tile(feature_module.FEATURE_FILLS, (400, 1)), np.zeros((400, n))], axis=1)
+    rows[:200, n + column] = 1.0  # count withheld in the first half
+    out = feature_module.shift_particle_counts(rows, np.random.default_rng(0), p=0.5, max_decades=2.5)
+    delta = out[:, column] - rows[:, column]
+    assert (delta[:200] == 0).all()  # a withheld count stays at its fill
+    assert 0.35 < np.mean(delta[200:] > 0) < 0.65 and delta.min() >= 0 and delta.max() <= 2.5
+    others = [i for i in range(2 * n) if i != column]
+    np.testing.assert_array_equal(out[:, others], rows[:, others])
+    again = feature_module.shift_particle_counts(rows, np.random.default_rng(0), p=0.5, max_decades=2.5)
+    np.testing.assert_array_equal(out, again)
+
+
 def test_training_batches_are_deterministic_per_epoch() -> None:
     arrays = synthetic_arrays(10, views=3)
     config = TrainConfig(batch_size=8)

@@ -202,3 +202,19 @@ def withhold_metadata(features: np.ndarray, rng: np.random.Generator, p_all: flo
         out[np.ix_(rows, columns)] = FEATURE_FILLS[columns]
         out[np.ix_(rows, columns + N_FEATURES)] = 1.0
     return out
+
+
+def shift_particle_counts(features: np.ndarray, rng: np.random.Generator, p: float, max_decades: float) -> np.ndarray:
+    """Training-time scale augmentation: with probability ``p`` a row's ``log10_particles`` grows by
+    U(0, ``max_decades``) (where it is present), as if the job had 10-1000x the particles.
+
+    Our corpus's classes hold tens to hundreds of particles, a lab's thousands; without this the
+    absolute count is out of range at inference (docs/corpus.md). The job-relative count features
+    are unchanged. Returns a new array.
+    """
+    out = np.array(features, dtype=np.float32, copy=True)
+    column = FEATURE_NAMES.index("log10_particles")
+    present = out[:, column + N_FEATURES] == 0
+    rows = np.flatnonzero(present & (rng.random(len(out)) < p))
+    out[rows, column] += rng.uniform(0.0, max_decades, len(rows)).astype(np.float32)
+    return out

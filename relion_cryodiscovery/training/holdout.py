@@ -131,6 +131,7 @@ def holdout_metrics(ensemble, jobs: list[LabelledJob]) -> dict:
         report["by_dimensionality"][f"{dim}D"] = {k: m[k] for k in (
             "n_classes", "n_good", "roc_auc", "accuracy", "false_negative_rate", "ece", "junk_particles_removed",
             "good_particles_kept", "precision")}
+    report["particle_count_scale"] = count_scale_metrics(ensemble, jobs)
     truth = [class_truth(j) for j in jobs]
     purity, n_particles, n_good = (np.concatenate([t[c] for t in truth])
                                    for c in ("purity", "n_particles", "n_good_particles"))
@@ -182,4 +183,29 @@ def errors_by_purity(truth: np.ndarray, selected: np.ndarray, purity: np.ndarray
         wrong = band & (truth.astype(bool) != selected.astype(bool))
         out[f"{lo:.1f}-{min(hi, 1.0):.1f}"] = {"classes": int(band.sum()), "wrong": int(wrong.sum()),
                                                "error_rate": float(wrong.sum() / band.sum()) if band.any() else None}
+    return out
+
+
+def count_scale_metrics(ensemble, jobs: list[LabelledJob], decades: tuple[float, ...] = (1.0, 2.0, 3.0)) -> dict:
+    """The held-out metrics as if every job had 10, 100, 1000x the particles (``log10_particles`` + d).
+
+    Our classes hold tens to hundreds of particles, a lab's thousands: this is how much the shipped
+    threshold depends on the absolute count.
+    """
+    from ..data.features import FEATURE_NAMES, N_FEATURES
+    from ..evaluation.metrics import classification_metrics
+
+    column = FEATURE_NAMES.index("log10_particles")
+    out = {}
+    for d in decades:
+        scores, truth = [], []
+        for job in jobs:
+            usable = job.inputs.usable
+            features = job.inputs.features[usable].copy()
+            features[features[:, column + N_FEATURES] == 0, column] += d
+            scores.append(ensemble.predict(job.inputs.images[usable], features).calibrated)
+            truth.append(job.labels[usable])
+        s, t = np.concatenate(scores), np.concatenate(truth)
+        m = classification_metrics(t, s >= ensemble.threshold, s).to_dict()
+        out[f"x{10 ** d:g}"] = {k: m[k] for k in ("roc_auc", "accuracy", "false_negative_rate", "false_positive_rate")}
     return out

@@ -42,6 +42,8 @@ class TrainOptions:
     model_version: str = "custom"
     verbose: int = 1
     network: dict = field(default_factory=dict)
+    #: Particle-count scale augmentation in decades (``TrainConfig.count_shift``; 0 = off).
+    count_shift: float = 0.0
 
 
 def collect_sources(options: TrainOptions) -> list[LabelledJobSource]:
@@ -123,7 +125,7 @@ def train_model(options: TrainOptions, log: Callable[[str], None] = print, shoul
         f"validation: {len(val)} from {len(val_jobs)} jobs; test: {len(test_jobs)} jobs")
     network = NetworkConfig(**init_from.card.network) if init_from else NetworkConfig(**options.network)
     train_config = TrainConfig(epochs=options.epochs, batch_size=options.batch_size, seed=options.seed,
-                               verbose=options.verbose,
+                               verbose=options.verbose, count_shift=options.count_shift,
                                **({"learning_rate": options.learning_rate} if options.learning_rate else {}))
     config = BoostingConfig(network=network, train=train_config, model_version=options.model_version)
     strategy = make_strategy(options.gpus or None)

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..data.augment import AugmentConfig, augment_images
+from ..data.features import FEATURE_NAMES, shift_particle_counts
 from ..errors import CryoDiscoveryError, JobAborted
 from ..model.distribute import global_batch_size
 from ..model.ensemble import load_member
@@ -113,6 +114,9 @@ class TrainConfig:
     #: Metadata withholding: whole metadata missing with p_all, each group/feature with p_each.
     withhold_all: float = 0.3
     withhold_each: float = 0.1
+    #: Particle-count scale augmentation: log10_particles += U(0, count_shift) with p count_shift_p (0 = off).
+    count_shift: float = 0.0
+    count_shift_p: float = 0.5
     #: Keras progress bar (0 silent, 1 bar, 2 one line per epoch).
     verbose: int = 1
     #: Epoch checkpoints kept on disk (older ones are deleted).
@@ -230,6 +234,8 @@ def training_batches(
         idx = order[start:start + global_batch]
         x = augment_images(images[idx], rng, config.augment)
         f = withhold(features[idx], rng, config.withhold_all, config.withhold_each, fills)
+        if config.count_shift > 0 and f.shape[1] == 2 * len(FEATURE_NAMES):
+            f = shift_particle_counts(f, rng, config.count_shift_p, config.count_shift)
         yield {"image": x[..., None], "features": f}, labels[idx, None], weights[idx]
 
 
