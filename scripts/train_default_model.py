@@ -159,7 +159,8 @@ def render_model_card(card: dict) -> str:
                     "roc_auc", "accuracy", "false_negative_rate", "ece", "junk_particles_removed",
                     "good_particles_kept", "threshold")) + " |")
         if real.get("operating_points"):
-            lines += ["", "## Other thresholds on the same held-out classes (the External job's `min_score`)", "",
+            lines += ["", "## Other thresholds on the same held-out classes (the External job's `min_score`, "
+                      "and `min_particles`)", "",
                       "| threshold | accuracy | FNR | precision | junk particles removed | good particles kept |",
                       "|---|---|---|---|---|---|"]
             for t, m in real["operating_points"].items():

@@ -118,9 +118,13 @@ def holdout_metrics(ensemble, jobs: list[LabelledJob]) -> dict:
             ablations[f"{inputs} / {name}"]["threshold"] = float(threshold)
     report["ablations"] = ablations
     report["operating_points"] = {}
-    for threshold in sorted({round(float(ensemble.threshold), 3), 0.25, 0.5, 0.75}):
-        m = classification_metrics(s.truth, s.scores >= threshold, s.scores, s.particles).to_dict()
-        report["operating_points"][f"{threshold:.3f}"] = {k: m[k] for k in (
+    points = [(t, 0) for t in sorted({round(float(ensemble.threshold), 3), 0.25, 0.5, 0.75})]
+    points.insert(1, (round(float(ensemble.threshold), 3), MIN_PARTICLES_POINT))
+    for threshold, min_particles in points:
+        chosen = (s.scores >= threshold) & (s.particles >= min_particles)
+        m = classification_metrics(s.truth, chosen, s.scores, s.particles).to_dict()
+        name = f"{threshold:.3f}" + (f" + min_particles {min_particles}" if min_particles else "")
+        report["operating_points"][name] = {k: m[k] for k in (
             "accuracy", "false_negative_rate", "precision", "junk_particles_removed", "good_particles_kept")}
     dims = np.concatenate([np.full(int(j.inputs.usable.sum()), j.dimensionality) for j in jobs])
     report["by_dimensionality"] = {}
@@ -147,6 +151,10 @@ def holdout_metrics(ensemble, jobs: list[LabelledJob]) -> dict:
     report["structures"] = len({j.source.group for j in jobs})
     return report
 
+
+#: The External job's ``min_particles`` of the README's example: the label rule calls a class of fewer
+#: than 10 particles bad however pure it is, and a user sets this Param to say the same.
+MIN_PARTICLES_POINT = 10
 
 #: Purity bands for the error breakdown: clear junk, the ambiguous middle, and classes labelled good.
 PURITY_BANDS = ((0.0, 0.5), (0.5, 0.8), (0.8, 1.0001))
