@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from relion_cryodiscovery.evaluation.image_metrics import (
     mse,
     ssim,
 )
-from relion_cryodiscovery.evaluation.montage import class_montage, montage_size
+from relion_cryodiscovery.evaluation.montage import TILE, TITLE_BAND, class_montage, montage_size
 from test_evaluation_helpers import relion_project, write_map
 
 
@@ -99,14 +98,31 @@ def test_montage_png_has_the_documented_size(tmp_path: Path, k: int) -> None:
     images[0] = np.nan
     images[1] = 2.0
     reasons = ["selected" if i % 2 else "score below threshold 0.50 and very long text" for i in range(k)]
-    class_montage(images[:1], [1], [0.5], [1], [""], tmp_path / "warm.png")  # font cache
-    start = time.perf_counter()
     out = class_montage(images, np.arange(1, k + 1), rng.random(k), np.arange(k) % 2, reasons,
                         tmp_path / "m.png")
-    elapsed = time.perf_counter() - start
     width, height = montage_size(k)
-    assert imread(out).shape[:2] == (height, width)
-    assert elapsed < 2.0
+    png = imread(out)
+    assert png.shape[:2] == (height, width)
+    # frames: class 1 (index 0) rejected -> orange, class 2 kept -> blue (top-left pixel of each tile)
+    assert tuple(png[TITLE_BAND, 0, :3]) == (0xE6, 0x9F, 0x00)
+    assert tuple(png[TITLE_BAND, TILE, :3]) == (0x00, 0x72, 0xB2)
+
+
+def test_montage_draws_without_matplotlibs_font(tmp_path: Path, monkeypatch) -> None:
+    """Where Matplotlib's DejaVu Sans is missing, Pillow's own font is used."""
+    from relion_cryodiscovery.evaluation import montage
+
+    monkeypatch.setattr(montage.importlib.util, "find_spec", lambda name: None)
+    montage._font.cache_clear()
+    try:
+        out = class_montage(np.random.default_rng(0).normal(size=(3, 32, 32)), [1, 2, 3], [0.9, 0.1, 0.5],
+                            [1, 0, 1], ["good", "junk", "good"], tmp_path / "m.png")
+    finally:
+        montage._font.cache_clear()
+    png = imread(out)
+    assert png.shape[:2] == montage_size(3)[::-1]
+    text_band = png[TITLE_BAND + TILE:TITLE_BAND + TILE + 20, :, :3]
+    assert (text_band < 200).any()  # the labels were drawn
 
 
 def test_montage_rejects_mismatched_lengths(tmp_path: Path) -> None:
