@@ -204,6 +204,16 @@ def withhold_metadata(features: np.ndarray, rng: np.random.Generator, p_all: flo
     return out
 
 
+def raise_particle_counts(features: np.ndarray, decades: float | np.ndarray) -> np.ndarray:
+    """Rows as if their job had ``10 ** decades`` times the particles: ``log10_particles`` + ``decades``
+    (a number, or one per row) where the count is present. Returns a new array."""
+    out = np.array(features, dtype=np.float32, copy=True)
+    column = FEATURE_NAMES.index("log10_particles")
+    present = out[:, column + N_FEATURES] == 0
+    out[present, column] += np.broadcast_to(np.asarray(decades, np.float32), (len(out),))[present]
+    return out
+
+
 def shift_particle_counts(features: np.ndarray, rng: np.random.Generator, p: float, max_decades: float) -> np.ndarray:
     """Training-time scale augmentation: with probability ``p`` a row's ``log10_particles`` grows by
     U(0, ``max_decades``) (where it is present), as if the job had 10-1000x the particles.
@@ -212,9 +222,5 @@ def shift_particle_counts(features: np.ndarray, rng: np.random.Generator, p: flo
     absolute count is out of range at inference (docs/corpus.md). The job-relative count features
     are unchanged. Returns a new array.
     """
-    out = np.array(features, dtype=np.float32, copy=True)
-    column = FEATURE_NAMES.index("log10_particles")
-    present = out[:, column + N_FEATURES] == 0
-    rows = np.flatnonzero(present & (rng.random(len(out)) < p))
-    out[rows, column] += rng.uniform(0.0, max_decades, len(rows)).astype(np.float32)
-    return out
+    chosen = rng.random(len(features)) < p
+    return raise_particle_counts(features, np.where(chosen, rng.uniform(0.0, max_decades, len(features)), 0.0))

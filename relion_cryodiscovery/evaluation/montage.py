@@ -51,6 +51,12 @@ def montage_size(n_classes: int, ncols: int | None = None) -> tuple[int, int]:
     return cols * TILE, TITLE_BAND + rows * (TILE + TEXT_BAND)
 
 
+def tile_origin(index: int, cols: int) -> tuple[int, int]:
+    """(x, y) in pixels of the top left corner of tile ``index`` (its frame) in the montage."""
+    r, c = divmod(index, cols)
+    return c * TILE, TITLE_BAND + r * (TILE + TEXT_BAND)
+
+
 def display_tile(image: np.ndarray, size: int) -> np.ndarray | None:
     """Image scaled to ``size`` x ``size`` in [0, 1] (1-99 percentile stretch); None if blank."""
     img = np.asarray(image, dtype=np.float32)
@@ -124,13 +130,12 @@ class MontageTiles:
         k = len(class_numbers)
         if len(self.tiles) != k or not (len(scores) == len(selected) == len(reasons) == k):
             raise ValueError(f"montage needs one image, score, decision and reason per class ({k} classes)")
-        rows, cols = montage_layout(k, self.ncols)
+        _, cols = montage_layout(k, self.ncols)
         width, height = montage_size(k, self.ncols)
+        origins = [tile_origin(i, cols) for i in range(k)]
         inner = TILE - 2 * FRAME
         canvas = np.full((height, width, 3), 255, dtype=np.uint8)
-        for i in range(k):
-            r, c = divmod(i, cols)
-            x0, y0 = c * TILE, TITLE_BAND + r * (TILE + TEXT_BAND)
+        for i, (x0, y0) in enumerate(origins):
             canvas[y0:y0 + TILE, x0:x0 + TILE] = _BLUE_RGB if int(selected[i]) else _ORANGE_RGB
             tile = self.tiles[i]
             patch = canvas[y0 + FRAME:y0 + FRAME + inner, x0 + FRAME:x0 + FRAME + inner]
@@ -138,9 +143,7 @@ class MontageTiles:
         image = Image.fromarray(canvas, mode="RGB")
         pen = ImageDraw.Draw(image)
         label, bold, note = _font(LABEL_PX), _font(LABEL_PX, bold=True), _font(NOTE_PX)
-        for i in range(k):
-            r, c = divmod(i, cols)
-            x0, y0 = c * TILE, TITLE_BAND + r * (TILE + TEXT_BAND)
+        for i, (x0, y0) in enumerate(origins):
             keep = bool(int(selected[i]))
             centre = x0 + TILE / 2
             if self.tiles[i] is None:
@@ -181,7 +184,4 @@ def class_montage(
     NaN or constant images are drawn blank with "no image". ``images`` is (K, N, N) (or
     (K, N, N, N) maps, shown as z projections). The PNG is exactly :func:`montage_size` pixels.
     """
-    images = np.asarray(images)
-    if images.shape[0] != len(class_numbers):
-        raise ValueError(f"montage needs one image, score, decision and reason per class ({len(class_numbers)} classes)")
     return MontageTiles(images, ncols).draw(class_numbers, scores, selected, reasons, out_png, title)

@@ -17,10 +17,8 @@ from matplotlib.figure import Figure
 
 from relion_cryodiscovery.evaluation.fsc import FSCCurve
 from relion_cryodiscovery.evaluation.metrics import reliability_bins, roc_curve
-from relion_cryodiscovery.evaluation.montage import display_tile
+from relion_cryodiscovery.evaluation.montage import BLUE, ORANGE, display_tile
 
-BLUE = "#0072B2"
-ORANGE = "#E69F00"
 GREY = "#999999"
 
 

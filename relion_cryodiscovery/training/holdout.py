@@ -105,7 +105,8 @@ def holdout_metrics(ensemble, jobs: list[LabelledJob]) -> dict:
     from ..evaluation.metrics import classification_metrics
 
     s = score_holdout(ensemble, jobs)
-    report = classification_metrics(s.truth, s.scores >= ensemble.threshold, s.scores, s.particles).to_dict()
+    selected = s.scores >= ensemble.threshold
+    report = classification_metrics(s.truth, selected, s.scores, s.particles).to_dict()
     ablations = {}
     for inputs, combined, members in (("image + metadata", s.scores, s.members),
                                       ("image only", s.image_only_scores, s.image_only_members)):
@@ -118,8 +119,8 @@ def holdout_metrics(ensemble, jobs: list[LabelledJob]) -> dict:
             ablations[f"{inputs} / {name}"]["threshold"] = float(threshold)
     report["ablations"] = ablations
     report["operating_points"] = {}
-    points = [(t, 0) for t in sorted({round(float(ensemble.threshold), 3), 0.25, 0.5, 0.75})]
-    points.insert(1, (round(float(ensemble.threshold), 3), MIN_PARTICLES_POINT))
+    shipped = float(ensemble.threshold)
+    points = [(shipped, 0), (shipped, MIN_PARTICLES_POINT)] + [(t, 0) for t in (0.25, 0.5, 0.75)]
     for threshold, min_particles in points:
         chosen = (s.scores >= threshold) & (s.particles >= min_particles)
         m = classification_metrics(s.truth, chosen, s.scores, s.particles).to_dict()
@@ -139,7 +140,6 @@ def holdout_metrics(ensemble, jobs: list[LabelledJob]) -> dict:
     truth = [class_truth(j) for j in jobs]
     purity, n_particles, n_good = (np.concatenate([t[c] for t in truth])
                                    for c in ("purity", "n_particles", "n_good_particles"))
-    selected = s.scores >= ensemble.threshold
     report["by_purity"] = errors_by_purity(s.truth, selected, purity)
     known = np.isfinite(n_good) & np.isfinite(n_particles)
     if known.any():
@@ -177,10 +177,12 @@ def class_truth(job: LabelledJob) -> dict[str, np.ndarray]:
 def true_particle_fractions(selected: np.ndarray, n_particles: np.ndarray, n_good: np.ndarray) -> dict:
     """Fractions of the truly good particles kept and of the junk particles removed by a class selection,
     counted by each particle's ground truth (not by its class's label)."""
-    keep = selected.astype(bool)
-    n_junk = n_particles - n_good
-    return {"good_particles_kept": float(n_good[keep].sum() / n_good.sum()),
-            "junk_particles_removed": float(n_junk[~keep].sum() / n_junk.sum())}
+    from ..evaluation.metrics import particle_fractions
+
+    # each class as two groups of particles: its good ones and its junk, kept or removed together
+    both = particle_fractions(np.r_[np.ones(len(n_good)), np.zeros(len(n_good))], np.r_[selected, selected],
+                              np.r_[n_good, n_particles - n_good])
+    return {k: both[k] for k in ("good_particles_kept", "junk_particles_removed")}
 
 
 def errors_by_purity(truth: np.ndarray, selected: np.ndarray, purity: np.ndarray) -> dict:
@@ -200,17 +202,15 @@ def count_scale_metrics(ensemble, jobs: list[LabelledJob], decades: tuple[float,
     Our classes hold tens to hundreds of particles, a lab's thousands: this is how much the shipped
     threshold depends on the absolute count.
     """
-    from ..data.features import FEATURE_NAMES, N_FEATURES
+    from ..data.features import raise_particle_counts
     from ..evaluation.metrics import classification_metrics
 
-    column = FEATURE_NAMES.index("log10_particles")
     out = {}
     for d in decades:
         scores, truth = [], []
         for job in jobs:
             usable = job.inputs.usable
-            features = job.inputs.features[usable].copy()
-            features[features[:, column + N_FEATURES] == 0, column] += d
+            features = raise_particle_counts(job.inputs.features[usable], d)
             scores.append(ensemble.predict(job.inputs.images[usable], features).calibrated)
             truth.append(job.labels[usable])
         s, t = np.concatenate(scores), np.concatenate(truth)
