@@ -8,7 +8,7 @@
    ``corpus_cache/sim<N>`` (not committed; ~12 min for 320 jobs on 2 cores). The first N jobs of
    a larger corpus are the same as a smaller one's (per-job seeds come from one generator).
 2. Real ``relion_refine`` 3.1.3 Class2D projects in ``corpus/relion`` (``make_relion_corpus.py``;
-   existing projects are skipped, so this only fills gaps; ~1-4 min per project on 2 cores).
+   existing projects are skipped, so this only fills gaps; median 41 s per project on 2 cores, up to ~4 min; docs/corpus.md).
 3. Real ``relion_refine`` 3.1.3 Class3D projects in ``corpus/relion3d``
    (``make_relion_class3d_corpus.py``, same skipping).
 
