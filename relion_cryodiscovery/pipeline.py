@@ -34,6 +34,7 @@ from .data.classes import ClassSet
 from .data.features import FEATURE_NAMES
 from .errors import CryoDiscoveryError, JobAborted
 from .model.card import ModelCard
+from .model.domain import ADVICE as DOMAIN_ADVICE, DomainCheck, check_job
 from .model.shipped import default_model_dir
 from .model.worker import ModelWorker, load_ensemble, worker_wanted
 from .relion.nodes import NODES_FILE, OutputNode, choose_version, write_nodes
@@ -385,6 +386,29 @@ def score_classes(
     return ScoredClasses(inputs, p_d1, p_d2, p_d3, d3_used, score), card
 
 
+def domain_check(scored: ScoredClasses, card: ModelCard) -> DomainCheck | None:
+    """The job-level out-of-distribution check (:mod:`relion_cryodiscovery.model.domain`), printed."""
+    usable = scored.inputs.usable
+    check = check_job(scored.inputs.features[usable], scored.p_d1[usable], scored.p_d2[usable],
+                      card.extra.get("domain"))
+    if check is not None:
+        print(f"domain check: {check.summary()}")
+        if check.out_of_domain:
+            print(f"WARNING: {DOMAIN_ADVICE}")
+    return check
+
+
+def _title(input_path: str, card: ModelCard, check: DomainCheck | None) -> str:
+    title = f"{input_path} ({card.model_version})"
+    return title + " - OUT OF DOMAIN: look before trusting" if check is not None and check.out_of_domain else title
+
+
+def _with_domain(info: dict[str, str], check: DomainCheck | None) -> dict[str, str]:
+    if check is not None:
+        info["domain_check"] = check.summary() + (f"; {DOMAIN_ADVICE}" if check.out_of_domain else "")
+    return info
+
+
 def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_score: float) -> dict[str, str]:
     """What makes an output traceable: software, model, input, parameters, command line."""
     used = {k: v for k, v in asdict(parameters).items() if k != "unknown"}
@@ -484,13 +508,14 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
         while_waiting = (lambda inputs: montage.append(_montage_tiles(classes, inputs))) if parameters.montage else None
         scored, card = score_classes(classes, parameters, output, log, model, while_waiting)
         _note_skipped(classes, scored.inputs.problems)
+        check = domain_check(scored, card)
         scores, min_score = decide(classes, scored, card, parameters)
-        info = provenance(card, parameters, input_path, min_score)
+        info = _with_domain(provenance(card, parameters, input_path, min_score), check)
         selected_numbers = [int(n) for n in classes.class_numbers[scores.selected]]
         with timed("write outputs", log):
             names, nodes, n_particles = _write_selection(
                 output, prefix, version, job, contents, classes, scores, info, selected_numbers, copier,
-                rank_data_job, montage[0] if montage else None, f"{input_path} ({card.model_version})")
+                rank_data_job, montage[0] if montage else None, _title(input_path, card, check))
     finally:
         model.close()
         copier.shutdown(wait=True)
@@ -577,11 +602,12 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
         scored, card = score_classes(classes, parameters, output, log, model, while_waiting)
     finally:
         model.close()
+    check = domain_check(scored, card)
     scores, min_score = decide(classes, scored, card, parameters, allow_empty=True)
-    info = provenance(card, parameters, input_path, min_score)
+    info = _with_domain(provenance(card, parameters, input_path, min_score), check)
     names = _write_score_tables(output, scores, info)
     if parameters.montage:
-        names += _stage_montage(output, montage[0], scores, f"{input_path} ({card.model_version})")
+        names += _stage_montage(output, montage[0], scores, _title(input_path, card, check))
     output.commit(names, [])
     log.append(("total", time.perf_counter() - start))
     _report(log, scores, info, model)

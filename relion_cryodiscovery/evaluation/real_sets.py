@@ -1,0 +1,165 @@
+"""Real class averages with labels: load them, score them, and set the trivial baselines beside.
+
+Real classes are the test that counts (simulated hold-outs do not show a domain gap). A real set is
+a class stack plus labels (1 kept / 0 rejected; some sets hold kept classes only, which checks
+false negatives but not precision) and whatever metadata its source gave (particle counts).
+:data:`SHARED_SETS` describes the sets in ``../shared/real`` (not copied into the repository) and
+:data:`EXTRA_SETS` those found later (``real_extra``; provenance in ``docs/real_sets.md``).
+
+Every table row carries, on the same classes, the two trivial baselines: the class distribution
+(particle counts, where the source has them) and the high-frequency power fraction
+(:func:`relion_cryodiscovery.data.spectral.high_frequency_power_fraction`).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.classes import ClassSet
+from ..data.spectral import high_frequency_power_fraction
+from ..relion.job import read_mrc
+from .metrics import roc_auc
+
+
+@dataclass(frozen=True)
+class RealSetSpec:
+    """Where a real set's files are (relative to its root) and what is known about them."""
+
+    name: str
+    stack: str
+    labels: str | None = None
+    #: Label 1 for every class (a Select job's kept classes only).
+    positives_only: bool = False
+    pixel_size: float | None = None
+    #: CSV and column holding particle counts per class, in class order.
+    counts: tuple[str, str] | None = None
+    #: Rectangles (panel index 0-based, y0, y1, x0, x1) overwritten with the panel's border median
+    #: (scale bars and text drawn on figures).
+    erase: tuple[tuple[int, int, int, int, int], ...] = ()
+    what: str = ""
+
+
+@dataclass
+class RealSet:
+    """One loaded real set."""
+
+    spec: RealSetSpec
+    classes: ClassSet
+    labels: np.ndarray
+    counts: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+
+_T20S_BAR = tuple((i, 110, 275, 20, 64) for i in (0, 5, 10))
+
+SHARED_SETS: tuple[RealSetSpec, ...] = (
+    RealSetSpec("t20s_cryosparc_select2d", "t20s_cryosparc_selected/T20S_selected15_figure8bit.mrcs",
+                positives_only=True, erase=_T20S_BAR,
+                what="T20S proteasome, 15 classes kept by cryoSPARC Select 2D (8-bit figure, 382 px, ~0.73 A/px)"),
+    RealSetSpec("magellon_graded", "magellon_graded_classes/example_labels_k20_fig8bit_overlayfilled.mrcs",
+                labels="magellon_graded_classes/labels.csv", counts=("magellon_graded_classes/grades.csv", "n_particles"),
+                pixel_size=1.65,
+                what="20 cryoSPARC classes graded by an expert (A/B/C good, D/F bad; 8-bit figure, 190 px)"),
+    RealSetSpec("magellon_ribosome", "magellon_ribosome/ref.mrc", positives_only=True,
+                what="70S ribosome reference average (384 px, pixel size unknown)"),
+    RealSetSpec("magellon_ribosome_clipped_70s", "magellon_ribosome/seventys.mrc", positives_only=True,
+                what="70S average clipped at 1.0 (384 px)"),
+    RealSetSpec("magellon_ribosome_clipped_50s", "magellon_ribosome/fiftys.mrc", positives_only=True,
+                what="50S average clipped at 1.0 (384 px)"),
+    RealSetSpec("magellon_cage_templates", "magellon_cage_templates/origTemplates_1-3.mrcs", positives_only=True,
+                pixel_size=2.646, what="3 polyhedral-cage class averages chosen as picking templates (448 px)"),
+)
+
+EXTRA_SETS: tuple[RealSetSpec, ...] = (
+    RealSetSpec("cryosparc_magnification_j38", "cryosparc_tools_magnification_select2d/J38_selected12_fig8bit.mrcs",
+                positives_only=True, what="T20S, 12 classes kept by cryoSPARC Select 2D J38 (8-bit figure, ~142 px)"),
+    RealSetSpec("cryosparc_magnification_j39", "cryosparc_tools_magnification_select2d/J39_selected12_fig8bit.mrcs",
+                positives_only=True, what="T20S, 12 classes kept by cryoSPARC Select 2D J39 (8-bit figure, ~142 px)"),
+    RealSetSpec("relion4_tutorial_job013_ranker", "relion4tut_betagal_job013_classranker/job013_classes_100_json8bit.mrcs",
+                labels="relion4tut_betagal_job013_classranker/labels.csv", pixel_size=3.54,
+                counts=("relion4tut_betagal_job013_classranker/metadata.csv", "n_particles_est(9191*dist)"),
+                what="RELION 4.0 tutorial beta-gal Class2D (VDAM, 100 classes, 64 px, 3.54 A/px, 8-bit); "
+                     "labels: RELION's class ranker (min_score 0.25), machine labels"),
+    RealSetSpec("relion4_tutorial_job008_ranker", "relion4tut_betagal_job008_classranker/job008_classes_50_json8bit.mrcs",
+                labels="relion4tut_betagal_job008_classranker/labels.csv", pixel_size=3.54,
+                counts=("relion4tut_betagal_job008_classranker/metadata.csv", "n_particles_est(2377*dist)"),
+                what="RELION 4.0 tutorial beta-gal Class2D (EM, 50 classes, 64 px, 3.54 A/px, 8-bit); "
+                     "labels: RELION's class ranker (min_score 0.5), machine labels"),
+)
+
+
+def _column(path: Path, column: str) -> np.ndarray:
+    with path.open(newline="") as handle:
+        return np.array([float(row[column]) for row in csv.DictReader(handle)])
+
+
+def _erase(images: np.ndarray, rectangles) -> np.ndarray:
+    out = images.copy()
+    for index, y0, y1, x0, x1 in rectangles:
+        panel = out[index]
+        border = np.concatenate([panel[:8].ravel(), panel[-8:].ravel(), panel[:, :8].ravel(), panel[:, -8:].ravel()])
+        panel[y0:y1, x0:x1] = np.median(border)
+    return out
+
+
+def load_real_set(spec: RealSetSpec, root: Path) -> RealSet | None:
+    """Load one set from ``root`` (``None`` when its files are not there)."""
+    stack = root / spec.stack
+    if not stack.is_file():
+        return None
+    images, voxel = read_mrc(stack)
+    images = np.asarray(images, np.float32)
+    if images.ndim == 2:
+        images = images[None]
+    images = _erase(images, spec.erase)
+    k = len(images)
+    labels = np.ones(k, np.int8) if spec.positives_only else _column(root / spec.labels, "label").astype(np.int8)
+    counts = _column(root / spec.counts[0], spec.counts[1]) if spec.counts else None
+    pixel = spec.pixel_size or (voxel if voxel and abs(voxel - 1.0) > 1e-3 else None)
+    metadata = {"rlnClassDistribution": counts / counts.sum()} if counts is not None else {}
+    classes = ClassSet(dimensionality=2, class_numbers=np.arange(1, k + 1), images=images, pixel_size=pixel,
+                       metadata=metadata, particle_counts=None if counts is None else np.round(counts).astype(int),
+                       source=str(stack))
+    return RealSet(spec, classes, labels, counts)
+
+
+def load_real_sets(shared_root: Path | None, extra_root: Path | None) -> list[RealSet]:
+    """Every set whose files exist under the two roots."""
+    sets = []
+    for specs, root in ((SHARED_SETS, shared_root), (EXTRA_SETS, extra_root)):
+        if root is None:
+            continue
+        for spec in specs:
+            loaded = load_real_set(spec, Path(root))
+            if loaded is not None:
+                sets.append(loaded)
+    return sets
+
+
+def hf_baseline(classes: ClassSet) -> np.ndarray:
+    """The sharpness baseline score of every class."""
+    return np.array([high_frequency_power_fraction(image, classes.pixel_size, classes.particle_diameter)
+                     for image in classes.images])
+
+
+def set_metrics(labels: np.ndarray, scores: np.ndarray, selected: np.ndarray, hf: np.ndarray,
+                counts: np.ndarray | None) -> dict:
+    """Model and baseline figures on one set (AUCs only where both labels occur)."""
+    labels = np.asarray(labels).astype(int)
+    good = labels == 1
+    both = 0 < good.sum() < len(labels)
+    out = {
+        "classes": int(len(labels)), "good": int(good.sum()), "kept": int(selected.sum()),
+        "false_negatives": int((good & ~selected).sum()),
+        "fnr": float((good & ~selected).sum() / max(good.sum(), 1)) if good.any() else float("nan"),
+        "accuracy": float((selected == good).mean()),
+        "auc": float(roc_auc(labels, scores)) if both else float("nan"),
+        "auc_hf_baseline": float(roc_auc(labels, hf)) if both else float("nan"),
+        "auc_distribution_baseline": float(roc_auc(labels, counts)) if both and counts is not None else float("nan"),
+        "score_min": float(np.min(scores)), "score_median": float(np.median(scores)),
+    }
+    return out

@@ -1,0 +1,572 @@
+"""Lab-like 2D class averages from atomic models, formed analytically (the fast path).
+
+A lab's Class2D job holds tens to hundreds of classes of 20-50,000 particles each, in a
+64-400 px box at 0.8-4.5 A/px; good classes of many particles are sharp enough to show
+alpha-helices and RNA grooves. Simulating each particle at that scale would take hours per job,
+so each class average is formed in closed form, the way a CTF-weighted (Wiener) average of N
+aligned images behaves:
+
+    F_avg(k) = [N <CTF^2>(k) E(k) S(k) + sqrt(N <CTF^2>(k)) sigma_n xi(k)] / [N <CTF^2>(k) + tau(k)]
+
+* ``S`` is the class's clean signal: the mean of a few projections of the atomic model at views
+  jittered by the class's angular misalignment (so out-of-plane spread and in-plane rotation
+  errors blur it as they do in real classes); junk kinds have their own signals (below).
+* ``<CTF^2>`` is averaged over the job's defocus range (low frequencies are weak: the dark halo
+  round real classes), ``E`` is the B-factor and translational-misalignment envelope.
+* ``tau = sigma_n^2 / (fudge * |S|^2)`` regularises like RELION's tau2; noise shrinks as 1/sqrt(N).
+
+Junk as labs see it: ice and contamination, carbon edges, aggregates, neighbouring and clipped
+particles, featureless blobs, noise attractors, streaky over-fitted classes, partly good mixtures
+and empty classes. Then a hand-over style (RELION float, zero-masked or not; 8-bit export with
+contrast stretch; JPEG artefacts) is applied to the whole job, as a lab would export it.
+
+Labels follow what a person sees: a class is good when it is a particle view (purity >= 0.75,
+not clipped, not an aggregate) whose resolution resolves secondary structure or reaches the
+job's Nyquist limit (:func:`label_is_good`). Every random choice comes from one seed.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import numpy as np
+from scipy import fft, ndimage
+from scipy.spatial.transform import Rotation
+
+from ..data.classes import ClassSet
+from .atomic import (ELEMENTS, PENG_ELECTRON, atomic_model_names, catalog, load_model, scattering_weights)
+from .ctf import CtfParams, ctf_values, frequency_grid
+
+#: Kinds of classes and how often a job's non-particle classes are of each kind.
+JUNK_KINDS: dict[str, float] = {
+    "ice": 0.10, "carbon_edge": 0.10, "aggregate": 0.12, "neighbours": 0.08, "clipped": 0.08,
+    "blob": 0.14, "noise_attractor": 0.12, "streaky": 0.10, "mixed": 0.12, "empty": 0.04,
+}
+PARTICLE = "particle"
+#: Purity at and above which a mixed class is labelled by its particle view.
+GOOD_PURITY = 0.75
+#: A particle class is good when its resolution is at most this (A) or reaches the Nyquist limit.
+GOOD_RESOLUTION_A = 13.0
+GOOD_RESOLUTION_NYQUIST_FACTOR = 3.0
+#: RELION's tau2_fudge for 2D classification.
+TAU_FUDGE = 2.0
+#: Detergent density relative to protein (micelles round membrane proteins).
+MICELLE_DENSITY = 0.35
+
+
+def label_is_good(kind: str, purity: float, resolution_a: float, pixel_size: float) -> bool:
+    """The labelling rule: a clean particle view that resolves secondary structure (or Nyquist)."""
+    if kind not in (PARTICLE, "mixed") or purity < GOOD_PURITY:
+        return False
+    return resolution_a <= max(GOOD_RESOLUTION_A, GOOD_RESOLUTION_NYQUIST_FACTOR * pixel_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# Structures: atoms -> weighted points with one effective form factor
+
+
+@dataclass
+class PointModel:
+    """Scatterers of one structure: points (A, centred), f_e(0) weights, mean form factor shape."""
+
+    name: str
+    xyz: np.ndarray
+    weights: np.ndarray
+    #: (a_i, b_i) of the weight-averaged 5-Gaussian form factor, normalised to 1 at k = 0.
+    form_a: np.ndarray
+    form_b: np.ndarray
+    shape: str
+    diameter_a: float
+
+    def form_factor(self, k: np.ndarray, bfactor: float) -> np.ndarray:
+        s2 = (k / 2.0) ** 2
+        return sum(a * np.exp(-(b + bfactor) * s2) for a, b in zip(self.form_a, self.form_b))
+
+
+def _micelle_points(xyz: np.ndarray, rng: np.random.Generator, protein_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudo-atoms of a detergent micelle: an oblate ellipsoidal shell round the model's
+    principal (longest) axis at its densest slab, density ``MICELLE_DENSITY`` of protein."""
+    centred = xyz - xyz.mean(0)
+    _, _, vt = np.linalg.svd(centred[:: max(1, len(centred) // 4000)], full_matrices=False)
+    axis = vt[0]
+    height = centred @ axis
+    hist, edges = np.histogram(height, bins=12)
+    slab = 0.5 * (edges[np.argmax(hist)] + edges[np.argmax(hist) + 1])
+    in_slab = np.abs(height - slab) < 15
+    radial = np.linalg.norm(centred[in_slab] - np.outer(height[in_slab], axis), axis=1)
+    r_out = float(np.percentile(radial, 90)) + 12.0 if in_slab.any() else 30.0
+    half_thickness = 17.0
+    n = int(np.clip(4.0 * r_out**2 * half_thickness * 0.02, 500, 40000))
+    u = rng.uniform(-1, 1, (n * 3, 3))
+    u = u[(u**2).sum(1) <= 1][:n]
+    basis = np.linalg.svd(np.eye(3) - np.outer(axis, axis))[0][:, :2]
+    pts = (u[:, :2] * r_out) @ basis.T + np.outer(u[:, 2] * half_thickness + slab, axis) + xyz.mean(0)
+    # protein ~ 0.8 Da/A^3 (~1/135 heavy atoms per A^3); detergent fills the shell at MICELLE_DENSITY.
+    volume = 4 / 3 * np.pi * r_out**2 * half_thickness
+    w = np.full(len(pts), MICELLE_DENSITY * protein_weight * volume / 135.0 / max(len(pts), 1))
+    return pts, w
+
+
+@lru_cache(maxsize=None)
+def point_model(name: str) -> PointModel:
+    """The committed atomic model ``name`` as weighted points (cached per process)."""
+    m = load_model(name)
+    w = scattering_weights(m.element, m.n_hydrogen)
+    counts = np.bincount(m.element, minlength=len(ELEMENTS)).astype(float)
+    counts[0] += m.n_hydrogen.sum()
+    a = sum(c * np.array(PENG_ELECTRON[e][0]) for e, c in zip(ELEMENTS, counts) if c)
+    b_sum = sum(c * np.array(PENG_ELECTRON[e][0]) * np.array(PENG_ELECTRON[e][1]) for e, c in zip(ELEMENTS, counts) if c)
+    b = b_sum / np.maximum(a, 1e-12)  # weight-averaged Gaussian widths (a good fit up to ~1/3 A^-1)
+    total = a.sum()
+    xyz = m.xyz - (m.xyz * w[:, None]).sum(0) / w.sum()
+    shape = str(catalog()[name].get("shape", "globular"))
+    if shape == "membrane":
+        pts, pw = _micelle_points(xyz, np.random.default_rng(abs(hash(name)) % 2**32), float(w.mean()))
+        xyz, w = np.concatenate([xyz, pts]), np.concatenate([w, pw])
+    diameter = 2.0 * float(np.percentile(np.linalg.norm(xyz, axis=1), 99.5))
+    return PointModel(name, xyz.astype(np.float64), w, a / total, b, shape, diameter)
+
+
+def model_pool(exclude: tuple[str, ...] = ()) -> list[str]:
+    """Atomic models available for jobs (optionally without held-out ones)."""
+    return [n for n in atomic_model_names() if n not in exclude]
+
+
+# ---------------------------------------------------------------------------------------------
+# Projection
+
+
+def splat(points_px: np.ndarray, weights: np.ndarray, box: int) -> np.ndarray:
+    """Bilinear splat of (x, y) points (px, origin at the box centre) onto a box x box grid (y, x)."""
+    c = box // 2
+    x = points_px[:, 0] + c
+    y = points_px[:, 1] + c
+    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    fx, fy = x - x0, y - y0
+    grid = np.zeros(box * box)
+    for dx, dy, w in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)), (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+        xi, yi = x0 + dx, y0 + dy
+        ok = (xi >= 0) & (xi < box) & (yi >= 0) & (yi < box)
+        grid += np.bincount(yi[ok] * box + xi[ok], weights[ok] * w[ok], minlength=box * box)
+    return grid.reshape(box, box)
+
+
+class JobGrid:
+    """Frequency grids and filters shared by all classes of one job."""
+
+    def __init__(self, box: int, pixel_size: float):
+        self.box, self.pixel_size = box, pixel_size
+        self.kx, self.ky = frequency_grid(box, pixel_size, half=True)
+        self.k = np.hypot(self.kx, self.ky)
+        self.shell = np.minimum(np.round(self.k * box * pixel_size).astype(int), box // 2 + 1)
+        # bilinear splatting multiplies the spectrum by sinc^2 along each axis: divide it out
+        sx = np.sinc(self.kx * pixel_size) ** 2
+        sy = np.sinc(self.ky * pixel_size) ** 2
+        self.splat_correction = 1.0 / np.maximum(sx * sy, 0.05)
+
+    def radial_mean(self, values: np.ndarray) -> np.ndarray:
+        """Rotational average of a half-plane array, spread back onto the grid."""
+        counts = np.bincount(self.shell.ravel(), minlength=self.box // 2 + 2)
+        sums = np.bincount(self.shell.ravel(), values.ravel(), minlength=self.box // 2 + 2)
+        return (sums / np.maximum(counts, 1))[self.shell]
+
+    def radial_profile(self, values: np.ndarray) -> np.ndarray:
+        counts = np.bincount(self.shell.ravel(), minlength=self.box // 2 + 2)
+        sums = np.bincount(self.shell.ravel(), values.ravel(), minlength=self.box // 2 + 2)
+        return sums / np.maximum(counts, 1)
+
+
+def project(model: PointModel, rotations: Rotation, grid: JobGrid, bfactor: float,
+            shifts_a: np.ndarray | None = None) -> np.ndarray:
+    """Mean rfft2 spectrum of the model's projections along z after each rotation (A^-1 grid)."""
+    acc = np.zeros((grid.box, grid.box))
+    mats = rotations.as_matrix().reshape(-1, 3, 3)
+    for i, mat in enumerate(mats):
+        xy = (model.xyz @ mat.T)[:, :2]
+        if shifts_a is not None:
+            xy = xy + shifts_a[i]
+        acc += splat(xy / grid.pixel_size, model.weights, grid.box)
+    spec = fft.rfft2(fft.ifftshift(acc / len(mats)))
+    return spec * grid.splat_correction * model.form_factor(grid.k, bfactor)
+
+
+def _shift_spectrum(spec: np.ndarray, grid: JobGrid, dx_px: float, dy_px: float) -> np.ndarray:
+    phase = np.exp(-2j * np.pi * (grid.kx * dx_px + grid.ky * dy_px) * grid.pixel_size)
+    return spec * phase
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs
+
+
+@dataclass
+class LabJobSpec:
+    """Random choices that define one simulated lab job."""
+
+    seed: int
+    models: list[str]
+    pixel_size: float
+    box: int
+    diameter_a: float
+    n_classes: int
+    n_particles: int
+    junk_fraction: float
+    #: Per-particle SNR of a 100 A particle at 1 A/px (scaled by (D/100 A)^2 and pixel size^2).
+    snr: float
+    bfactor: float
+    voltage: float
+    defocus_range_a: tuple[float, float]
+    handover: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LabClass:
+    """Truth of one simulated class."""
+
+    kind: str
+    n_particles: int
+    purity: float
+    resolution_a: float
+    good: bool
+    model: str
+
+
+def _box_for(rng: np.random.Generator, diameter_a: float) -> tuple[int, float]:
+    """Box 64-400 px and pixel size 0.8-4.5 A with the particle filling 35-75% of the box."""
+    for _ in range(100):
+        fill = rng.uniform(0.35, 0.75) if rng.random() < 0.3 else rng.uniform(0.45, 0.7)
+        px = float(np.exp(rng.uniform(np.log(0.8), np.log(4.5))))
+        box = int(2 * round(diameter_a / fill / px / 2))
+        if 64 <= box <= 400:
+            return box, round(px, 3)
+    px = float(np.clip(diameter_a / 0.55 / 200, 0.8, 4.5))
+    box = int(np.clip(2 * round(diameter_a / 0.55 / px / 2), 64, 400))
+    return box, round(px, 3)
+
+
+def _handover(rng: np.random.Generator) -> dict:
+    """How the lab hands the classes over."""
+    style = rng.choice(["relion_float", "cryosparc_float", "eight_bit", "jpeg", "figure"], p=[0.35, 0.1, 0.2, 0.15, 0.2])
+    # What travels with the images: a RELION job (pixel size, mask diameter, per-class metadata) or a
+    # bare stack (images only; the header's pixel size or none). Figures are always bare.
+    bare = style == "figure" or rng.random() < 0.4
+    return {
+        "style": str(style),
+        "metadata": "bare" if bare else "relion",
+        "header_pixel_size": bool(rng.random() < 0.5) and style != "figure",
+        "figure_scale": float(np.exp(rng.uniform(np.log(0.6), np.log(1.6)))),
+        "mask": str(rng.choice(["zero", "none", "noise"], p=[0.55, 0.3, 0.15])),
+        "stretch_percentile": float(rng.choice([0.0, rng.uniform(0.1, 2.0)])),
+        "jpeg_quality": int(rng.integers(55, 96)),
+        "invert": bool(rng.random() < 0.02),
+        "per_image_range": bool(rng.random() < 0.85),
+    }
+
+
+def random_job_spec(rng: np.random.Generator, seed: int, models: list[str]) -> LabJobSpec:
+    """Draw one job: one structure (or a mixture of 2-5), geometry, counts, imaging."""
+    n_structures = int(rng.choice([1, 1, 1, 1, 2, 3, 5]))
+    chosen = [str(m) for m in rng.choice(models, size=min(n_structures, len(models)), replace=False)]
+    diameter = max(point_model(m).diameter_a for m in chosen)
+    box, px = _box_for(rng, diameter)
+    k = int(rng.choice([rng.integers(10, 51), rng.integers(50, 151), rng.integers(150, 201)], p=[0.5, 0.4, 0.1]))
+    per_class = float(np.exp(rng.uniform(np.log(40), np.log(8000))))
+    lo = float(rng.uniform(5000, 15000))
+    return LabJobSpec(
+        seed=seed, models=chosen, pixel_size=px, box=box, diameter_a=round(diameter, 1), n_classes=k,
+        n_particles=int(per_class * k), junk_fraction=round(float(rng.uniform(0.1, 0.8)), 3),
+        snr=round(float(np.exp(rng.uniform(np.log(0.002), np.log(0.03)))), 4),
+        bfactor=round(float(rng.uniform(30, 180)), 1), voltage=float(rng.choice([200.0, 300.0], p=[0.3, 0.7])),
+        defocus_range_a=(lo, lo + float(rng.uniform(5000, 20000))), handover=_handover(rng),
+    )
+
+
+class _JobSimulator:
+    """Forms every class of one job."""
+
+    def __init__(self, spec: LabJobSpec, rng: np.random.Generator):
+        self.spec, self.rng = spec, rng
+        self.grid = JobGrid(spec.box, spec.pixel_size)
+        self.models = [point_model(m) for m in spec.models]
+        defoci = rng.uniform(*spec.defocus_range_a, 24)
+        ctfs = [CtfParams(d, d * rng.uniform(0.97, 1.03), rng.uniform(0, 180), spec.voltage) for d in defoci]
+        ctf2 = np.mean([ctf_values(self.grid.kx, self.grid.ky, c) ** 2 for c in ctfs], axis=0)
+        self.ctf2 = self.grid.radial_mean(ctf2)
+        # Low frequencies are under-restored in real averages (amplitude contrast only near k = 0,
+        # per-particle background normalisation): a dark halo round the particle.
+        halo = float(rng.uniform(0.0, 0.85))
+        width = float(rng.uniform(0.3, 1.2)) / spec.diameter_a
+        self.low_cut = 1.0 - halo * np.exp(-((self.grid.k / width) ** 2))
+        # Some programs and labs show classes sharpened (a negative B-factor up to the class's
+        # resolution); drawn per job.
+        self.sharpen_b = float(rng.uniform(30, 150)) if rng.random() < 0.35 else 0.0
+        y, x = np.indices((spec.box, spec.box)) - spec.box // 2
+        self.radius_px = np.hypot(x, y)
+        self.particle_radius_px = 0.5 * spec.diameter_a / spec.pixel_size
+        self.reference_power = None
+
+    # -- signals -----------------------------------------------------------------------------
+    def particle_signal(self, model: PointModel, rot: Rotation, angular_error: float, shift_error_a: float,
+                        n_sub: int = 4) -> np.ndarray:
+        """Class signal: mean of ``n_sub`` projections at views jittered by ``angular_error`` (deg)."""
+        jitter = Rotation.from_rotvec(self.rng.normal(0, np.deg2rad(angular_error), (n_sub, 3)))
+        spec = project(model, jitter * rot, self.grid, self.spec.bfactor)
+        envelope = np.exp(-2 * np.pi**2 * shift_error_a**2 * self.grid.k**2)
+        return spec * envelope
+
+    def _random_rotation(self) -> Rotation:
+        return Rotation.random(random_state=self.rng.integers(2**31))
+
+    def _real(self, spec: np.ndarray) -> np.ndarray:
+        return fft.fftshift(fft.irfft2(spec, s=(self.spec.box, self.spec.box)))
+
+    def _spectrum(self, image: np.ndarray) -> np.ndarray:
+        return fft.rfft2(fft.ifftshift(image))
+
+    def _smooth_noise(self, sigma_px: float) -> np.ndarray:
+        return ndimage.gaussian_filter(self.rng.normal(0, 1, (self.spec.box,) * 2), sigma_px)
+
+    def junk_signal(self, kind: str, model: PointModel, scale: float) -> tuple[np.ndarray, float, float]:
+        """(spectrum, purity, extra blur B) of a junk class's clean signal."""
+        s, rng, box = self.spec, self.rng, self.spec.box
+        r_p = self.particle_radius_px
+        if kind == "ice":
+            centre = rng.uniform(-0.6, 0.6, 2) * box
+            radius = rng.uniform(0.3, 0.9) * box
+            blob = self._smooth_noise(rng.uniform(2, 6)) * rng.uniform(0.5, 2.0)
+            y, x = np.indices((box, box)) - box // 2
+            dist = np.hypot(x - centre[0], y - centre[1]) + blob * radius * 0.1
+            img = (dist < radius).astype(float) * scale * rng.uniform(2, 6) * rng.choice([-1, 1])
+            return self._spectrum(img), 0.0, float(rng.uniform(0, 200))
+        if kind == "carbon_edge":
+            angle = rng.uniform(0, np.pi)
+            offset = rng.uniform(-0.4, 0.4) * box
+            y, x = np.indices((box, box)) - box // 2
+            d = x * np.cos(angle) + y * np.sin(angle) - offset
+            d = d + rng.uniform(0, 0.004) * (x * np.sin(angle) - y * np.cos(angle)) ** 2  # slightly curved
+            img = 1.0 / (1.0 + np.exp(-d / rng.uniform(0.5, 2.0))) * scale * rng.uniform(1.5, 4)
+            if rng.random() < 0.5:  # a particle next to the edge
+                img = img + self._real(self.particle_signal(model, self._random_rotation(), 8, 4)) * rng.uniform(0.2, 0.7)
+            return self._spectrum(img), 0.0, float(rng.uniform(0, 300))
+        if kind == "aggregate":
+            n = int(rng.integers(3, 9))
+            spread = r_p * rng.uniform(0.5, 1.2)
+            spec = sum(_shift_spectrum(self.particle_signal(model, self._random_rotation(), 20, 8, n_sub=2),
+                                       self.grid, *rng.normal(0, spread, 2)) for _ in range(n))
+            return spec / np.sqrt(n), 0.0, float(rng.uniform(300, 2500))
+        if kind == "neighbours":
+            spec = self.particle_signal(model, self._random_rotation(), rng.uniform(6, 15), rng.uniform(3, 8))
+            for _ in range(int(rng.integers(1, 4))):
+                ang = rng.uniform(0, 2 * np.pi)
+                d = rng.uniform(1.6, 2.3) * r_p
+                spec = spec + _shift_spectrum(self.particle_signal(model, self._random_rotation(), 15, 6, n_sub=2),
+                                              self.grid, d * np.cos(ang), d * np.sin(ang)) * rng.uniform(0.5, 1.0)
+            return spec, 0.5, float(rng.uniform(100, 800))
+        if kind == "clipped":
+            ang = rng.uniform(0, 2 * np.pi)
+            d = rng.uniform(0.6, 1.3) * r_p + rng.uniform(0.1, 0.3) * box
+            spec = _shift_spectrum(self.particle_signal(model, self._random_rotation(), rng.uniform(2, 8), 3),
+                                   self.grid, d * np.cos(ang), d * np.sin(ang))
+            return spec, 0.0, float(rng.uniform(0, 400))
+        if kind == "blob":
+            sig = r_p * rng.uniform(0.4, 0.8)
+            axes = sig * rng.uniform(0.7, 1.3, 2)
+            y, x = np.indices((box, box)) - box // 2
+            t = rng.uniform(0, np.pi)
+            u, v = x * np.cos(t) + y * np.sin(t), -x * np.sin(t) + y * np.cos(t)
+            img = np.exp(-0.5 * ((u / axes[0]) ** 2 + (v / axes[1]) ** 2) ** rng.uniform(1, 3)) * scale * 0.6
+            return self._spectrum(img), 0.0, float(rng.uniform(1500, 8000))
+        if kind == "noise_attractor":
+            radial = np.cumsum(rng.normal(0, 1, 8))
+            r = np.clip(self.radius_px / (r_p * 1.3) * 7, 0, 7)
+            img = np.interp(r, np.arange(8), radial - radial[-1]) * (r < 7) * scale * 0.1
+            return self._spectrum(img), 0.0, float(rng.uniform(600, 3000))
+        if kind == "streaky":
+            noise = rng.normal(0, 1, (box, box))
+            angle = rng.uniform(0, 180)
+            streak = ndimage.gaussian_filter1d(noise, rng.uniform(6, 30), axis=0)
+            streak = ndimage.rotate(streak, angle, reshape=False, mode="wrap")
+            img = streak * (self.radius_px < r_p * 1.1) * scale * rng.uniform(0.5, 2)
+            return self._spectrum(img), 0.0, 0.0
+        if kind == "mixed":
+            purity = float(rng.uniform(0.3, 1.0))
+            rot = self._random_rotation()
+            good = self.particle_signal(model, rot, rng.uniform(2, 6), rng.uniform(1, 3))
+            other_model = self.models[int(rng.integers(len(self.models)))]
+            other = self.particle_signal(other_model, self._random_rotation(), 10, 5)
+            return purity * good + (1 - purity) * other, purity, float(rng.uniform(0, 150))
+        raise ValueError(f"unknown junk kind {kind!r}")
+
+    # -- averaging ---------------------------------------------------------------------------
+    def average(self, signal: np.ndarray, n: int, noise_sigma: float, extra_b: float) -> tuple[np.ndarray, float]:
+        """Wiener average of ``n`` particles of clean spectrum ``signal``; returns image, resolution (A)."""
+        g = self.grid
+        if n == 0:
+            noise = self._spectrum(self.rng.normal(0, 1e-3 * noise_sigma, (g.box, g.box)))
+            return self._real(noise * np.exp(-((g.k * 40.0) ** 2))), float("inf")
+        signal = signal * np.exp(-extra_b / 4.0 * g.k**2)
+        power = g.radial_mean(np.abs(signal) ** 2)
+        noise_power = noise_sigma**2 * g.box * g.box
+        nc2 = n * self.ctf2
+        tau = noise_power / (TAU_FUDGE * power + 1e-30)
+        xi = self._spectrum(self.rng.normal(0, noise_sigma, (g.box, g.box)))
+        f = (nc2 * signal + np.sqrt(nc2) * xi) / (nc2 + tau) * self.low_cut
+        f[0, 0] = 0.0
+        ssnr = g.radial_profile(nc2 * power / noise_power)
+        ok = ssnr[1:] >= 1.0  # the class's spectral SNR (FRC ~ 0.5 between half-sets)
+        last = int(np.flatnonzero(ok).max()) + 1 if ok.any() else 1
+        resolution = g.box * g.pixel_size / max(last, 1)
+        if self.sharpen_b > 0:
+            f = f * np.exp(self.sharpen_b / 4.0 * np.minimum(g.k, 1.0 / resolution) ** 2)
+        return self._real(f), float(resolution)
+
+    def noise_sigma(self, model: PointModel) -> float:
+        """Per-particle noise for the job's SNR (signal variance of a CTF-modulated view, in the particle disc)."""
+        if self.reference_power is None:
+            spec = self.particle_signal(model, self._random_rotation(), 0.0, 0.0, n_sub=1)
+            img = self._real(spec * np.sqrt(self.ctf2))
+            self.reference_power = float(img[self.radius_px <= self.particle_radius_px].var())
+        snr = self.spec.snr * (model.diameter_a / 100.0) ** 2 * self.spec.pixel_size**2
+        return float(np.sqrt(self.reference_power / snr))
+
+
+def _class_counts(rng: np.random.Generator, spec: LabJobSpec, kinds: list[str]) -> np.ndarray:
+    """Particles per class: lognormal spreads, particle views favoured, attractors can be large."""
+    k = len(kinds)
+    mean_share = np.ones(k)
+    for i, kind in enumerate(kinds):
+        if kind == PARTICLE:
+            mean_share[i] = rng.lognormal(np.log(1.6), 0.8)
+        elif kind in ("noise_attractor", "blob"):
+            mean_share[i] = rng.lognormal(np.log(1.2), 1.0)
+        elif kind == "empty":
+            mean_share[i] = 0.0
+        elif kind == "mixed":
+            mean_share[i] = rng.lognormal(np.log(1.0), 0.8)
+        else:
+            mean_share[i] = rng.lognormal(np.log(0.5), 0.9)
+    share = mean_share / mean_share.sum()
+    counts = rng.multinomial(spec.n_particles, share)
+    counts[np.array(kinds) != "empty"] = np.maximum(counts[np.array(kinds) != "empty"], int(rng.integers(1, 20)))
+    return counts
+
+
+def _apply_handover(images: np.ndarray, spec: LabJobSpec, rng: np.random.Generator) -> np.ndarray:
+    """The job's export: RELION zero-mask, none, or noise outside; float, 8-bit, or JPEG."""
+    h = spec.handover
+    box = spec.box
+    y, x = np.indices((box, box)) - box // 2
+    r = np.hypot(x, y)
+    mask_radius = min(0.5 * spec.diameter_a / spec.pixel_size * rng.uniform(1.05, 1.3), box / 2 - 2)
+    soft = 0.5 + 0.5 * np.cos(np.pi * np.clip((r - mask_radius) / 5.0, 0, 1))
+    out = images.copy()
+    if h["mask"] == "zero":
+        out = out * soft
+    elif h["mask"] == "noise":
+        ring = (r > 0.5 * mask_radius) & (r <= mask_radius)
+        spread = out[:, ring].std(axis=1)[:, None, None] * rng.uniform(0.3, 1.0)
+        texture = ndimage.gaussian_filter(rng.normal(0, 1, out.shape), (0, 1, 1))
+        out = out * soft + (1 - soft) * texture / texture.std() * spread
+    if h["invert"]:
+        out = -out
+    if h["style"] in ("relion_float", "cryosparc_float"):
+        return out.astype(np.float32)
+    if h["style"] == "figure":  # panels of a figure: resampled to the figure's size
+        from PIL import Image
+
+        size = int(np.clip(round(box * h["figure_scale"]), 48, 480))
+        out = np.stack([np.asarray(Image.fromarray(frame.astype(np.float32), mode="F").resize((size, size), Image.BICUBIC))
+                        for frame in out])
+    # 8-bit export: each class with its own display range (as montages and figures are cut), or,
+    # rarely, the whole stack with one; optionally a percentile contrast stretch
+    p = h["stretch_percentile"]
+    axes = (1, 2) if h.get("per_image_range", True) else None
+    lo = np.percentile(out, p, axis=axes, keepdims=True) if p > 0 else out.min(axis=axes, keepdims=True)
+    hi = np.percentile(out, 100 - p, axis=axes, keepdims=True) if p > 0 else out.max(axis=axes, keepdims=True)
+    scaled = np.clip((out - lo) / np.maximum(hi - lo, 1e-12) * 255.0, 0, 255)
+    eight = np.round(scaled).astype(np.uint8)
+    if h["style"] == "jpeg":
+        from PIL import Image
+
+        frames = []
+        for frame in eight:
+            buf = io.BytesIO()
+            Image.fromarray(frame).save(buf, format="JPEG", quality=h["jpeg_quality"])
+            buf.seek(0)
+            frames.append(np.asarray(Image.open(buf).convert("L")))
+        eight = np.stack(frames)
+    return eight.astype(np.float32)
+
+
+def _metadata(rng: np.random.Generator, truth: list[LabClass], counts: np.ndarray, spec: LabJobSpec) -> dict:
+    """RELION's per-class columns as a lab's job would show them (estimates with scatter)."""
+    k = len(truth)
+    res = np.array([c.resolution_a for c in truth])
+    nyquist = 2 * spec.pixel_size
+    est_res = np.where(np.isfinite(res), np.maximum(res * rng.lognormal(0, 0.15, k), nyquist), 999.0)
+    quality = np.clip((40.0 - np.minimum(est_res, 40.0)) / 35.0, 0, 1)
+    acc_rot = np.where(counts > 0, np.exp(np.log(30) - quality * np.log(15) + rng.normal(0, 0.4, k)), 999.0)
+    acc_trans = np.where(counts > 0, spec.pixel_size * np.exp(np.log(4) - quality * np.log(5) + rng.normal(0, 0.4, k)), 999.0)
+    completeness = np.where(counts > 0, np.clip(0.6 + 0.4 * quality + rng.normal(0, 0.05, k), 0, 1), 0.0)
+    return {
+        "rlnClassDistribution": counts / max(counts.sum(), 1),
+        "rlnAccuracyRotations": acc_rot, "rlnAccuracyTranslationsAngst": acc_trans,
+        "rlnEstimatedResolution": est_res, "rlnOverallFourierCompleteness": completeness,
+    }
+
+
+def simulate_job(spec: LabJobSpec) -> tuple[ClassSet, list[LabClass]]:
+    """All classes of one job as a :class:`ClassSet` (images, metadata, counts) and their truth."""
+    rng = np.random.default_rng([spec.seed, 11])
+    sim = _JobSimulator(spec, rng)
+    k = spec.n_classes
+    n_junk = int(round(k * spec.junk_fraction))
+    junk_names, junk_p = list(JUNK_KINDS), np.array(list(JUNK_KINDS.values()))
+    kinds = [PARTICLE] * (k - n_junk) + [str(j) for j in rng.choice(junk_names, size=n_junk, p=junk_p / junk_p.sum())]
+    kinds = [kinds[i] for i in rng.permutation(k)]
+    counts = _class_counts(rng, spec, kinds)
+    sigmas = [sim.noise_sigma(m) for m in sim.models]
+    scales = []
+    for m in sim.models:  # mean particle density, for junk signals of comparable strength
+        img = sim._real(sim.particle_signal(m, sim._random_rotation(), 0.0, 0.0, n_sub=1))
+        scales.append(float(np.abs(img[sim.radius_px <= sim.particle_radius_px]).mean()))
+    images, truth = [], []
+    for kind, n in zip(kinds, counts):
+        mi = int(rng.integers(len(sim.models)))
+        model = sim.models[mi]
+        if kind == PARTICLE:
+            # misalignment shrinks as classes grow (better references), as in real jobs
+            quality = np.clip(np.log10(max(n, 1)) / 4.0, 0, 1)
+            ang = float(rng.uniform(0.3, 2.0) * (1.6 - quality))
+            shift = float(rng.uniform(0.3, 1.5) * (1.6 - quality) * spec.pixel_size)
+            signal, purity, extra_b = sim.particle_signal(model, sim._random_rotation(), ang, shift), 1.0, 0.0
+        elif kind == "empty":
+            signal, purity, extra_b = np.zeros_like(sim.grid.k, dtype=complex), 0.0, 0.0
+        else:
+            signal, purity, extra_b = sim.junk_signal(kind, model, scales[mi])
+        image, resolution = sim.average(signal, int(n), sigmas[mi], extra_b)
+        if kind == "streaky":  # over-fitted noise: few particles, amplified high frequencies
+            image = image + sim._real(sim._spectrum(rng.normal(0, 1, image.shape)) * np.sqrt(sim.ctf2)) * sigmas[mi] / np.sqrt(max(n, 1)) * 3
+            resolution = float("inf")
+        good = label_is_good(kind, purity, resolution, spec.pixel_size)
+        images.append(image)
+        truth.append(LabClass(kind, int(n), float(purity), float(resolution), bool(good), model.name))
+    stack = _apply_handover(np.stack(images), spec, rng)
+    h = spec.handover
+    if h["metadata"] == "bare":
+        pixel = spec.pixel_size * spec.box / stack.shape[-1] if h["header_pixel_size"] else None
+        classes = ClassSet(dimensionality=2, class_numbers=np.arange(1, k + 1), images=stack, pixel_size=pixel,
+                           source=f"lab_classes seed {spec.seed} (bare stack)")
+    else:
+        classes = ClassSet(
+            dimensionality=2, class_numbers=np.arange(1, k + 1), images=stack, pixel_size=spec.pixel_size,
+            particle_diameter=float(spec.diameter_a * rng.uniform(1.05, 1.25)),
+            metadata=_metadata(rng, truth, counts, spec), particle_counts=counts,
+            source=f"lab_classes seed {spec.seed}",
+        )
+    return classes, truth

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Judge a model on real class averages first, then on simulated hold-outs; baselines beside each.
+
+    python scripts/evaluate_model.py --model models/default --lab corpus_cache/lab --write_card
+
+Tables (each with the two trivial baselines on the same classes: the class distribution, where the
+source has it, and the high-frequency power fraction):
+
+1. Real class averages (``../shared/real`` and ``../real_extra``; :mod:`relion_cryodiscovery.evaluation.real_sets`),
+   set by set, with the job-level domain check (:mod:`relion_cryodiscovery.model.domain`).
+2. Lab-like simulated jobs of structures never trained on (``corpus_cache/lab/test.npz``).
+3. Real ``relion_refine`` Class2D/Class3D jobs of held-out structures (``corpus/relion*``).
+
+``--write_card`` stores the results in the model's ``model_card.json`` (``extra``) and renders
+``docs/model_card.md``; otherwise they are printed as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _f(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def pooled_metrics(labels, scores, threshold, hf, distribution) -> dict:
+    from relion_cryodiscovery.evaluation.metrics import expected_calibration_error, roc_auc
+
+    labels = np.asarray(labels).astype(int)
+    selected = scores >= threshold
+    good = labels == 1
+    with_dist = np.isfinite(distribution)
+    return {
+        "classes": int(len(labels)), "good": int(good.sum()), "jobs": None,
+        "auc": float(roc_auc(labels, scores)),
+        "accuracy": float((selected == good).mean()),
+        "fnr": float((good & ~selected).sum() / max(good.sum(), 1)),
+        "fpr": float((~good & selected).sum() / max((~good).sum(), 1)),
+        "ece": float(expected_calibration_error(labels, scores)),
+        "auc_hf_baseline": float(roc_auc(labels, hf)),
+        "auc_distribution_baseline": float(roc_auc(labels[with_dist], distribution[with_dist])) if with_dist.sum() > 10 and 0 < labels[with_dist].sum() < with_dist.sum() else float("nan"),
+        "classes_with_distribution": int(with_dist.sum()),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
+    parser.add_argument("--lab", type=Path, default=REPO / "corpus_cache" / "lab")
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "real")
+    parser.add_argument("--extra", type=Path, default=REPO.parent / "real_extra")
+    parser.add_argument("--skip_relion", action="store_true", help="skip the relion_refine hold-out (slow)")
+    parser.add_argument("--write_card", action="store_true")
+    parser.add_argument("--card", type=Path, default=REPO / "docs" / "model_card.md")
+    args = parser.parse_args()
+
+    from relion_cryodiscovery.data.features import FEATURE_NAMES, N_FEATURES
+    from relion_cryodiscovery.data.inputs import model_inputs
+    from relion_cryodiscovery.evaluation.real_sets import hf_baseline, load_real_sets, set_metrics
+    from relion_cryodiscovery.model.domain import check_job
+    from relion_cryodiscovery.model.ensemble import BoostedEnsemble
+
+    ensemble = BoostedEnsemble.load(args.model)
+    card = ensemble.card
+    threshold = float(card.threshold)
+    reference = card.extra.get("domain")
+    results: dict = {"threshold": threshold, "model_version": card.model_version}
+
+    # 1. real class averages
+    real_rows = []
+    for real in load_real_sets(args.shared, args.extra):
+        inputs = model_inputs(real.classes)
+        scores = ensemble.predict(inputs.images, inputs.features)
+        check = check_job(inputs.features, scores.p_d1, scores.p_d2, reference)
+        row = {"set": real.spec.name, "what": real.spec.what, "positives_only": real.spec.positives_only,
+               **set_metrics(real.labels, scores.calibrated, scores.calibrated >= threshold, hf_baseline(real.classes),
+                             real.counts),
+               "d3_decided": int(scores.d3_used.sum()),
+               "domain": check.to_dict() if check is not None else None,
+               "scores": [round(float(x), 4) for x in scores.calibrated]}
+        real_rows.append(row)
+        print(f"{row['set']:32s} n={row['classes']:3d} good={row['good']:3d} kept={row['kept']:3d} FN={row['false_negatives']:2d} "
+              f"auc={_f(row['auc'])} hf={_f(row['auc_hf_baseline'])} dist={_f(row['auc_distribution_baseline'])} "
+              f"min={row['score_min']:.2f} d3={row['d3_decided']} ood={check.out_of_domain if check else None}", flush=True)
+    results["real_sets"] = real_rows
+
+    # 2. lab-like hold-out
+    test_npz = args.lab / "test.npz"
+    if test_npz.is_file():
+        z = np.load(test_npz)
+        feats = z["features"]
+        scores = ensemble.predict(z["images"].astype(np.float32), feats)
+        col = {n: i for i, n in enumerate(FEATURE_NAMES)}
+        hf = feats[:, col["hf_power_fraction"]]
+        dist = np.where(feats[:, N_FEATURES + col["particle_fraction_x_k"]] == 0, feats[:, col["particle_fraction_x_k"]], np.nan)
+        lab = pooled_metrics(z["labels"], scores.calibrated, threshold, hf, dist)
+        groups = z["groups"]
+        lab["jobs"] = int(len(set(groups.tolist())))
+        flagged = []
+        for g in sorted(set(groups.tolist())):
+            m = groups == g
+            check = check_job(feats[m], scores.p_d1[m], scores.p_d2[m], reference)
+            flagged.append(bool(check.out_of_domain) if check else False)
+        lab["jobs_flagged_out_of_domain"] = int(sum(flagged))
+        results["lab_holdout"] = lab
+        print("lab hold-out", json.dumps(lab), flush=True)
+
+    # 3. relion_refine hold-out
+    if not args.skip_relion:
+        from relion_cryodiscovery.training.holdout import read_projects, real_projects, split_projects
+        from relion_cryodiscovery.data.preprocess import PreprocessConfig
+
+        _, test_projects = split_projects(real_projects(REPO))
+        jobs = read_projects(test_projects, PreprocessConfig.from_dict(card.preprocessing))
+        labels, sc, hfs, dists, flagged = [], [], [], [], 0
+        col = {n: i for i, n in enumerate(FEATURE_NAMES)}
+        for job in jobs:
+            u = job.inputs.usable
+            if not u.any():
+                continue
+            s = ensemble.predict(job.inputs.images[u], job.inputs.features[u])
+            check = check_job(job.inputs.features[u], s.p_d1, s.p_d2, reference)
+            flagged += bool(check and check.out_of_domain)
+            labels.append(job.labels[u])
+            sc.append(s.calibrated)
+            hfs.append(job.inputs.features[u][:, col["hf_power_fraction"]])
+            counts = job.particle_counts[u] if job.particle_counts is not None else np.full(u.sum(), np.nan)
+            dists.append(counts / max(np.nansum(counts), 1) * len(counts))
+        rel = pooled_metrics(np.concatenate(labels), np.concatenate(sc), threshold, np.concatenate(hfs), np.concatenate(dists))
+        rel["jobs"] = len(labels)
+        rel["jobs_flagged_out_of_domain"] = int(flagged)
+        results["relion_holdout"] = rel
+        print("relion hold-out", json.dumps(rel), flush=True)
+
+    if args.write_card:
+        card.extra["evaluation"] = results
+        card.save(args.model)
+        from relion_cryodiscovery.evaluation.model_card import render_model_card
+
+        args.card.write_text(render_model_card(json.loads((args.model / "model_card.json").read_text())))
+        print(f"wrote {args.model / 'model_card.json'} and {args.card}")
+    else:
+        print(json.dumps({k: v for k, v in results.items() if k != "real_sets"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Train the default model on the lab-like corpus plus the real relion_refine corpus; judge it on real classes.
+
+    python scripts/make_lab_corpus.py --jobs 360 --test_jobs 60 --out corpus_cache/lab
+    python scripts/train_lab_model.py --lab corpus_cache/lab --o models/default --model_version 0.3.0
+
+1. Training data: the lab-like simulated jobs of training structures (``corpus_cache/lab/train.npz``)
+   and the real ``relion_refine`` projects of training structures (``corpus/relion*``, split by the
+   same structure hash, :mod:`relion_cryodiscovery.training.holdout`). Validation: 15% of the jobs of
+   each, by job.
+2. The boosted ensemble (d1, d2, d3), Platt calibration and threshold as before
+   (:func:`relion_cryodiscovery.training.boosting.train_boosted_ensemble`).
+3. The job-level out-of-distribution reference (:mod:`relion_cryodiscovery.model.domain`).
+4. Scored: real class averages (``../shared/real`` and ``--extra``), the lab hold-out (structures never
+   trained on) and the real relion_refine hold-out, each beside the trivial baselines; written into
+   ``model_card.json`` (``extra``) for ``scripts/write_model_card.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def lab_arrays(path: Path):
+    from relion_cryodiscovery.training.trainer import TrainingArrays
+
+    z = np.load(path)
+    return TrainingArrays(z["images"].astype(np.float32), z["features"], z["labels"], z["groups"])
+
+
+def split_val(arrays, fraction: float, seed: int):
+    groups = np.array(sorted(set(arrays.groups.tolist())))
+    rng = np.random.default_rng(seed)
+    val_groups = set(rng.choice(groups, size=max(1, int(round(fraction * len(groups)))), replace=False).tolist())
+    is_val = np.array([g in val_groups for g in arrays.groups])
+    return arrays.subset(np.flatnonzero(~is_val)), arrays.subset(np.flatnonzero(is_val))
+
+
+def concat(parts):
+    from relion_cryodiscovery.training.trainer import TrainingArrays
+
+    return TrainingArrays(np.concatenate([p.images for p in parts]), np.concatenate([p.features for p in parts]),
+                          np.concatenate([p.labels for p in parts]), np.concatenate([p.groups for p in parts]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lab", type=Path, default=REPO / "corpus_cache" / "lab", help="make_lab_corpus.py output")
+    parser.add_argument("--o", type=Path, default=REPO / "models" / "default", help="model directory to write")
+    parser.add_argument("--staging", type=Path, default=None, help="training folder (default: <o>.training)")
+    parser.add_argument("--model_version", default="0.3.0")
+    parser.add_argument("--epochs", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=20261201)
+    parser.add_argument("--no_real_corpus", action="store_true", help="train on the lab corpus only")
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "real")
+    parser.add_argument("--extra", type=Path, default=REPO.parent / "real_extra")
+    args = parser.parse_args()
+
+    from relion_cryodiscovery.data.features import FEATURE_FILLS, FEATURE_NAMES
+    from relion_cryodiscovery.data.preprocess import PreprocessConfig
+    from relion_cryodiscovery.model.distribute import make_strategy
+    from relion_cryodiscovery.model.network import NetworkConfig
+    from relion_cryodiscovery.training.boosting import BoostingConfig, train_boosted_ensemble
+    from relion_cryodiscovery.training.holdout import read_projects, real_projects, split_projects
+    from relion_cryodiscovery.training.run import to_arrays
+    from relion_cryodiscovery.training.trainer import TrainConfig
+
+    started = time.perf_counter()
+    staging = args.staging or args.o.with_name(args.o.name + ".training")
+    lab_train, lab_val = split_val(lab_arrays(args.lab / "train.npz"), 0.15, args.seed)
+    parts_train, parts_val = [lab_train], [lab_val]
+    real_train_projects, real_test_projects = split_projects(real_projects(REPO))
+    if not args.no_real_corpus:
+        jobs = read_projects(real_train_projects, PreprocessConfig())
+        real = to_arrays([j for j in jobs if j.dimensionality == 2])
+        real3d = to_arrays([j for j in jobs if j.dimensionality == 3]) if any(j.dimensionality == 3 for j in jobs) else None
+        real_tr, real_va = split_val(real, 0.15, args.seed + 1)
+        parts_train.append(real_tr)
+        parts_val.append(real_va)
+        if real3d is not None:  # 3D classes: each of their 6 views is a sample labelled with its class
+            flat = type(real3d)(real3d.images.reshape(-1, 1, *real3d.images.shape[2:]),
+                                np.repeat(real3d.features, real3d.n_views, 0), np.repeat(real3d.labels, real3d.n_views),
+                                np.repeat(real3d.groups, real3d.n_views))
+            tr3, va3 = split_val(flat, 0.2, args.seed + 2)
+            parts_train.append(tr3)
+            parts_val.append(va3)
+    train, val = concat(parts_train), concat(parts_val)
+    print(f"train {len(train)} ({int(train.labels.sum())} good), val {len(val)} ({int(val.labels.sum())} good)", flush=True)
+
+    config = BoostingConfig(network=NetworkConfig(), model_version=args.model_version,
+                            train=TrainConfig(epochs=args.epochs, batch_size=64, seed=args.seed % 2**31, verbose=2,
+                                              patience=4))
+    ensemble = train_boosted_ensemble(
+        train, val, config, make_strategy(None), staging, resume=staging.is_dir(),
+        feature_names=list(FEATURE_NAMES), feature_fills=[float(x) for x in FEATURE_FILLS],
+        preprocessing=PreprocessConfig().to_dict())
+    from relion_cryodiscovery.model.domain import fit_domain_reference
+
+    ensemble.card.extra["domain"] = fit_domain_reference(train, val, ensemble)
+    ensemble.card.extra["corpus"] = {
+        "lab": json.loads((args.lab / "summary.json").read_text()),
+        "real_relion_train_projects": 0 if args.no_real_corpus else len(real_train_projects),
+        "command": " ".join(["python scripts/train_lab_model.py", *sys.argv[1:]]),
+    }
+    ensemble.card.extra["training_wall_seconds"] = round(time.perf_counter() - started, 1)
+    ensemble.card.save(staging)
+    args.o.mkdir(parents=True, exist_ok=True)
+    for name in ("d1.keras", "d2.keras", "d3.keras", "model_card.json"):
+        shutil.copyfile(staging / name, args.o / name)
+    print(f"model written to {args.o} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
