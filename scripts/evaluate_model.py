@@ -146,9 +146,10 @@ def main() -> int:
     if args.write_card:
         card.extra["evaluation"] = results
         card.save(args.model)
-        from relion_cryodiscovery.evaluation.model_card import render_model_card
+        import subprocess
 
-        args.card.write_text(render_model_card(json.loads((args.model / "model_card.json").read_text())))
+        subprocess.run([sys.executable, str(REPO / "scripts" / "render_model_card.py"), "--model", str(args.model),
+                        "--o", str(args.card)], check=True)
         print(f"wrote {args.model / 'model_card.json'} and {args.card}")
     else:
         print(json.dumps({k: v for k, v in results.items() if k != "real_sets"}, indent=1))

@@ -15,6 +15,7 @@ purity, resolution, structure, geometry, hand-over style). Regenerable from the 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -29,14 +30,34 @@ sys.path.insert(0, str(REPO))
 
 from relion_cryodiscovery.data.inputs import model_inputs  # noqa: E402
 from relion_cryodiscovery.simulate import lab_classes  # noqa: E402
-from relion_cryodiscovery.training.holdout import is_held_out  # noqa: E402
+from relion_cryodiscovery.simulate.atomic import LEGACY_MODEL_NAMES, catalog  # noqa: E402
+from relion_cryodiscovery.training.holdout import TEST_FRACTION, is_held_out  # noqa: E402
+
+
+def _hash_rank(name: str) -> float:
+    digest = hashlib.sha256(f"structure:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def model_split() -> tuple[list[str], list[str]]:
-    """(train, held-out) atomic model names."""
+    """(train, held-out) atomic model names.
+
+    The models the real relion_refine corpus also uses keep that corpus's assignment
+    (:func:`is_held_out`, a stable hash). The others are held out within each stratum of shape
+    (nucleic-acid complexes, membrane proteins, filaments, ...) and size (< 100, 100-500, >= 500 kDa)
+    by the same hash, about 30% of each, so each kind is both trained on and tested.
+    """
     names = lab_classes.model_pool()
-    test = [n for n in names if is_held_out(f"structure:{n}")]
-    return [n for n in names if n not in test], test
+    test = [n for n in names if n in LEGACY_MODEL_NAMES and is_held_out(f"structure:{n}")]
+    new = [n for n in names if n not in LEGACY_MODEL_NAMES]
+    def stratum(name: str) -> tuple[str, int]:
+        mass = catalog()[name]["mass_kda"]
+        return catalog()[name].get("shape", ""), int(mass >= 100) + int(mass >= 500)
+
+    for key in sorted({stratum(n) for n in new}):
+        members = sorted((n for n in new if stratum(n) == key), key=_hash_rank)
+        test += members[: int(round(TEST_FRACTION * len(members)))]
+    return [n for n in names if n not in test], [n for n in names if n in test]
 
 
 def one_job(args: tuple[int, bool, bool]) -> dict:

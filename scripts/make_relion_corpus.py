@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from relion_cryodiscovery.simulate.atomic import catalog  # noqa: E402
+from relion_cryodiscovery.simulate.atomic import LEGACY_MODEL_NAMES, catalog  # noqa: E402
 from relion_cryodiscovery.simulate.particles import ParticleConfig  # noqa: E402
 from relion_cryodiscovery.simulate.relion_runs import ExampleConfig, build_example  # noqa: E402
 from relion_cryodiscovery.simulate.structures import STRUCTURE_KINDS, SYMMETRIES, make_structure  # noqa: E402
@@ -47,7 +47,8 @@ def atomic_choice(seed: int) -> str | None:
     rng = np.random.default_rng([seed, 1])
     if rng.uniform() >= ATOMIC_SHARE:
         return None
-    names = sorted(name for name, entry in catalog().items() if entry["mass_kda"] >= ATOMIC_MIN_KDA)
+    names = sorted(name for name, entry in catalog().items()
+                   if entry["mass_kda"] >= ATOMIC_MIN_KDA and name in LEGACY_MODEL_NAMES)
     return f"atomic:{names[int(rng.integers(len(names)))]}"
 
 

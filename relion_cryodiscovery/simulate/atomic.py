@@ -41,7 +41,8 @@ ATOMIC_MASS = {"H": 1.008, "C": 12.011, "N": 14.007, "O": 15.999, "S": 32.06, "P
 VOLT_A3_PER_A = 47.878
 #: Default isotropic B-factor (A^2) of the atoms when rendering or projecting.
 DEFAULT_BFACTOR = 20.0
-#: Mean electron f_e(0) (A) of protein per 110 Da (the committed models: 22.1-22.7). Atomic
+#: Mean electron f_e(0) (A) of protein per 110 Da (the committed protein models: 22.0-22.8, short
+#: peptides of unusual composition 20.8-23.5; RNA, poorer in hydrogen: 19.7 per 110 Da). Atomic
 #: structures divide their weights and maps by it, so one procedural "residue" point (weight 1,
 #: 110 Da) and 110 Da of atoms carry the same signal and both kinds can be mixed in one data set.
 F0_PER_RESIDUE_EQUIVALENT = 22.4
@@ -72,9 +73,43 @@ _H_TABLE = {res: {tok[:-1]: int(tok[-1]) for tok in spec.split()} for res, spec 
 #: Fallback for atoms not in the templates (terminal and modified groups): hydrogens per element.
 _H_DEFAULT = {"C": 1, "N": 1, "O": 0, "S": 0, "P": 0, "H": 0}
 
+#: Nucleotides (PDB v3 names): ribonucleotides A, C, G, U and deoxyribonucleotides DA, DC, DG, DT.
+RNA_RESIDUES: tuple[str, ...] = ("A", "C", "G", "U")
+DNA_RESIDUES: tuple[str, ...] = ("DA", "DC", "DG", "DT")
+NUCLEOTIDES: tuple[str, ...] = RNA_RESIDUES + DNA_RESIDUES
+#: Shape classes of the committed models (``catalog()[name]["shape"]``).
+SHAPES: tuple[str, ...] = ("globular", "elongated", "membrane", "symmetric", "nucleic_acid_complex", "filament",
+                           "flexible", "small")
+# Hydrogens on the sugar-phosphate backbone (in a chain: no 5'/3' terminal hydroxyl hydrogens; the
+# phosphodiester, a monoanion, carries none) and on the bases (neutral, canonical tautomers).
+_NUC_BACKBONE_H = {"P": 0, "OP1": 0, "OP2": 0, "OP3": 0, "O5'": 0, "C5'": 2, "C4'": 1, "O4'": 0, "C3'": 1,
+                   "O3'": 0, "C2'": 1, "O2'": 1, "C1'": 1}
+_BASE_H = {
+    "A": "N90 C81 N70 C50 C60 N62 N10 C21 N30 C40",
+    "G": "N90 C81 N70 C50 C60 O60 N11 C20 N22 N30 C40",
+    "C": "N10 C20 O20 N30 C40 N42 C51 C61",
+    "U": "N10 C20 O20 N31 C40 O40 C51 C61",
+    "T": "N10 C20 O20 N31 C40 O40 C50 C73 C61",
+}
+_NUC_TABLE = {res: {tok[:-1]: int(tok[-1]) for tok in _BASE_H[res[-1]].split()} for res in NUCLEOTIDES}
+#: Old (PDB v2 / force-field) nucleotide atom names -> v3 names.
+_NUC_ATOM_ALIASES = {"O1P": "OP1", "O2P": "OP2", "O3P": "OP3", "C5M": "C7"}
+
+
+def nucleotide_atom_name(atom: str) -> str:
+    """PDB v3 name of a nucleotide atom (``C1*`` -> ``C1'``, ``O1P`` -> ``OP1``, ``C5M`` -> ``C7``)."""
+    atom = atom.replace("*", "'")
+    return _NUC_ATOM_ALIASES.get(atom, atom)
+
 
 def hydrogen_count(resname: str, atom: str, element: str) -> int:
-    """Hydrogens riding on heavy atom ``atom`` of amino acid ``resname``."""
+    """Hydrogens riding on heavy atom ``atom`` of amino acid or nucleotide ``resname`` (A, C, G, U, DA,
+    DC, DG, DT: ribose C2' carries one hydrogen and O2' one, deoxyribose C2' two)."""
+    if resname in _NUC_TABLE:
+        atom = nucleotide_atom_name(atom)
+        if atom in _NUC_BACKBONE_H:
+            return 2 if (atom == "C2'" and resname in DNA_RESIDUES) else _NUC_BACKBONE_H[atom]
+        return _NUC_TABLE[resname].get(atom, _H_DEFAULT.get(element, 0))
     if atom in _BACKBONE_H:
         n = _BACKBONE_H[atom]
         if resname == "GLY" and atom == "CA":
@@ -184,6 +219,17 @@ class AtomicModel:
 def catalog() -> dict:
     """Provenance of every committed model (``atomic_models/catalog.json``), by name."""
     return json.loads((MODEL_DIR / "catalog.json").read_text())
+
+
+#: The models committed before the catalogue grew (session of 2026-12-01), in their old order. Seeded
+#: choices of the older corpora (``structures._make_atomic``, ``scripts/make_relion_corpus.py``) draw
+#: from these, so the committed corpus still regenerates exactly.
+LEGACY_MODEL_NAMES: tuple[str, ...] = (
+    "icosahedral_capsid_5cvz", "cftr", "tcr_hla_b44", "tcr_a6_hla_a2", "tcr_b7_hla_a2", "enterotoxin_lt2b",
+    "cytochrome_c9", "progesterone_receptor_lbd", "adenylate_kinase_open", "adenylate_kinase_closed", "hiv_protease",
+    "protein_2zmm", "thrombin", "osmoporin_ompk36", "1h4a_chain_X", "1or4_chain_A", "3ejf_chain_A", "3gwi_chain_A",
+    "4dkc_chain_A", "2a2l_chain_A", "interleukin2",
+)
 
 
 def atomic_model_names() -> tuple[str, ...]:

@@ -21,8 +21,9 @@ and empty classes. Then a hand-over style (RELION float, zero-masked or not; 8-b
 contrast stretch; JPEG artefacts) is applied to the whole job, as a lab would export it.
 
 Labels follow what a person sees: a class is good when it is a particle view (purity >= 0.75,
-not clipped, not an aggregate) whose resolution resolves secondary structure or reaches the
-job's Nyquist limit (:func:`label_is_good`). Every random choice comes from one seed.
+not clipped, not an aggregate) whose resolution shows detail for its size: 12 A (secondary
+structure), the job's Nyquist limit (binned data) or a ninth of the particle's diameter (large
+complexes), whichever is coarsest (:func:`label_is_good`). Every random choice comes from one seed.
 """
 
 from __future__ import annotations
@@ -48,19 +49,23 @@ PARTICLE = "particle"
 #: Purity at and above which a mixed class is labelled by its particle view.
 GOOD_PURITY = 0.75
 #: A particle class is good when its resolution is at most this (A) or reaches the Nyquist limit.
-GOOD_RESOLUTION_A = 13.0
+GOOD_RESOLUTION_A = 12.0
 GOOD_RESOLUTION_NYQUIST_FACTOR = 3.0
+GOOD_RESOLUTION_DIAMETER_FRACTION = 1.0 / 9.0
 #: RELION's tau2_fudge for 2D classification.
 TAU_FUDGE = 2.0
 #: Detergent density relative to protein (micelles round membrane proteins).
 MICELLE_DENSITY = 0.35
 
 
-def label_is_good(kind: str, purity: float, resolution_a: float, pixel_size: float) -> bool:
-    """The labelling rule: a clean particle view that resolves secondary structure (or Nyquist)."""
+def label_is_good(kind: str, purity: float, resolution_a: float, pixel_size: float, diameter_a: float) -> bool:
+    """The labelling rule: a clean particle view that shows detail for its size: it resolves secondary
+    structure (``GOOD_RESOLUTION_A``), or reaches the job's Nyquist limit (binned data), or shows
+    detail a ``GOOD_RESOLUTION_DIAMETER_FRACTION`` of the particle across (large complexes)."""
     if kind not in (PARTICLE, "mixed") or purity < GOOD_PURITY:
         return False
-    return resolution_a <= max(GOOD_RESOLUTION_A, GOOD_RESOLUTION_NYQUIST_FACTOR * pixel_size)
+    return resolution_a <= max(GOOD_RESOLUTION_A, GOOD_RESOLUTION_NYQUIST_FACTOR * pixel_size,
+                               GOOD_RESOLUTION_DIAMETER_FRACTION * diameter_a)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,9 +134,13 @@ def point_model(name: str) -> PointModel:
     return PointModel(name, xyz.astype(np.float64), w, a / total, b, shape, diameter)
 
 
+#: Smaller particles are not imaged by single-particle cryo-EM in practice; they are left out of jobs.
+MIN_MASS_KDA = 15.0
+
+
 def model_pool(exclude: tuple[str, ...] = ()) -> list[str]:
-    """Atomic models available for jobs (optionally without held-out ones)."""
-    return [n for n in atomic_model_names() if n not in exclude]
+    """Atomic models available for jobs (at least ``MIN_MASS_KDA``; optionally without some)."""
+    return [n for n in atomic_model_names() if n not in exclude and catalog()[n]["mass_kda"] >= MIN_MASS_KDA]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,9 +246,9 @@ class LabClass:
 
 
 def _box_for(rng: np.random.Generator, diameter_a: float) -> tuple[int, float]:
-    """Box 64-400 px and pixel size 0.8-4.5 A with the particle filling 35-75% of the box."""
+    """Box 64-400 px and pixel size 0.8-4.5 A with the particle filling 35-85% of the box."""
     for _ in range(100):
-        fill = rng.uniform(0.35, 0.75) if rng.random() < 0.3 else rng.uniform(0.45, 0.7)
+        fill = rng.uniform(0.35, 0.85) if rng.random() < 0.4 else rng.uniform(0.45, 0.7)
         px = float(np.exp(rng.uniform(np.log(0.8), np.log(4.5))))
         box = int(2 * round(diameter_a / fill / px / 2))
         if 64 <= box <= 400:
@@ -299,7 +308,10 @@ class _JobSimulator:
         self.ctf2 = self.grid.radial_mean(ctf2)
         # Low frequencies are under-restored in real averages (amplitude contrast only near k = 0,
         # per-particle background normalisation): a dark halo round the particle.
-        halo = float(rng.uniform(0.0, 0.85))
+        halo = float(rng.uniform(0.2, 0.9))
+        # per job: how roughly classes are centred, how much solvent clutter survives averaging
+        self.centring = float(rng.uniform(0.0, 0.035))
+        self.clutter_level = float(rng.uniform(0.0, 0.25))
         width = float(rng.uniform(0.3, 1.2)) / spec.diameter_a
         self.low_cut = 1.0 - halo * np.exp(-((self.grid.k / width) ** 2))
         # Some programs and labs show classes sharpened (a negative B-factor up to the class's
@@ -396,7 +408,7 @@ class _JobSimulator:
         if kind == "mixed":
             purity = float(rng.uniform(0.3, 1.0))
             rot = self._random_rotation()
-            good = self.particle_signal(model, rot, rng.uniform(2, 6), rng.uniform(1, 3))
+            good = self.recentre(self.particle_signal(model, rot, rng.uniform(0.5, 3), rng.uniform(1, 3)))
             other_model = self.models[int(rng.integers(len(self.models)))]
             other = self.particle_signal(other_model, self._random_rotation(), 10, 5)
             return purity * good + (1 - purity) * other, purity, float(rng.uniform(0, 150))
@@ -424,6 +436,18 @@ class _JobSimulator:
         if self.sharpen_b > 0:
             f = f * np.exp(self.sharpen_b / 4.0 * np.minimum(g.k, 1.0 / resolution) ** 2)
         return self._real(f), float(resolution)
+
+    def recentre(self, spectrum: np.ndarray) -> np.ndarray:
+        """A class is centred only roughly (centre of mass, alignment drift): a small random offset."""
+        dx, dy = self.rng.normal(0, self.centring * self.spec.box, 2)
+        return _shift_spectrum(spectrum, self.grid, dx, dy)
+
+    def clutter(self, scale: float) -> np.ndarray:
+        """Solvent that does not average away: neighbours' density, ice gradients, a smooth field
+        whose strength is a fraction of the particle's and does not shrink with the class size."""
+        sigma = max(1.0, self.particle_radius_px * self.rng.uniform(0.15, 0.6))
+        field = self._smooth_noise(sigma)
+        return field / max(field.std(), 1e-12) * scale * self.clutter_level
 
     def noise_sigma(self, model: PointModel) -> float:
         """Per-particle noise for the job's SNR (signal variance of a CTF-modulated view, in the particle disc)."""
@@ -541,19 +565,25 @@ def simulate_job(spec: LabJobSpec) -> tuple[ClassSet, list[LabClass]]:
         model = sim.models[mi]
         if kind == PARTICLE:
             # misalignment shrinks as classes grow (better references), as in real jobs
+            # residual angular error: a rim displacement of 0.5-2.5 A (times 0.6-1.6), so large particles
+            # align to a fraction of a degree and small ones to a few degrees, as in RELION's accuracies
             quality = np.clip(np.log10(max(n, 1)) / 4.0, 0, 1)
-            ang = float(rng.uniform(0.3, 2.0) * (1.6 - quality))
+            rim = float(rng.uniform(0.5, 2.5) * (1.6 - quality))
+            ang = float(np.rad2deg(rim / (0.5 * model.diameter_a)))
             shift = float(rng.uniform(0.3, 1.5) * (1.6 - quality) * spec.pixel_size)
             signal, purity, extra_b = sim.particle_signal(model, sim._random_rotation(), ang, shift), 1.0, 0.0
+            signal = sim.recentre(signal)
         elif kind == "empty":
             signal, purity, extra_b = np.zeros_like(sim.grid.k, dtype=complex), 0.0, 0.0
         else:
             signal, purity, extra_b = sim.junk_signal(kind, model, scales[mi])
         image, resolution = sim.average(signal, int(n), sigmas[mi], extra_b)
+        if n > 0:
+            image = image + sim.clutter(scales[mi])
         if kind == "streaky":  # over-fitted noise: few particles, amplified high frequencies
             image = image + sim._real(sim._spectrum(rng.normal(0, 1, image.shape)) * np.sqrt(sim.ctf2)) * sigmas[mi] / np.sqrt(max(n, 1)) * 3
             resolution = float("inf")
-        good = label_is_good(kind, purity, resolution, spec.pixel_size)
+        good = label_is_good(kind, purity, resolution, spec.pixel_size, model.diameter_a)
         images.append(image)
         truth.append(LabClass(kind, int(n), float(purity), float(resolution), bool(good), model.name))
     stack = _apply_handover(np.stack(images), spec, rng)

@@ -211,7 +211,7 @@ def simulate_map(kind: str, mass_kda: float, pixel_size: float, box: int, seed: 
 def _make_atomic(kind: str, seed: int) -> Structure:
     from . import atomic
 
-    names = atomic.atomic_model_names()
+    names = atomic.LEGACY_MODEL_NAMES
     name = kind.split(":", 1)[1] if ":" in kind else names[int(np.random.default_rng(seed).integers(len(names)))]
     s = atomic.make_atomic_structure(name)
     s.provenance["seed"] = int(seed)
