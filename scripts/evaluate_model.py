@@ -73,6 +73,12 @@ def main() -> int:
 
     ensemble = BoostedEnsemble.load(args.model)
     card = ensemble.card
+    dropped = card.extra.get("ablation_dropped_groups") or []
+    if dropped:  # an ablation model: hide the same feature groups it was trained without
+        from relion_cryodiscovery.data.features import hide_groups
+
+        predict = ensemble.predict
+        ensemble.predict = lambda images, features, **kw: predict(images, hide_groups(features, dropped), **kw)
     threshold = float(card.threshold)
     reference = card.extra.get("domain")
     results: dict = {"threshold": threshold, "model_version": card.model_version}

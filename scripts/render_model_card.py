@@ -28,7 +28,7 @@ def real_table(rows: list[dict]) -> list[str]:
     for r in rows:
         d = r.get("domain") or {}
         dom = "-" if not d else (("**flagged**" if d["out_of_domain"] else "quiet")
-                                 + f" (dist. {d['distance']:.2f}/{d['distance_threshold']:.2f}, split {d['disagreement']:.2f}/{d['disagreement_threshold']:.2f})")
+                                 + f" (distance {d['distance']:.2f} / {d['distance_threshold']:.2f}; d1-d2 split {d['disagreement']:.2f})")
         out.append(f"| `{r['set']}` | {r['what']} | {r['classes']} | {r['good']} | {r['kept']} | {r['false_negatives']} | "
                    f"{_f(r['fnr'])} | {_f(r['auc'])} | {_f(r['auc_hf_baseline'])} | {_f(r['auc_distribution_baseline'])} | "
                    f"{_f(r['score_min'])} | {r['d3_decided']} | {dom} |")
@@ -76,7 +76,7 @@ def render(card: dict, notes: str = "") -> str:
         "Scored at the shipped threshold. Positives-only sets (a Select job's kept classes) check false negatives, "
         "not precision. Baselines on the same classes: the high-frequency power fraction "
         "(`data/spectral.py: high_frequency_power_fraction`) and the class distribution (where the source has particle counts). "
-        "`domain check`: job feature distance / its threshold, d1-d2 disagreement / its threshold.",
+        "`domain check`: the job's feature distance / the flag threshold, and the d1-d2 disagreement rate (reported, not used).",
         "",
         *real_table(ev.get("real_sets", [])),
         "",
@@ -86,9 +86,9 @@ def render(card: dict, notes: str = "") -> str:
                                             ("real relion_refine jobs (simulated particles)", "relion_holdout")) if k in ev]),
         "",
         "## 3. Out-of-distribution check",
-        f"Feature distance threshold {_f(domain.get('distance_threshold'))} and d1/d2 disagreement threshold "
-        f"{_f(domain.get('disagreement_threshold'))}: the {domain.get('quantile')} quantiles over "
-        f"{domain.get('validation_jobs')} validation jobs (`model/domain.py`).",
+        f"A job is flagged when its feature distance to the training classes exceeds {_f(domain.get('distance_threshold'))} "
+        f"({domain.get('margin')} x the largest of {domain.get('validation_jobs')} validation jobs; their quantiles "
+        f"0.5/0.9/0.99/1: {', '.join(_f(x, 2) for x in domain.get('validation_distance_quantiles', []))}) (`model/domain.py`).",
         "",
     ]
     if notes:

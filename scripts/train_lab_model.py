@@ -62,8 +62,14 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=14)
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--no_real_corpus", action="store_true", help="train on the lab corpus only")
-    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "real")
-    parser.add_argument("--extra", type=Path, default=REPO.parent / "real_extra")
+    parser.add_argument("--max_fnr", type=float, default=0.05,
+                        help="threshold rule: the highest threshold with validation FNR <= this")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="reload the members from the staging folder and redo only calibration, threshold "
+                             "and the domain reference")
+    parser.add_argument("--drop_groups", default="",
+                        help="ablation: comma-separated feature groups (e.g. spectral,image) hidden from training "
+                             "and, via the card, from evaluation")
     args = parser.parse_args()
 
     from relion_cryodiscovery.data.features import FEATURE_FILLS, FEATURE_NAMES
@@ -95,24 +101,46 @@ def main() -> int:
             parts_train.append(tr3)
             parts_val.append(va3)
     train, val = concat(parts_train), concat(parts_val)
+    dropped = [g for g in args.drop_groups.split(",") if g]
+    if dropped:
+        from relion_cryodiscovery.data.features import hide_groups
+
+        train.features, val.features = hide_groups(train.features, dropped), hide_groups(val.features, dropped)
     print(f"train {len(train)} ({int(train.labels.sum())} good), val {len(val)} ({int(val.labels.sum())} good)", flush=True)
 
     config = BoostingConfig(network=NetworkConfig(), model_version=args.model_version,
+                            max_false_negative_rate=args.max_fnr,
                             train=TrainConfig(epochs=args.epochs, batch_size=64, seed=args.seed % 2**31, verbose=2,
-                                              patience=4))
-    ensemble = train_boosted_ensemble(
-        train, val, config, make_strategy(None), staging, resume=staging.is_dir(),
-        feature_names=list(FEATURE_NAMES), feature_fills=[float(x) for x in FEATURE_FILLS],
-        preprocessing=PreprocessConfig().to_dict())
+                                              patience=5))
+    if args.recalibrate:  # same data, same members: only the calibration and threshold rule change
+        from relion_cryodiscovery.model.ensemble import BoostedEnsemble
+        from relion_cryodiscovery.training.boosting import calibrate_ensemble
+
+        ensemble = BoostedEnsemble.load(staging)
+        ensemble.card.model_version = args.model_version
+        calibrate_ensemble(ensemble, val, config, 256, None, print)
+        ensemble.card.extra["boosting"] = config.to_dict()
+    else:
+        ensemble = train_boosted_ensemble(
+            train, val, config, make_strategy(None), staging, resume=staging.is_dir(),
+            feature_names=list(FEATURE_NAMES), feature_fills=[float(x) for x in FEATURE_FILLS],
+            preprocessing=PreprocessConfig().to_dict())
     from relion_cryodiscovery.model.domain import fit_domain_reference
 
-    ensemble.card.extra["domain"] = fit_domain_reference(train, val, ensemble)
-    ensemble.card.extra["corpus"] = {
-        "lab": json.loads((args.lab / "summary.json").read_text()),
-        "real_relion_train_projects": 0 if args.no_real_corpus else len(real_train_projects),
-        "command": " ".join(["python scripts/train_lab_model.py", *sys.argv[1:]]),
-    }
-    ensemble.card.extra["training_wall_seconds"] = round(time.perf_counter() - started, 1)
+    ensemble.card.extra["domain"] = fit_domain_reference(train.features, val.features, val.groups,
+                                                         ensemble.card.feature_names)
+    if args.recalibrate:
+        ensemble.card.extra["recalibration_command"] = " ".join(["python scripts/train_lab_model.py", *sys.argv[1:]])
+    else:
+        ensemble.card.extra["corpus"] = {
+            "lab": json.loads((args.lab / "summary.json").read_text()),
+            "real_relion_train_projects": 0 if args.no_real_corpus else len(real_train_projects),
+            "command": " ".join(["python scripts/train_lab_model.py", *sys.argv[1:]]),
+        }
+    if not args.recalibrate:
+        ensemble.card.extra["training_wall_seconds"] = round(time.perf_counter() - started, 1)
+    if dropped:
+        ensemble.card.extra["ablation_dropped_groups"] = dropped
     ensemble.card.save(staging)
     args.o.mkdir(parents=True, exist_ok=True)
     for name in ("d1.keras", "d2.keras", "d3.keras", "model_card.json"):

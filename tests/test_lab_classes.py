@@ -63,3 +63,12 @@ def test_figure_handover_resamples():
     spec = _spec(11, style="figure", metadata="bare", figure_scale=1.5)
     classes, _ = lc.simulate_job(spec)
     assert classes.images.shape[-1] == int(np.clip(round(spec.box * 1.5), 48, 480))
+
+
+def test_filaments_are_seen_side_on():
+    names = [n for n in lc.model_pool() if lc.point_model(n).shape == "filament"]
+    model = lc.point_model(names[0])
+    sim = lc._JobSimulator(_spec(13), np.random.default_rng(0))
+    for _ in range(5):
+        axis_in_view = sim._random_rotation(model).apply(model.axis)
+        assert abs(axis_in_view[2]) < 1e-6  # the filament axis lies in the image plane

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .classes import ClassSet
+from .spectral import spectral_features
 
 #: RELION writes this for the accuracy of classes that received no particles.
 RELION_UNDEFINED_ACCURACY = 999.0
@@ -54,12 +55,22 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("radius_of_gyration", "image", 0.4, "radius of gyration of |signal|, in half-widths"),
     FeatureSpec("low_high_power", "image", 1.0, "log10 of low- over high-frequency power"),
     FeatureSpec("kurtosis", "image", 0.0, "excess kurtosis of pixel values inside the circle (scaled by 1/10)"),
+    FeatureSpec("hf_power_fraction", "spectral", 0.05, "in-mask power at k D >= 10 over power at k D >= 1 (full-detail view)"),
+    FeatureSpec("spectral_resolution_kd", "spectral", 1.2, "log10(k D) where the radial power meets the class's noise floor"),
+    FeatureSpec("spectral_resolution_nyquist", "spectral", 0.5, "that frequency / the view's Nyquist"),
+    FeatureSpec("spectral_slope", "spectral", -0.9, "slope of log power vs log k D over 2..12, / 4"),
+    FeatureSpec("ring_1", "spectral", 1.5, "mean intensity at 0-1/3 particle radius (solvent 0, units of in-disc std)"),
+    FeatureSpec("ring_2", "spectral", 0.5, "mean intensity at 1/3-2/3 particle radius"),
+    FeatureSpec("ring_3", "spectral", 0.0, "mean intensity at 2/3-1 particle radius"),
+    FeatureSpec("ring_4", "spectral", 0.0, "mean intensity at 1-1.3 particle radii"),
+    FeatureSpec("edge_anisotropy", "spectral", 0.4, "log10 max/median power over 18 directions at k D >= 3"),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FEATURE_FILLS: np.ndarray = np.array([f.fill for f in FEATURES], dtype=np.float32)
 FEATURE_GROUPS: tuple[str, ...] = tuple(f.group for f in FEATURES)
-#: Groups that come from RELION's STAR files (withheld in training); "image" is always computable.
+#: Groups that come from RELION's STAR files (withheld in training); "image" and "spectral" are
+#: always computable from the pixels.
 METADATA_GROUPS: tuple[str, ...] = ("counts", "distribution", "accuracy", "resolution", "completeness", "geometry")
 N_FEATURES = len(FEATURES)
 
@@ -133,7 +144,7 @@ def metadata_values(classes: ClassSet) -> dict[str, np.ndarray]:
             out["diameter_over_box"] = np.full(k, classes.particle_diameter / (classes.box_size * pixel))
     if k > 1 and (classes.metadata or counts is not None):
         out["log10_classes"] = np.full(k, np.log10(k))
-    return {name: out.get(name, nan) for name in FEATURE_NAMES if FEATURES[FEATURE_NAMES.index(name)].group != "image"}
+    return {name: out.get(name, nan) for name in FEATURE_NAMES if FEATURES[FEATURE_NAMES.index(name)].group in METADATA_GROUPS}
 
 
 def image_statistics(images: np.ndarray, usable: np.ndarray) -> dict[str, np.ndarray]:
@@ -181,6 +192,8 @@ def class_features(classes: ClassSet, images: np.ndarray, usable: np.ndarray) ->
     """All features of a job's classes: ``(K, F)`` float32."""
     values = metadata_values(classes)
     values.update(image_statistics(images, usable))
+    values.update(spectral_features(classes.images, usable, classes.dimensionality, classes.pixel_size,
+                                    classes.particle_diameter))
     return assemble(values)
 
 
@@ -201,6 +214,16 @@ def withhold_metadata(features: np.ndarray, rng: np.random.Generator, p_all: flo
         rows = np.flatnonzero(hide)
         out[np.ix_(rows, columns)] = FEATURE_FILLS[columns]
         out[np.ix_(rows, columns + N_FEATURES)] = 1.0
+    return out
+
+
+def hide_groups(features: np.ndarray, groups: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Rows with every feature of ``groups`` set to its fill and flagged missing (ablations).
+    Returns a new array."""
+    out = np.array(features, dtype=np.float32, copy=True)
+    columns = np.flatnonzero(np.isin(np.array(FEATURE_GROUPS), list(groups)))
+    out[:, columns] = FEATURE_FILLS[columns]
+    out[:, columns + N_FEATURES] = 1.0
     return out
 
 

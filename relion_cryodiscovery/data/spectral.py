@@ -8,8 +8,9 @@ most ``SPECTRAL_SIZE`` px) and in units of the particle diameter ``D`` (cycles p
 * ``hf_power_fraction``: in-mask power at ``k D >= HF_CUT_KD`` over power at ``k D >= 1``, the
   trivial "sharp classes are good" baseline (:func:`high_frequency_power_fraction`).
 * ``spectral_resolution_kd``: highest ``k D`` whose radial in-mask power stays a decade above the
-  class's own noise floor (the median of the outermost shells): a resolution estimate from the
-  class's power spectrum, independent of RELION's.
+  class's own noise floor (the median of the outermost shells, but at most ``FLOOR_DECADES`` below
+  the power at ``k D ~ 2``, for up-sampled figures): a resolution estimate from the class's power
+  spectrum, independent of RELION's.
 * ``spectral_resolution_nyquist``: the same as a fraction of the view's Nyquist frequency
   (Nyquist-limited, binned classes reach ~1).
 * ``spectral_slope``: slope of log power against log ``k D`` over ``2 <= k D <= 12``.
@@ -30,6 +31,8 @@ SPECTRAL_SIZE = 128
 WINDOW_FACTOR = 1.25
 #: High-frequency cut of :func:`high_frequency_power_fraction`, in cycles per particle diameter.
 HF_CUT_KD = 10.0
+#: The noise floor of :func:`spectral_measures` is at most this many decades below the power at k D ~ 2.
+FLOOR_DECADES = 4.0
 SPECTRAL_NAMES: tuple[str, ...] = (
     "hf_power_fraction", "spectral_resolution_kd", "spectral_resolution_nyquist", "spectral_slope",
     "ring_1", "ring_2", "ring_3", "ring_4", "edge_anisotropy",
@@ -116,6 +119,11 @@ def spectral_measures(image: np.ndarray, pixel_size: float | None, diameter_a: f
     log_p = np.log10(radial + 1e-30)
     outer = shells >= int(0.8 * (n // 2))
     floor = float(np.median(log_p[outer])) if outer.any() else float(log_p.min())
+    # An up-sampled export (a figure) has empty outer shells: never count more than FLOOR_DECADES
+    # below the power at k D ~ 2 as the floor.
+    reference = log_p[(kd >= 1.5) & (kd <= 3.0)]
+    if len(reference):
+        floor = max(floor, float(np.median(reference)) - FLOOR_DECADES)
     above = np.flatnonzero((log_p > floor + 1.0) & (shells >= 1))
     # the highest shell of the first contiguous run above the floor
     last = 1
