@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _f(value, digits: int = 3) -> str:
-    if value is None:
+    if value is None or value == "nan":
         return "-"
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:.{digits}f}"

@@ -29,6 +29,6 @@ def test_set_metrics():
     m = set_metrics(labels, scores, scores >= 0.35, hf=np.array([1, 0, 0.5, 0.2]), counts=np.array([9, 8, 1, 2]))
     assert m["auc"] == 1.0 and m["false_negatives"] == 0 and m["kept"] == 2
     assert m["auc_distribution_baseline"] == 1.0
-    assert m["auc_hf_baseline"] == 0.75
+    assert m["auc_hf_baseline"] == 0.5
     only = set_metrics(np.ones(3), np.array([0.9, 0.2, 0.8]), np.array([True, False, True]), np.zeros(3), None)
     assert np.isnan(only["auc"]) and only["fnr"] == 1 / 3

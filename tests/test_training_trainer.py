@@ -49,7 +49,7 @@ def test_withholding_uses_the_feature_module_for_real_rows() -> None:
     n = len(feature_module.FEATURE_NAMES)
     rows = np.concatenate([np.tile(feature_module.FEATURE_FILLS + 1, (50, 1)), np.zeros((50, n))], axis=1)
     out = withhold(rows, np.random.default_rng(0), p_all=1.0, p_each=0.0, fills=np.zeros(n))
-    image_columns = [i for i, g in enumerate(feature_module.FEATURE_GROUPS) if g == "image"]
+    image_columns = [i for i, g in enumerate(feature_module.FEATURE_GROUPS) if g not in feature_module.METADATA_GROUPS]
     hidden = [i for i in range(n) if i not in image_columns]
     np.testing.assert_allclose(out[:, hidden], np.tile(feature_module.FEATURE_FILLS[hidden], (50, 1)))
     assert (out[:, [n + i for i in hidden]] == 1).all()

@@ -23,7 +23,7 @@ most ``SPECTRAL_SIZE`` px) and in units of the particle diameter ``D`` (cycles p
 from __future__ import annotations
 
 import numpy as np
-from scipy import fft
+from numpy import fft  # numpy, not scipy: the External job imports this before its model worker starts
 
 #: Largest side of the view the spectral measures are taken on.
 SPECTRAL_SIZE = 128
