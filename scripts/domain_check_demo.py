@@ -34,11 +34,13 @@ def main() -> int:
     jobs = [j for j in read_projects(train_projects, PreprocessConfig()) if j.dimensionality == 2]
     rng = np.random.default_rng(0)
     is_val = rng.random(len(jobs)) < 0.2
-    train = np.concatenate([j.inputs.features[j.inputs.usable] for j, v in zip(jobs, is_val) if not v])
-    val = [j for j, v in zip(jobs, is_val) if v]
-    val_features = np.concatenate([j.inputs.features[j.inputs.usable] for j in val])
-    val_groups = np.concatenate([[str(j.source.job)] * int(j.inputs.usable.sum()) for j in val])
-    old_reference = fit_domain_reference(train, val_features, val_groups)
+    def stack(part):
+        return (np.concatenate([j.inputs.features[j.inputs.usable] for j in part]),
+                np.concatenate([[str(j.source.job)] * int(j.inputs.usable.sum()) for j in part]))
+
+    train = stack([j for j, v in zip(jobs, is_val) if not v])
+    val = stack([j for j, v in zip(jobs, is_val) if v])
+    old_reference = fit_domain_reference(*train, *val)
     new_reference = ModelCard.load(REPO / "models" / "default").extra.get("domain")
 
     rows = []
@@ -48,7 +50,7 @@ def main() -> int:
         if reference is None:
             continue
         flagged = sum(check_job(j.inputs.features[j.inputs.usable], np.zeros(1), np.zeros(1), reference).out_of_domain
-                      for j in test_jobs if j.inputs.usable.sum() >= 5)
+                      for j in test_jobs if j.inputs.usable.any())
         rows.append((name, f"relion_refine hold-out ({len(test_jobs)} jobs)", f"{flagged} flagged", ""))
         for real in load_real_sets(REPO.parent / "shared" / "real", REPO.parent / "real_extra"):
             features = model_inputs(real.classes).features

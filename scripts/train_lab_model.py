@@ -127,7 +127,7 @@ def main() -> int:
             preprocessing=PreprocessConfig().to_dict())
     from relion_cryodiscovery.model.domain import fit_domain_reference
 
-    ensemble.card.extra["domain"] = fit_domain_reference(train.features, val.features, val.groups,
+    ensemble.card.extra["domain"] = fit_domain_reference(train.features, train.groups, val.features, val.groups,
                                                          ensemble.card.feature_names)
     if args.recalibrate:
         ensemble.card.extra["recalibration_command"] = " ".join(["python scripts/train_lab_model.py", *sys.argv[1:]])

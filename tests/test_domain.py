@@ -2,64 +2,57 @@
 
 import numpy as np
 
-from relion_cryodiscovery.data.features import N_FEATURES
-from relion_cryodiscovery.model.domain import check_job, class_distances, disagreement_rate, domain_columns
+from relion_cryodiscovery.data.features import FEATURE_GROUPS, N_FEATURES
+from relion_cryodiscovery.model.domain import (MARGIN, check_job, disagreement_rate, domain_columns,
+                                               fit_domain_reference, job_distance)
+
+
+def _jobs(rng, n_jobs: int, per_job: int = 20, shift: float = 0.0):
+    features = rng.normal(0, 1, (n_jobs * per_job, 2 * N_FEATURES)) + shift
+    return features, np.repeat([f"job{i}" for i in range(n_jobs)], per_job)
 
 
 def _reference(rng):
-    columns = domain_columns()
-    train = rng.normal(0, 1, (2000, 2 * N_FEATURES))
-    return {"columns": columns.tolist(), "median": np.median(train[:, columns], 0).tolist(),
-            "scale": np.ones(len(columns)).tolist(), "distance_threshold": 1.5}
+    train, train_groups = _jobs(rng, 60)
+    val, val_groups = _jobs(rng, 15)
+    return fit_domain_reference(train, train_groups, val, val_groups)
 
 
 def test_columns_are_pixel_features_only():
-    from relion_cryodiscovery.data.features import FEATURE_GROUPS
     assert {FEATURE_GROUPS[i] for i in domain_columns()} == {"image", "spectral"}
 
 
-def test_in_domain_job_is_quiet_and_shifted_job_is_flagged():
-    rng = np.random.default_rng(0)
+def test_threshold_from_validation_jobs():
+    ref = _reference(np.random.default_rng(0))
+    assert ref["validation_jobs"] == 15 and ref["training_jobs"] == 60
+    assert np.isclose(ref["distance_threshold"], MARGIN * ref["validation_distance_quantiles"][-1])
+
+
+def test_in_domain_job_is_quiet_and_one_far_property_flags():
+    rng = np.random.default_rng(1)
     ref = _reference(rng)
-    job = rng.normal(0, 1, (40, 2 * N_FEATURES))
-    p = rng.random(40)
+    job, _ = _jobs(rng, 1)
+    p = rng.random(len(job))
     assert not check_job(job, p, p, ref).out_of_domain
-    shifted = job.copy()
-    shifted[:, ref["columns"]] += 4.0
-    check = check_job(shifted, p, p, ref)
-    assert check.out_of_domain and check.distance > 3
+    far = job.copy()
+    far[:, domain_columns()[3]] += 5.0  # one pixel feature far outside the training jobs
+    check = check_job(far, p, p, ref)
+    assert check.out_of_domain and check.distance > ref["distance_threshold"]
     assert "OUT OF DOMAIN" in check.summary()
+    metadata_only = job.copy()
+    metadata_only[:, 0] += 50.0  # metadata is never part of the check
+    assert job_distance(metadata_only, ref) == job_distance(job, ref)
 
 
 def test_disagreement_is_reported_not_flagged():
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(2)
     ref = _reference(rng)
-    job = rng.normal(0, 1, (20, 2 * N_FEATURES))
-    p1, p2 = np.full(20, 0.9), np.full(20, 0.1)
+    job, _ = _jobs(rng, 1)
+    p1, p2 = np.full(len(job), 0.9), np.full(len(job), 0.1)
     assert disagreement_rate(p1, p2) == 1.0
     check = check_job(job, p1, p2, ref)
     assert check.disagreement == 1.0 and not check.out_of_domain
 
 
-def test_fit_reference_threshold_from_validation_jobs():
-    from relion_cryodiscovery.model.domain import MARGIN, fit_domain_reference
-
-    rng = np.random.default_rng(3)
-    train = rng.normal(0, 1, (3000, 2 * N_FEATURES))
-    val = rng.normal(0, 1, (200, 2 * N_FEATURES))
-    groups = np.repeat(np.arange(10), 20)
-    ref = fit_domain_reference(train, val, groups)
-    assert ref["validation_jobs"] == 10
-    assert np.isclose(ref["distance_threshold"], MARGIN * ref["validation_distance_quantiles"][-1])
-    assert not check_job(val[:20], np.zeros(20), np.zeros(20), ref).out_of_domain
-
-
 def test_no_reference_no_check():
     assert check_job(np.zeros((3, 2 * N_FEATURES)), np.zeros(3), np.zeros(3), None) is None
-
-
-def test_distance_clips():
-    rng = np.random.default_rng(2)
-    ref = _reference(rng)
-    far = np.full((1, 2 * N_FEATURES), 1e9)
-    assert np.isclose(class_distances(far, ref)[0], 5.0)
