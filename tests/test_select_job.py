@@ -179,3 +179,35 @@ def test_select_3d_job_copies_selected_maps(project, session_tiny_model):
     nodes = starfile.read(out / "RELION_OUTPUT_NODES.star")
     assert set(nodes.loc[nodes.rlnPipeLineNodeName.str.endswith(".mrc"), "rlnPipeLineNodeType"]) == {6}
     assert not (out / "class_averages.star").exists()
+
+
+def _model_with_domain_threshold(model: Path, target: Path, threshold: float) -> Path:
+    """A copy of ``model`` whose card carries a domain reference flagging above ``threshold``."""
+    import json
+    import shutil
+
+    from relion_cryodiscovery.model.domain import domain_columns
+
+    shutil.copytree(model, target)
+    card = json.loads((target / "model_card.json").read_text())
+    columns = domain_columns()
+    card["extra"]["domain"] = {"columns": columns.tolist(), "median": [0.0] * len(columns),
+                               "scale": [1.0] * len(columns), "distance_threshold": threshold}
+    (target / "model_card.json").write_text(json.dumps(card))
+    return target
+
+
+def test_out_of_domain_job_says_so(project, session_tiny_model, tmp_path, capsys):
+    stack = project / "Class2D/job001/run_it025_classes.mrcs"
+    far = _model_with_domain_threshold(session_tiny_model, tmp_path / "far_model", 0.0)
+    assert cli(["score", "--i", str(stack), "--o", str(tmp_path / "far"), "--model", str(far)]) == 0
+    out = capsys.readouterr().out
+    assert "domain check: OUT OF DOMAIN" in out
+    assert "WARNING: this job looks unlike the classes the model was trained on" in out
+    star = (tmp_path / "far/cryodiscovery_scores.star").read_text()
+    assert "_cdiDomainCheck" in star and "OUT OF DOMAIN" in star
+    assert "OUT OF DOMAIN" in (tmp_path / "far/cryodiscovery_scores.csv").read_text()
+    near = _model_with_domain_threshold(session_tiny_model, tmp_path / "near_model", 1e9)
+    assert cli(["score", "--i", str(stack), "--o", str(tmp_path / "near"), "--model", str(near), "--no_montage"]) == 0
+    out = capsys.readouterr().out
+    assert "domain check: in domain" in out and "WARNING: this job looks unlike" not in out
