@@ -152,6 +152,10 @@ def main() -> int:
     if args.write_card:
         card.extra["evaluation"] = results
         card.save(args.model)
+        sys.path.insert(0, str(REPO / "scripts"))
+        from train_default_model import example_montage  # the select command on a copy of the bundled example
+
+        example_montage(args.model, REPO / "docs" / "images" / "example_montage.png")
         import subprocess
 
         subprocess.run([sys.executable, str(REPO / "scripts" / "render_model_card.py"), "--model", str(args.model),

@@ -91,6 +91,10 @@ def render(card: dict, notes: str = "") -> str:
         f"0.5/0.9/0.99/1: {', '.join(_f(x, 2) for x in domain.get('validation_distance_quantiles', []))}) (`model/domain.py`).",
         "",
     ]
+    lines += ["## The bundled example, scored by this model",
+              "`examples/class2d_small` (a real relion_refine 3.1.3 Class2D of simulated particles, 48 px) through the "
+              "select command with `--min_particles 10`; green kept, red rejected:", "",
+              "![example montage](images/example_montage.png)", ""]
     if notes:
         lines += [notes.rstrip(), ""]
     return "\n".join(lines)
