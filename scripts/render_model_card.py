@@ -70,6 +70,7 @@ def render(card: dict, notes: str = "") -> str:
         f"* {card['training_data'].get('n_train_classes')} training and {card['training_data'].get('n_val_classes')} "
         f"validation images; stage sizes {card['training_data'].get('stage_sizes')}.",
         f"* Command: `{corpus.get('command')}`; training took {_f(extra.get('training_wall_seconds'), 0)} s on this machine (2 cores, no GPU).",
+        *([f"* Note: {extra['recalibration_command']}"] if extra.get("recalibration_command") else []),
         "",
         "## 1. Real class averages (the test that counts)",
         "",
