@@ -40,6 +40,9 @@ class RealSetSpec:
     #: Rectangles (panel index 0-based, y0, y1, x0, x1) overwritten with the panel's border median
     #: (scale bars and text drawn on figures).
     erase: tuple[tuple[int, int, int, int, int], ...] = ()
+    #: The stack is in gallery order (largest class first) with no counts: the distribution baseline
+    #: ranks by position; the model gets no counts.
+    gallery_order: bool = False
     what: str = ""
 
 
@@ -53,6 +56,9 @@ class RealSet:
     counts: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
+
+#: Labels made for this project (by eye), kept in the repository beside the provenance files.
+LABELS_IN_REPO = Path(__file__).resolve().parents[2] / "benchmarks" / "real_sets"
 
 _T20S_BAR = tuple((i, 110, 275, 20, 64) for i in (0, 5, 10))
 
@@ -89,6 +95,11 @@ EXTRA_SETS: tuple[RealSetSpec, ...] = (
                 counts=("relion4tut_betagal_job008_classranker/metadata.csv", "n_particles_est(2377*dist)"),
                 what="RELION 4.0 tutorial beta-gal Class2D (EM, 50 classes, 64 px, 3.54 A/px, 8-bit); "
                      "labels: RELION's class ranker (min_score 0.5), machine labels"),
+    RealSetSpec("relion4_tutorial_job032_byeye", "relion4tut_betagal_job032_nolabels/job032_classes_40_galleryorder_jpg8bit.mrcs",
+                labels=str(LABELS_IN_REPO / "relion4tut_betagal_job032_byeye_labels.csv"), pixel_size=3.54,
+                gallery_order=True,
+                what="RELION 4.0 tutorial beta-gal Class2D (40 classes, 64 px, 3.54 A/px, 8-bit JPEG gallery); "
+                     "labels: ours, by eye, two passes (docs/real_sets.md)"),
 )
 
 
@@ -118,12 +129,17 @@ def load_real_set(spec: RealSetSpec, root: Path) -> RealSet | None:
     images = _erase(images, spec.erase)
     k = len(images)
     labels = np.ones(k, np.int8) if spec.positives_only else _column(root / spec.labels, "label").astype(np.int8)
-    counts = _column(root / spec.counts[0], spec.counts[1]) if spec.counts else None
+    keep = labels >= 0  # -1: the labelling passes disagreed; left out
+    images, labels = images[keep], labels[keep]
+    k = len(images)
+    counts = _column(root / spec.counts[0], spec.counts[1])[keep] if spec.counts else None
     pixel = spec.pixel_size or (voxel if voxel and abs(voxel - 1.0) > 1e-3 else None)
     metadata = {"rlnClassDistribution": counts / counts.sum()} if counts is not None else {}
     classes = ClassSet(dimensionality=2, class_numbers=np.arange(1, k + 1), images=images, pixel_size=pixel,
                        metadata=metadata, particle_counts=None if counts is None else np.round(counts).astype(int),
                        source=str(stack))
+    if spec.gallery_order:  # baseline only: rank by position in the gallery
+        counts = np.arange(k, 0, -1).astype(float)
     return RealSet(spec, classes, labels, counts)
 
 
