@@ -32,3 +32,15 @@ def test_set_metrics():
     assert m["auc_hf_baseline"] == 0.5
     only = set_metrics(np.ones(3), np.array([0.9, 0.2, 0.8]), np.array([True, False, True]), np.zeros(3), None)
     assert np.isnan(only["auc"]) and only["fnr"] == 1 / 3
+
+
+def test_disputed_labels_left_out_and_gallery_order_baseline(tmp_path):
+    images = np.random.default_rng(1).normal(0, 1, (4, 32, 32)).astype(np.float32)
+    with mrcfile.new(tmp_path / "g.mrcs") as m:
+        m.set_data(images)
+    (tmp_path / "labels.csv").write_text("class,label\n1,1\n2,-1\n3,1\n4,0\n")
+    real = load_real_set(RealSetSpec("gallery", "g.mrcs", labels="labels.csv", gallery_order=True), tmp_path)
+    assert list(real.labels) == [1, 1, 0] and len(real.classes.images) == 3
+    np.testing.assert_array_equal(real.classes.images[1], images[2])
+    assert list(real.counts) == [3, 2, 1]  # rank by gallery position, for the baseline only
+    assert real.classes.particle_counts is None and not real.classes.metadata
