@@ -42,7 +42,7 @@ def pooled_metrics(labels, scores, threshold, hf, distribution) -> dict:
     good = labels == 1
     with_dist = np.isfinite(distribution)
     return {
-        "classes": int(len(labels)), "good": int(good.sum()), "jobs": None,
+        "classes": int(len(labels)), "good": int(good.sum()),
         "auc": float(roc_auc(labels, scores)),
         "accuracy": float((selected == good).mean()),
         "fnr": float((good & ~selected).sum() / max(good.sum(), 1)),

@@ -72,3 +72,17 @@ def test_filaments_are_seen_side_on():
     for _ in range(5):
         axis_in_view = sim._random_rotation(model).apply(model.axis)
         assert abs(axis_in_view[2]) < 1e-6  # the filament axis lies in the image plane
+
+
+def test_membrane_models_are_the_same_in_every_process():
+    """The micelle is seeded from the model's name, not from Python's per-process str hash."""
+    import os
+    import subprocess
+    import sys
+
+    name = next(n for n in lc.model_pool() if lc.point_model(n).shape == "membrane")
+    code = ("from relion_cryodiscovery.simulate import lab_classes as lc; "
+            f"m = lc.point_model({name!r}); print(len(m.xyz), repr(float(m.xyz.sum())))")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(outputs) == 1

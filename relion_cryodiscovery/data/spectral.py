@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numpy import fft  # numpy, not scipy: the External job imports this before its model worker starts
 
+from .masks import soft_disc
+
 #: Largest side of the view the spectral measures are taken on.
 SPECTRAL_SIZE = 128
 #: Window side as a multiple of the particle diameter (as the network view).
@@ -49,7 +51,7 @@ def _window(image: np.ndarray, pixel_size: float | None, diameter_a: float | Non
         side, d_px = box, 0.8 * box / WINDOW_FACTOR
     side -= side % 2
     start = (box - side) // 2
-    return image[start:start + side, start:start + side].astype(np.float64), float(min(d_px, side / 1.0))
+    return image[start:start + side, start:start + side].astype(np.float64), float(min(d_px, side))
 
 
 def _fourier_crop(image: np.ndarray, size: int) -> np.ndarray:
@@ -73,10 +75,8 @@ def _masked(view: np.ndarray, radius_px: float) -> np.ndarray:
     """Mean-subtracted (over the disc) view times a soft disc of ``radius_px``."""
     n = view.shape[0]
     y, x = np.indices((n, n)) - n // 2
-    r = np.hypot(x, y)
-    mask = 0.5 + 0.5 * np.cos(np.pi * np.clip((r - radius_px) / max(2.0, 0.1 * radius_px), 0, 1))
-    inside = r <= radius_px
-    return (view - view[inside].mean()) * mask
+    inside = np.hypot(x, y) <= radius_px
+    return (view - view[inside].mean()) * soft_disc(n, radius_px, max(2.0, 0.1 * radius_px))
 
 
 def _radial_power(masked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,32 +90,34 @@ def _radial_power(masked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return radial, power
 
 
-def high_frequency_power_fraction(image: np.ndarray, pixel_size: float | None = None,
-                                  diameter_a: float | None = None) -> float:
-    """Fraction of in-mask power at ``k D >= HF_CUT_KD`` among ``k D >= 1`` (the sharpness baseline)."""
+def _in_mask_spectrum(image: np.ndarray, pixel_size: float | None, diameter_a: float | None):
+    """(view, diameter in view pixels, radial power, 2D power, k D of each shell) of the masked particle."""
     view, d_px = spectral_view(image, pixel_size, diameter_a)
-    radial, _ = _radial_power(_masked(view, 0.5 * d_px))
-    n = view.shape[0]
-    kd = np.arange(len(radial)) / n * d_px
-    counts = 2 * np.pi * np.maximum(np.arange(len(radial)), 0.5)
-    total = radial * counts
+    radial, power = _radial_power(_masked(view, 0.5 * d_px))
+    kd = np.arange(len(radial)) / view.shape[0] * d_px
+    return view, d_px, radial, power, kd
+
+
+def _hf_fraction(radial: np.ndarray, kd: np.ndarray) -> float:
+    total = radial * 2 * np.pi * np.maximum(np.arange(len(radial)), 0.5)  # shell power x shell circumference
     low = total[kd >= 1.0].sum()
     return float(total[kd >= HF_CUT_KD].sum() / low) if low > 0 else 0.0
 
 
+def high_frequency_power_fraction(image: np.ndarray, pixel_size: float | None = None,
+                                  diameter_a: float | None = None) -> float:
+    """Fraction of in-mask power at ``k D >= HF_CUT_KD`` among ``k D >= 1`` (the sharpness baseline)."""
+    _, _, radial, _, kd = _in_mask_spectrum(image, pixel_size, diameter_a)
+    return _hf_fraction(radial, kd)
+
+
 def spectral_measures(image: np.ndarray, pixel_size: float | None, diameter_a: float | None) -> dict[str, float]:
     """All measures of one finite, non-constant 2D class image (see the module docstring)."""
-    view, d_px = spectral_view(image, pixel_size, diameter_a)
+    view, d_px, radial, power, kd = _in_mask_spectrum(image, pixel_size, diameter_a)
     n = view.shape[0]
     radius = 0.5 * d_px
-    masked = _masked(view, radius)
-    radial, power = _radial_power(masked)
     shells = np.arange(len(radial))
-    kd = shells / n * d_px
-    counts = 2 * np.pi * np.maximum(shells, 0.5)
-    total = radial * counts
-    low = total[kd >= 1.0].sum()
-    out: dict[str, float] = {"hf_power_fraction": float(total[kd >= HF_CUT_KD].sum() / low) if low > 0 else 0.0}
+    out: dict[str, float] = {"hf_power_fraction": _hf_fraction(radial, kd)}
     log_p = np.log10(radial + 1e-30)
     outer = shells >= int(0.8 * (n // 2))
     floor = float(np.median(log_p[outer])) if outer.any() else float(log_p.min())

@@ -53,22 +53,22 @@ def disagreement_rate(p_d1: np.ndarray, p_d2: np.ndarray) -> float:
     return float(np.mean((np.asarray(p_d1) >= 0.5) != (np.asarray(p_d2) >= 0.5))) if len(p_d1) else 0.0
 
 
-def _descriptors(features: np.ndarray, groups: np.ndarray, columns: np.ndarray) -> list[tuple[str, np.ndarray]]:
+def _by_job(features: np.ndarray, groups: np.ndarray) -> list[np.ndarray]:
     groups = np.asarray(groups)
-    return [(g, features[groups == g]) for g in np.unique(groups)]
+    return [features[groups == g] for g in np.unique(groups)]
 
 
 def fit_domain_reference(train_features: np.ndarray, train_groups: np.ndarray, val_features: np.ndarray,
                          val_groups: np.ndarray, feature_names=FEATURE_NAMES) -> dict:
     """Reference statistics from the training jobs, the threshold from the validation jobs."""
     columns = domain_columns(feature_names)
-    train = np.array([job_descriptor(f, columns) for _, f in _descriptors(train_features, train_groups, columns)])
+    train = np.array([job_descriptor(f, columns) for f in _by_job(train_features, train_groups)])
     median = np.median(train, axis=0)
     scale = 1.4826 * np.median(np.abs(train - median), axis=0)
     scale = np.where(scale > 1e-6, scale, np.maximum(train.std(axis=0), 1e-3))
     reference = {"columns": columns.tolist(), "names": [feature_names[i] for i in columns],
                  "median": median.tolist(), "scale": scale.tolist(), "margin": MARGIN, "training_jobs": len(train)}
-    distances = np.array([job_distance(f, reference) for _, f in _descriptors(val_features, val_groups, columns)])
+    distances = np.array([job_distance(f, reference) for f in _by_job(val_features, val_groups)])
     reference.update({
         "distance_threshold": float(MARGIN * distances.max()),
         "validation_jobs": int(len(distances)),

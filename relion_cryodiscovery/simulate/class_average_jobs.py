@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import fft
 
+from ..data.masks import soft_disc
 from .ctf import CtfParams, ctf_values, frequency_grid
 from .imaging import blob_transfer, crop_centre
 from .kinds import GOOD_KIND, JUNK_KINDS, RenderContext, render, render_particle
@@ -144,12 +145,6 @@ def _allocate(rng: np.random.Generator, spec: FakeJobSpec, kinds: np.ndarray, an
     return inverse[cls] + 1, [classes[i] for i in order]
 
 
-def _soft_mask(box: int, radius_px: float, edge_px: float = 3.0) -> np.ndarray:
-    y, x = np.indices((box, box)) - box // 2
-    r = np.hypot(x, y)
-    return 0.5 + 0.5 * np.cos(np.pi * np.clip((r - radius_px) / edge_px, 0, 1))
-
-
 class _Averager:
     """Forms class averages for one job (shared grids, mask, context)."""
 
@@ -161,7 +156,7 @@ class _Averager:
         self.shell = np.round(k * box * spec.pixel_size).astype(int)
         self.lowpass = 1.0 / (1.0 + np.exp((k - 1.0 / resolution_a) * box * spec.pixel_size))
         self.blob = blob_transfer(box, spec.pixel_size, ctx.structure.blob_sigma)
-        self.mask = _soft_mask(box, diameter_a / 2 / spec.pixel_size)
+        self.mask = soft_disc(box, diameter_a / 2 / spec.pixel_size, 3.0)
 
     def _signal(self, rng: np.random.Generator, cls: dict, members: np.ndarray, kinds: np.ndarray, angles: np.ndarray) -> np.ndarray:
         """Mean clean image of a sample of members, each aligned to the class (with errors)."""

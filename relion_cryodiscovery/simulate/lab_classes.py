@@ -30,6 +30,7 @@ complexes), whichever is coarsest (:func:`label_is_good`). Every random choice c
 from __future__ import annotations
 
 import io
+import zlib
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
@@ -38,6 +39,7 @@ from scipy import fft, ndimage
 from scipy.spatial.transform import Rotation
 
 from ..data.classes import ClassSet
+from ..data.masks import soft_disc
 from .atomic import (ELEMENTS, PENG_ELECTRON, atomic_model_names, catalog, load_model, scattering_weights)
 from .ctf import CtfParams, ctf_values, frequency_grid
 
@@ -93,12 +95,17 @@ class PointModel:
         return sum(a * np.exp(-(b + bfactor) * s2) for a, b in zip(self.form_a, self.form_b))
 
 
+def _principal_axis(xyz: np.ndarray) -> np.ndarray:
+    """Unit vector of the longest principal axis of points (from at most ~4,000 of them)."""
+    sample = xyz[:: max(1, len(xyz) // 4000)]
+    return np.linalg.svd(sample - sample.mean(0), full_matrices=False)[2][0]
+
+
 def _micelle_points(xyz: np.ndarray, rng: np.random.Generator, protein_weight: float) -> tuple[np.ndarray, np.ndarray]:
     """Pseudo-atoms of a detergent micelle: an oblate ellipsoidal shell round the model's
     principal (longest) axis at its densest slab, density ``MICELLE_DENSITY`` of protein."""
     centred = xyz - xyz.mean(0)
-    _, _, vt = np.linalg.svd(centred[:: max(1, len(centred) // 4000)], full_matrices=False)
-    axis = vt[0]
+    axis = _principal_axis(xyz)
     height = centred @ axis
     hist, edges = np.histogram(height, bins=12)
     slab = 0.5 * (edges[np.argmax(hist)] + edges[np.argmax(hist) + 1])
@@ -131,11 +138,11 @@ def point_model(name: str) -> PointModel:
     xyz = m.xyz - (m.xyz * w[:, None]).sum(0) / w.sum()
     shape = str(catalog()[name].get("shape", "globular"))
     if shape == "membrane":
-        pts, pw = _micelle_points(xyz, np.random.default_rng(abs(hash(name)) % 2**32), float(w.mean()))
+        # seeded by the name's CRC-32: Python's hash() of a str differs between processes
+        pts, pw = _micelle_points(xyz, np.random.default_rng(zlib.crc32(name.encode())), float(w.mean()))
         xyz, w = np.concatenate([xyz, pts]), np.concatenate([w, pw])
     diameter = 2.0 * float(np.percentile(np.linalg.norm(xyz, axis=1), 99.5))
-    axis = np.linalg.svd(xyz[:: max(1, len(xyz) // 4000)] - xyz.mean(0), full_matrices=False)[2][0]
-    return PointModel(name, xyz.astype(np.float64), w, a / total, b, shape, diameter, axis)
+    return PointModel(name, xyz.astype(np.float64), w, a / total, b, shape, diameter, _principal_axis(xyz))
 
 
 #: Smaller particles are not imaged by single-particle cryo-EM in practice; they are left out of jobs.
@@ -179,28 +186,23 @@ class JobGrid:
         sy = np.sinc(self.ky * pixel_size) ** 2
         self.splat_correction = 1.0 / np.maximum(sx * sy, 0.05)
 
-    def radial_mean(self, values: np.ndarray) -> np.ndarray:
-        """Rotational average of a half-plane array, spread back onto the grid."""
-        counts = np.bincount(self.shell.ravel(), minlength=self.box // 2 + 2)
-        sums = np.bincount(self.shell.ravel(), values.ravel(), minlength=self.box // 2 + 2)
-        return (sums / np.maximum(counts, 1))[self.shell]
-
     def radial_profile(self, values: np.ndarray) -> np.ndarray:
+        """Rotational average of a half-plane array, one value per shell."""
         counts = np.bincount(self.shell.ravel(), minlength=self.box // 2 + 2)
         sums = np.bincount(self.shell.ravel(), values.ravel(), minlength=self.box // 2 + 2)
         return sums / np.maximum(counts, 1)
 
+    def radial_mean(self, values: np.ndarray) -> np.ndarray:
+        """Rotational average of a half-plane array, spread back onto the grid."""
+        return self.radial_profile(values)[self.shell]
 
-def project(model: PointModel, rotations: Rotation, grid: JobGrid, bfactor: float,
-            shifts_a: np.ndarray | None = None) -> np.ndarray:
+
+def project(model: PointModel, rotations: Rotation, grid: JobGrid, bfactor: float) -> np.ndarray:
     """Mean rfft2 spectrum of the model's projections along z after each rotation (A^-1 grid)."""
     acc = np.zeros((grid.box, grid.box))
     mats = rotations.as_matrix().reshape(-1, 3, 3)
-    for i, mat in enumerate(mats):
-        xy = (model.xyz @ mat.T)[:, :2]
-        if shifts_a is not None:
-            xy = xy + shifts_a[i]
-        acc += splat(xy / grid.pixel_size, model.weights, grid.box)
+    for mat in mats:
+        acc += splat((model.xyz @ mat.T)[:, :2] / grid.pixel_size, model.weights, grid.box)
     spec = fft.rfft2(fft.ifftshift(acc / len(mats)))
     return spec * grid.splat_correction * model.form_factor(grid.k, bfactor)
 
@@ -312,11 +314,12 @@ class _JobSimulator:
         self.ctf2 = self.grid.radial_mean(ctf2)
         # Low frequencies are under-restored in real averages (amplitude contrast only near k = 0,
         # per-particle background normalisation): a dark halo round the particle.
+        # (the draws stay in this order so a seed makes the same job)
         halo = float(rng.uniform(0.2, 0.9))
         # per job: how roughly classes are centred, how much solvent clutter survives averaging
         self.centring = float(rng.uniform(0.0, 0.035))
         self.clutter_level = float(rng.uniform(0.0, 0.25))
-        width = float(rng.uniform(0.3, 1.2)) / spec.diameter_a
+        width = float(rng.uniform(0.3, 1.2)) / spec.diameter_a  # of the halo
         self.low_cut = 1.0 - halo * np.exp(-((self.grid.k / width) ** 2))
         # Some programs and labs show classes sharpened (a negative B-factor up to the class's
         # resolution); drawn per job.
@@ -324,7 +327,8 @@ class _JobSimulator:
         y, x = np.indices((spec.box, spec.box)) - spec.box // 2
         self.radius_px = np.hypot(x, y)
         self.particle_radius_px = 0.5 * spec.diameter_a / spec.pixel_size
-        self.reference_power = None
+        #: Signal variance of a CTF-modulated view in the particle disc, per structure (noise_sigma).
+        self.reference_power: dict[str, float] = {}
 
     # -- signals -----------------------------------------------------------------------------
     def particle_signal(self, model: PointModel, rot: Rotation, angular_error: float, shift_error_a: float,
@@ -465,12 +469,12 @@ class _JobSimulator:
 
     def noise_sigma(self, model: PointModel) -> float:
         """Per-particle noise for the job's SNR (signal variance of a CTF-modulated view, in the particle disc)."""
-        if self.reference_power is None:
+        if model.name not in self.reference_power:
             spec = self.particle_signal(model, self._random_rotation(), 0.0, 0.0, n_sub=1)
             img = self._real(spec * np.sqrt(self.ctf2))
-            self.reference_power = float(img[self.radius_px <= self.particle_radius_px].var())
+            self.reference_power[model.name] = float(img[self.radius_px <= self.particle_radius_px].var())
         snr = self.spec.snr * (model.diameter_a / 100.0) ** 2 * self.spec.pixel_size**2
-        return float(np.sqrt(self.reference_power / snr))
+        return float(np.sqrt(self.reference_power[model.name] / snr))
 
 
 def _class_counts(rng: np.random.Generator, spec: LabJobSpec, kinds: list[str]) -> np.ndarray:
@@ -500,7 +504,7 @@ def _apply_handover(images: np.ndarray, spec: LabJobSpec, rng: np.random.Generat
     y, x = np.indices((box, box)) - box // 2
     r = np.hypot(x, y)
     mask_radius = min(0.5 * spec.diameter_a / spec.pixel_size * rng.uniform(1.05, 1.3), box / 2 - 2)
-    soft = 0.5 + 0.5 * np.cos(np.pi * np.clip((r - mask_radius) / 5.0, 0, 1))
+    soft = soft_disc(box, mask_radius, 5.0)
     out = images.copy()
     if h["mask"] == "zero":
         out = out * soft
