@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
                  groups=np.concatenate([[f"lab{j['seed']}"] * len(j["labels"]) for j in jobs]))
     table = pd.DataFrame(rows)
     table.to_csv(args.out / "classes.csv", index=False)
-    summary = {"jobs": len(tasks), "classes": len(table), "good": int(table["good"].sum()), "seed": args.seed,
+    summary = {"simulator_version": lab_classes.SIMULATOR_VERSION, "jobs": len(tasks), "classes": len(table), "good": int(table["good"].sum()), "seed": args.seed,
                "workers": args.workers, "wall_seconds": round(wall, 1),
                "classes_per_minute_wall": round(len(table) / wall * 60, 1),
                "simulate_cpu_seconds": round(sim_seconds, 1), "inputs_cpu_seconds": round(total_seconds - sim_seconds, 1)}

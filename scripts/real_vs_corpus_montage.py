@@ -39,6 +39,17 @@ def grid(tiles: list[Image.Image], columns: int, gap: int = 4) -> Image.Image:
     return out
 
 
+def labelled_grid(images: list[np.ndarray], notes: list[str], size: int, columns: int = 8) -> Image.Image:
+    """Tiles with their note written in the corner (green when the note ends in "good")."""
+    out = Image.new("RGB", (columns * (size + 4) + 4, ((len(images) + columns - 1) // columns) * (size + 4) + 4),
+                    (255, 255, 255))
+    for i, (image, note) in enumerate(zip(images, notes)):
+        t = tile(image, size).convert("RGB")
+        ImageDraw.Draw(t).text((2, 2), note, fill=(0, 255, 0) if note.endswith("good") else (255, 80, 80))
+        out.paste(t, (4 + (i % columns) * (size + 4), 4 + (i // columns) * (size + 4)))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lab", type=Path, default=REPO / "corpus_cache" / "lab")
@@ -72,16 +83,7 @@ def main() -> int:
     args.o.mkdir(parents=True, exist_ok=True)
     grid([tile(x, args.tile) for x in real], 8).save(args.o / "real_classes.png")
     grid([tile(corpus[i], args.tile) for i in order], 8).save(args.o / "corpus_classes.png")
-    labelled = []
-    for i in order:
-        t = tile(corpus[i], args.tile).convert("RGB")
-        ImageDraw.Draw(t).text((2, 2), notes[i], fill=(0, 255, 0) if notes[i].endswith("good") else (255, 80, 80))
-        labelled.append(t)
-    size = args.tile
-    out = Image.new("RGB", (8 * (size + 4) + 4, ((len(labelled) + 7) // 8) * (size + 4) + 4), (255, 255, 255))
-    for i, t in enumerate(labelled):
-        out.paste(t, (4 + (i % 8) * (size + 4), 4 + (i // 8) * (size + 4)))
-    out.save(args.o / "corpus_classes_labelled.png")
+    labelled_grid([corpus[i] for i in order], [notes[i] for i in order], args.tile).save(args.o / "corpus_classes_labelled.png")
     print(f"wrote {args.o}/real_classes.png ({len(real)} tiles), corpus_classes.png and corpus_classes_labelled.png")
     return 0
 

@@ -11,8 +11,9 @@ aligned images behaves:
 * ``S`` is the class's clean signal: the mean of a few projections of the atomic model at views
   jittered by the class's angular misalignment (so out-of-plane spread and in-plane rotation
   errors blur it as they do in real classes); junk kinds have their own signals (below).
-* ``<CTF^2>`` is averaged over the job's defocus range (low frequencies are weak: the dark halo
-  round real classes), ``E`` is the B-factor and translational-misalignment envelope.
+* ``<CTF^2>`` is averaged over the job's defocus range, ``E`` is the B-factor and
+  translational-misalignment envelope; the lowest frequencies are under-restored by a per-job factor
+  (the dark halo round real classes), and the solvent is brought to zero as particle normalisation does.
 * ``tau = sigma_n^2 / (fudge * |S|^2)`` regularises like RELION's tau2; noise shrinks as 1/sqrt(N).
 
 Junk as labs see it: ice and contamination, carbon edges, aggregates, neighbouring and clipped
@@ -23,7 +24,7 @@ contrast stretch; JPEG artefacts) is applied to the whole job, as a lab would ex
 
 Labels follow what a person sees: a class is good when it is a particle view (purity >= 0.75,
 not clipped, not an aggregate) whose resolution shows detail for its size: 12 A (secondary
-structure), the job's Nyquist limit (binned data) or a ninth of the particle's diameter (large
+structure), three pixels (binned data) or a fifteenth of the particle's diameter (large
 complexes), whichever is coarsest (:func:`label_is_good`). Every random choice comes from one seed.
 """
 
@@ -43,6 +44,11 @@ from ..data.masks import soft_disc
 from .atomic import (ELEMENTS, PENG_ELECTRON, atomic_model_names, catalog, load_model, scattering_weights)
 from .ctf import CtfParams, ctf_values, frequency_grid
 
+#: Version of the simulator (written into corpus summaries). 2: solvent at zero, deeper and wider halos set
+#: against the real sets, mostly masked hand-over, lumpy blobs, speckled over-fitted classes, mixtures of
+#: similar size (``scripts/realism_stats.py``; docs/corpus.md).
+SIMULATOR_VERSION = 2
+#: (labels: the diameter term of :func:`label_is_good` is 1/15 from version 2 on)
 #: Kinds of classes and how often a job's non-particle classes are of each kind.
 JUNK_KINDS: dict[str, float] = {
     "ice": 0.09, "carbon_edge": 0.09, "aggregate": 0.10, "neighbours": 0.07, "clipped": 0.07,
@@ -54,9 +60,15 @@ GOOD_PURITY = 0.75
 #: A particle class is good when its resolution is at most this (A) or reaches the Nyquist limit.
 GOOD_RESOLUTION_A = 12.0
 GOOD_RESOLUTION_NYQUIST_FACTOR = 3.0
-GOOD_RESOLUTION_DIAMETER_FRACTION = 1.0 / 9.0
+#: (1/9 until simulator 1: it called 14-17 A classes of a 140 A particle good, which an expert grades bad,
+#: docs/real_sets.md, Magellon)
+GOOD_RESOLUTION_DIAMETER_FRACTION = 1.0 / 15.0
 #: RELION's tau2_fudge for 2D classification.
 TAU_FUDGE = 2.0
+#: Depth (fraction of low-frequency amplitude removed at k = 0) and width (in k D) of the dark halo.
+#: Set against the real sets' displayed classes (``scripts/realism_stats.py``): corner grey level and dark fraction.
+HALO_DEPTH = (0.4, 1.0)
+HALO_WIDTH_KD = (0.8, 2.0)
 #: Detergent density relative to protein (micelles round membrane proteins).
 MICELLE_DENSITY = 0.35
 
@@ -252,9 +264,10 @@ class LabClass:
 
 
 def _box_for(rng: np.random.Generator, diameter_a: float) -> tuple[int, float]:
-    """Box 64-400 px and pixel size 0.8-4.5 A with the particle filling 35-85% of the box."""
+    """Box 64-400 px and pixel size 0.8-4.5 A with the particle filling 35-85% of the box (mostly
+    40-70%, as labs box particles at about 1.5-2.5 times their diameter)."""
     for _ in range(100):
-        fill = rng.uniform(0.35, 0.85) if rng.random() < 0.4 else rng.uniform(0.45, 0.7)
+        fill = rng.uniform(0.35, 0.85) if rng.random() < 0.15 else rng.uniform(0.45, 0.72)
         px = float(np.exp(rng.uniform(np.log(0.8), np.log(4.5))))
         box = int(2 * round(diameter_a / fill / px / 2))
         if 64 <= box <= 400:
@@ -275,18 +288,25 @@ def _handover(rng: np.random.Generator) -> dict:
         "metadata": "bare" if bare else "relion",
         "header_pixel_size": bool(rng.random() < 0.5) and style != "figure",
         "figure_scale": float(np.exp(rng.uniform(np.log(0.6), np.log(1.6)))),
-        "mask": str(rng.choice(["zero", "none", "noise"], p=[0.55, 0.3, 0.15])),
+        # RELION and cryoSPARC both show classes inside a circular mask; unmasked or noise-filled
+        # exports are the exception (the real sets hold none)
+        "mask": str(rng.choice(["zero", "none", "noise"], p=[0.75, 0.15, 0.10])),
         "stretch_percentile": float(rng.choice([0.0, rng.uniform(0.1, 2.0)])),
         "jpeg_quality": int(rng.integers(55, 96)),
         "invert": bool(rng.random() < 0.02),
-        "per_image_range": bool(rng.random() < 0.85),
+        "per_image_range": bool(rng.random() < 0.95),
     }
 
 
 def random_job_spec(rng: np.random.Generator, seed: int, models: list[str]) -> LabJobSpec:
     """Draw one job: one structure (or a mixture of 2-5), geometry, counts, imaging."""
     n_structures = int(rng.choice([1, 2, 3, 5], p=[0.75, 0.12, 0.08, 0.05]))
-    chosen = [str(m) for m in rng.choice(models, size=min(n_structures, len(models)), replace=False)]
+    first = str(rng.choice(models))
+    # a mixture holds complexes of similar size (one box and mask suit them all)
+    d0 = point_model(first).diameter_a
+    partners = [m for m in models if m != first and 0.6 <= point_model(m).diameter_a / d0 <= 1.6]
+    others = rng.choice(partners, size=min(n_structures - 1, len(partners)), replace=False) if partners else []
+    chosen = [first] + [str(m) for m in others]
     diameter = max(point_model(m).diameter_a for m in chosen)
     box, px = _box_for(rng, diameter)
     k = int(rng.choice([rng.integers(10, 51), rng.integers(50, 151), rng.integers(150, 201)], p=[0.5, 0.4, 0.1]))
@@ -315,15 +335,15 @@ class _JobSimulator:
         # Low frequencies are under-restored in real averages (amplitude contrast only near k = 0,
         # per-particle background normalisation): a dark halo round the particle.
         # (the draws stay in this order so a seed makes the same job)
-        halo = float(rng.uniform(0.2, 0.9))
+        halo = float(rng.uniform(*HALO_DEPTH))
         # per job: how roughly classes are centred, how much solvent clutter survives averaging
         self.centring = float(rng.uniform(0.0, 0.035))
         self.clutter_level = float(rng.uniform(0.0, 0.25))
-        width = float(rng.uniform(0.3, 1.2)) / spec.diameter_a  # of the halo
+        width = float(rng.uniform(*HALO_WIDTH_KD)) / spec.diameter_a  # of the halo
         self.low_cut = 1.0 - halo * np.exp(-((self.grid.k / width) ** 2))
         # Some programs and labs show classes sharpened (a negative B-factor up to the class's
         # resolution); drawn per job.
-        self.sharpen_b = float(rng.uniform(30, 150)) if rng.random() < 0.35 else 0.0
+        self.sharpen_b = float(rng.uniform(20, 100)) if rng.random() < 0.25 else 0.0
         y, x = np.indices((spec.box, spec.box)) - spec.box // 2
         self.radius_px = np.hypot(x, y)
         self.particle_radius_px = 0.5 * spec.diameter_a / spec.pixel_size
@@ -407,18 +427,24 @@ class _JobSimulator:
             t = rng.uniform(0, np.pi)
             u, v = x * np.cos(t) + y * np.sin(t), -x * np.sin(t) + y * np.cos(t)
             img = np.exp(-0.5 * ((u / axes[0]) ** 2 + (v / axes[1]) ** 2) ** rng.uniform(1, 3)) * scale * 0.6
-            return self._spectrum(img), 0.0, float(rng.uniform(1500, 8000))
+            # real junk blobs are lumpy: a smooth field of lobes modulates the density
+            lobes = self._smooth_noise(r_p * rng.uniform(0.15, 0.4))
+            img = img * (1 + rng.uniform(0.3, 1.2) * lobes / max(lobes.std(), 1e-12))
+            return self._spectrum(img), 0.0, float(rng.uniform(800, 5000))
         if kind == "noise_attractor":
             radial = np.cumsum(rng.normal(0, 1, 8))
             r = np.clip(self.radius_px / (r_p * 1.3) * 7, 0, 7)
             img = np.interp(r, np.arange(8), radial - radial[-1]) * (r < 7) * scale * 0.1
             return self._spectrum(img), 0.0, float(rng.uniform(600, 3000))
-        if kind == "streaky":
-            noise = rng.normal(0, 1, (box, box))
-            angle = rng.uniform(0, 180)
-            streak = ndimage.gaussian_filter1d(noise, rng.uniform(6, 30), axis=0)
-            streak = ndimage.rotate(streak, angle, reshape=False, mode="wrap")
-            img = streak / max(streak.std(), 1e-12) * (self.radius_px < r_p * 1.1) * scale * rng.uniform(0.5, 2)
+        if kind == "streaky":  # over-fitted noise: speckle in a particle-sized patch, sometimes streaked
+            noise = self._smooth_noise(rng.uniform(0.6, 1.5))
+            if rng.random() < 0.3:
+                streak = ndimage.gaussian_filter1d(rng.normal(0, 1, (box, box)), rng.uniform(4, 15), axis=0)
+                noise = noise / max(noise.std(), 1e-12) + ndimage.rotate(streak, rng.uniform(0, 180), reshape=False,
+                                                                         mode="wrap") / max(streak.std(), 1e-12)
+            envelope = np.exp(-0.5 * (self.radius_px / (r_p * rng.uniform(0.5, 0.9))) ** 4)
+            lump = np.exp(-0.5 * (self.radius_px / (r_p * rng.uniform(0.3, 0.7))) ** 2) * rng.uniform(0, 1.5)
+            img = (noise / max(noise.std(), 1e-12) * envelope + lump) * scale * rng.uniform(0.5, 2)
             return self._spectrum(img), 0.0, 0.0
         if kind == "misaligned":  # many particles that do not average: heterogeneous, damaged or poorly aligned
             spec = self.particle_signal(model, self._random_rotation(model), rng.uniform(6, 25), rng.uniform(2, 6) * s.pixel_size)
@@ -454,6 +480,13 @@ class _JobSimulator:
         if self.sharpen_b > 0:
             f = f * np.exp(self.sharpen_b / 4.0 * np.minimum(g.k, 1.0 / resolution) ** 2)
         return self._real(f), float(resolution)
+
+    def zero_solvent(self, image: np.ndarray) -> np.ndarray:
+        """Solvent at zero, as particles normalised to a zero-mean background average (RELION, cryoSPARC),
+        up to a small residual offset: the mask's edge barely shows."""
+        solvent = (self.radius_px > 1.1 * self.particle_radius_px) & (self.radius_px < 0.5 * self.spec.box)
+        level = float(image[solvent].mean()) if solvent.any() else 0.0
+        return image - level + self.rng.normal(0, 0.05) * float(image.std())
 
     def recentre(self, spectrum: np.ndarray) -> np.ndarray:
         """A class is centred only roughly (centre of mass, alignment drift): a small random offset."""
@@ -510,7 +543,7 @@ def _apply_handover(images: np.ndarray, spec: LabJobSpec, rng: np.random.Generat
         out = out * soft
     elif h["mask"] == "noise":
         ring = (r > 0.5 * mask_radius) & (r <= mask_radius)
-        spread = out[:, ring].std(axis=1)[:, None, None] * rng.uniform(0.3, 1.0)
+        spread = out[:, ring].std(axis=1)[:, None, None] * rng.uniform(0.1, 0.5)
         texture = ndimage.gaussian_filter(rng.normal(0, 1, out.shape), (0, 1, 1))
         out = out * soft + (1 - soft) * texture / texture.std() * spread
     if h["invert"]:
@@ -524,11 +557,13 @@ def _apply_handover(images: np.ndarray, spec: LabJobSpec, rng: np.random.Generat
         out = np.stack([np.asarray(Image.fromarray(frame.astype(np.float32), mode="F").resize((size, size), Image.BICUBIC))
                         for frame in out])
     # 8-bit export: each class with its own display range (as montages and figures are cut), or,
-    # rarely, the whole stack with one; optionally a percentile contrast stretch
+    # rarely, the whole stack with one (outlying classes saturate); optionally a percentile stretch
     p = h["stretch_percentile"]
-    axes = (1, 2) if h.get("per_image_range", True) else None
-    lo = np.percentile(out, p, axis=axes, keepdims=True) if p > 0 else out.min(axis=axes, keepdims=True)
-    hi = np.percentile(out, 100 - p, axis=axes, keepdims=True) if p > 0 else out.max(axis=axes, keepdims=True)
+    if h.get("per_image_range", True):
+        lo = np.percentile(out, p, axis=(1, 2), keepdims=True) if p > 0 else out.min(axis=(1, 2), keepdims=True)
+        hi = np.percentile(out, 100 - p, axis=(1, 2), keepdims=True) if p > 0 else out.max(axis=(1, 2), keepdims=True)
+    else:
+        lo, hi = np.percentile(out, max(p, 0.05)), np.percentile(out, 100 - max(p, 0.05))
     scaled = np.clip((out - lo) / np.maximum(hi - lo, 1e-12) * 255.0, 0, 255)
     eight = np.round(scaled).astype(np.uint8)
     if h["style"] == "jpeg":
@@ -601,7 +636,7 @@ def simulate_job(spec: LabJobSpec) -> tuple[ClassSet, list[LabClass]]:
             image = image + sim._real(sim._spectrum(rng.normal(0, 1, image.shape)) * np.sqrt(sim.ctf2)) * sigmas[mi] / np.sqrt(max(n, 1))
             resolution = float("inf")
         good = label_is_good(kind, purity, resolution, spec.pixel_size, model.diameter_a)
-        images.append(image)
+        images.append(sim.zero_solvent(image))
         truth.append(LabClass(kind, int(n), float(purity), float(resolution), bool(good), model.name))
     stack = _apply_handover(np.stack(images), spec, rng)
     h = spec.handover
