@@ -387,14 +387,13 @@ def score_classes(
 
 
 def domain_check(scored: ScoredClasses, card: ModelCard) -> DomainCheck | None:
-    """The job-level out-of-distribution check (:mod:`relion_cryodiscovery.model.domain`), printed."""
+    """The job-level out-of-distribution check (:mod:`relion_cryodiscovery.model.domain`); a warning is
+    printed when it fires (the check itself is reported with the provenance, as ``domain_check``)."""
     usable = scored.inputs.usable
     check = check_job(scored.inputs.features[usable], scored.p_d1[usable], scored.p_d2[usable],
                       card.extra.get("domain"))
-    if check is not None:
-        print(f"domain check: {check.summary()}")
-        if check.out_of_domain:
-            print(f"WARNING: {DOMAIN_ADVICE}")
+    if check is not None and check.out_of_domain:
+        print(f"WARNING: {DOMAIN_ADVICE}")
     return check
 
 

@@ -64,6 +64,8 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=15)
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--lab_jobs", type=int, default=8)
+    parser.add_argument("--psi_sampling", type=float, default=10.0, help="Class2D in-plane sampling (deg; GUI's value)")
+    parser.add_argument("--offset_step", type=float, default=2.0, help="Class2D offset step (px)")
     args = parser.parse_args()
 
     from relion_cryodiscovery.relion.job import locate_job, read_job
@@ -80,7 +82,7 @@ def main() -> int:
             particles=ParticleConfig(n_particles=args.particles, box=args.box, pixel_size=pixel, snr=args.snr,
                                      particles_per_micrograph=100,
                                      junk_fractions={"ice": 0.03, "carbon": 0.03, "aggregate": 0.03, "empty": 0.03}),
-            n_classes=args.classes, n_iter=args.iterations, psi_sampling=10.0, offset_step=2.0, timeout_s=4 * 3600)
+            n_classes=args.classes, n_iter=args.iterations, psi_sampling=args.psi_sampling, offset_step=args.offset_step, timeout_s=4 * 3600)
         start = time.perf_counter()
         build_example(project, cfg)
         print(f"relion project built in {time.perf_counter() - start:.0f} s", flush=True)
@@ -114,7 +116,8 @@ def main() -> int:
         return {c: [round(float(frame[c].quantile(q)), 3) for q in (0.1, 0.5, 0.9)] for c in frame.columns}
 
     result = {"structure": args.model, "box": args.box, "pixel_size": pixel, "particles": args.particles,
-              "classes": args.classes, "relion_class2d_wall_s": summary.get("class2d_wall_s"),
+              "classes": args.classes, "psi_sampling": args.psi_sampling, "offset_step": args.offset_step,
+              "relion_class2d_wall_s": summary.get("class2d_wall_s"),
               "relion_particle_classes": int(keep.sum()), "lab_classes": len(lab),
               "relion": summarise(relion), "lab": summarise(lab)}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The out-of-distribution check on the data model 0.2.0 was trained on, and on model 0.3.0's.
+"""The out-of-distribution check on the data model 0.2.0 was trained on, and on the shipped model's.
 
     python scripts/domain_check_demo.py
 

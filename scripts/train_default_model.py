@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The recipe of models 0.1.0-0.2.0 (the earlier corpus); model 0.3.0 is made by ``scripts/train_lab_model.py``.
+"""The recipe of models 0.1.0-0.2.0 (the earlier corpus); models 0.3.0 and later are made by ``scripts/train_lab_model.py``.
 
     python scripts/train_default_model.py --jobs 120 --seed 20261122 --epochs 20 --recipe finetune
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Train the default model on the lab-like corpus plus the real relion_refine corpus; judge it on real classes.
 
-    python scripts/make_lab_corpus.py --jobs 360 --test_jobs 60 --out corpus_cache/lab
-    python scripts/train_lab_model.py --lab corpus_cache/lab --o models/default --model_version 0.3.0
+    python scripts/make_lab_corpus.py --jobs 480 --test_jobs 80 --seed 20261201 --out corpus_cache/lab --stacks 16
+    python scripts/train_lab_model.py --lab corpus_cache/lab --o models/default --model_version 0.4.0 --epochs 16
 
 1. Training data: the lab-like simulated jobs of training structures (``corpus_cache/lab/train.npz``)
    and the real ``relion_refine`` projects of training structures (``corpus/relion*``, split by the
@@ -58,7 +58,7 @@ def main() -> int:
     parser.add_argument("--lab", type=Path, default=REPO / "corpus_cache" / "lab", help="make_lab_corpus.py output")
     parser.add_argument("--o", type=Path, default=REPO / "models" / "default", help="model directory to write")
     parser.add_argument("--staging", type=Path, default=None, help="training folder (default: <o>.training)")
-    parser.add_argument("--model_version", default="0.3.0")
+    parser.add_argument("--model_version", default="0.4.0")
     parser.add_argument("--epochs", type=int, default=14)
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--no_real_corpus", action="store_true", help="train on the lab corpus only")

@@ -202,7 +202,7 @@ def test_out_of_domain_job_says_so(project, session_tiny_model, tmp_path, capsys
     far = _model_with_domain_threshold(session_tiny_model, tmp_path / "far_model", 0.0)
     assert cli(["score", "--i", str(stack), "--o", str(tmp_path / "far"), "--model", str(far)]) == 0
     out = capsys.readouterr().out
-    assert "domain check: OUT OF DOMAIN" in out
+    assert "domain_check: OUT OF DOMAIN" in out
     assert "WARNING: this job looks unlike the classes the model was trained on" in out
     star = (tmp_path / "far/cryodiscovery_scores.star").read_text()
     assert "_cdiDomainCheck" in star and "OUT OF DOMAIN" in star
@@ -210,4 +210,4 @@ def test_out_of_domain_job_says_so(project, session_tiny_model, tmp_path, capsys
     near = _model_with_domain_threshold(session_tiny_model, tmp_path / "near_model", 1e9)
     assert cli(["score", "--i", str(stack), "--o", str(tmp_path / "near"), "--model", str(near), "--no_montage"]) == 0
     out = capsys.readouterr().out
-    assert "domain check: in domain" in out and "WARNING: this job looks unlike" not in out
+    assert "domain_check: in domain" in out and "WARNING: this job looks unlike" not in out
