@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import numpy as np
-from scipy import fft, ndimage
+from scipy import fft, ndimage, special
 from scipy.spatial.transform import Rotation
 
 from ..data.classes import ClassSet
@@ -396,7 +396,7 @@ class _JobSimulator:
             y, x = np.indices((box, box)) - box // 2
             d = x * np.cos(angle) + y * np.sin(angle) - offset
             d = d + rng.uniform(0, 0.004) * (x * np.sin(angle) - y * np.cos(angle)) ** 2  # slightly curved
-            img = 1.0 / (1.0 + np.exp(-d / rng.uniform(0.5, 2.0))) * scale * rng.uniform(1.5, 4)
+            img = special.expit(d / rng.uniform(0.5, 2.0)) * scale * rng.uniform(1.5, 4)
             if rng.random() < 0.5:  # a particle next to the edge
                 img = img + self._real(self.particle_signal(model, self._random_rotation(), 8, 4)) * rng.uniform(0.2, 0.7)
             return self._spectrum(img), 0.0, float(rng.uniform(0, 300))
