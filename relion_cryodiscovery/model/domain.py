@@ -2,7 +2,7 @@
 
 Each job is described by the median over its classes of every pixel-derived feature (image
 statistics and spectral measures; never metadata, which may be missing). The reference is the
-median and robust spread (1.4826 x MAD) of those job descriptors over the training jobs; a job's
+median and robust spread (1.4826 x MAD, at least the 10-90% range / 2.563) of those job descriptors over the training jobs; a job's
 **distance** is its largest robust z-score over the descriptors (so one far-off property, such as
 classes sharper or more finely sampled than anything in training, is enough). A job is flagged
 when its distance exceeds ``MARGIN`` x the largest distance among the validation jobs (jobs the
@@ -65,6 +65,10 @@ def fit_domain_reference(train_features: np.ndarray, train_groups: np.ndarray, v
     train = np.array([job_descriptor(f, columns) for f in _by_job(train_features, train_groups)])
     median = np.median(train, axis=0)
     scale = 1.4826 * np.median(np.abs(train - median), axis=0)
+    # Where most training jobs share one value (a measure that is ~0 for masked classes), the MAD is a
+    # hair trigger; the 10-90% range (a normal's sigma is that over 2.563) sets a floor.
+    q10, q90 = np.quantile(train, [0.1, 0.9], axis=0)
+    scale = np.maximum(scale, (q90 - q10) / 2.563)
     scale = np.where(scale > 1e-6, scale, np.maximum(train.std(axis=0), 1e-3))
     reference = {"columns": columns.tolist(), "names": [feature_names[i] for i in columns],
                  "median": median.tolist(), "scale": scale.tolist(), "margin": MARGIN, "training_jobs": len(train)}
