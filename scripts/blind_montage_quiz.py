@@ -20,26 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from real_vs_corpus_montage import grid, tile  # noqa: E402
-
-
-def numbered(images: list[np.ndarray], size: int, first: int = 1) -> Image.Image:
-    tiles = []
-    for i, image in enumerate(images):
-        t = tile(image, size).convert("RGB")
-        ImageDraw.Draw(t).rectangle((0, 0, 22, 11), fill=(255, 255, 0))
-        ImageDraw.Draw(t).text((2, 0), str(first + i), fill=(0, 0, 0))
-        tiles.append(t)
-    out = Image.new("RGB", grid([tile(images[0], size)] * len(images), 8).size, (255, 255, 255))
-    for i, t in enumerate(tiles):
-        out.paste(t, (4 + (i % 8) * (size + 4), 4 + (i // 8) * (size + 4)))
-    return out
+from real_vs_corpus_montage import grid, labelled_grid, tile  # noqa: E402
 
 
 def draw(lab: Path, shared: Path, extra: Path, seed: int, n_reference: int, n_quiz: int):
@@ -98,7 +84,7 @@ def main() -> int:
     args.o.mkdir(parents=True, exist_ok=True)
     grid([tile(x, args.tile) for x in real_ref], 8).save(args.o / "reference_real.png")
     grid([tile(x, args.tile) for x in corpus_ref], 8).save(args.o / "reference_corpus.png")
-    numbered(quiz, args.tile).save(args.o / "quiz.png")
+    labelled_grid(quiz, [str(i + 1) for i in range(len(quiz))], args.tile).save(args.o / "quiz.png")
     print(f"wrote {args.o}/reference_real.png, reference_corpus.png, quiz.png ({len(quiz)} tiles)")
     return 0
 

@@ -59,13 +59,6 @@ def display_measures(image: np.ndarray) -> dict[str, float]:
     }
 
 
-def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
-    grid = np.sort(np.concatenate([a, b]))
-    ca = np.searchsorted(np.sort(a), grid, side="right") / len(a)
-    cb = np.searchsorted(np.sort(b), grid, side="right") / len(b)
-    return float(np.max(np.abs(ca - cb)))
-
-
 def real_table(shared: Path, extra: Path) -> pd.DataFrame:
     from relion_cryodiscovery.evaluation.real_sets import load_real_sets
 
@@ -97,6 +90,8 @@ def simulated_table(jobs: int, seed: int) -> tuple[pd.DataFrame, list[np.ndarray
 
 
 def compare(real: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
+    from scipy.stats import ks_2samp
+
     out = []
     for subset in ("all", "good"):
         r = real if subset == "all" else real[real.good == 1]
@@ -106,7 +101,7 @@ def compare(real: pd.DataFrame, sim: pd.DataFrame) -> pd.DataFrame:
             out.append({"classes": subset, "measure": m,
                         "real q10/50/90": " / ".join(f"{v:.3f}" for v in rq),
                         "simulated q10/50/90": " / ".join(f"{v:.3f}" for v in sq),
-                        "KS": round(ks_distance(r[m].to_numpy(), s[m].to_numpy()), 3)})
+                        "KS": round(float(ks_2samp(r[m], s[m]).statistic), 3)})
     return pd.DataFrame(out)
 
 

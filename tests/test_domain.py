@@ -56,3 +56,20 @@ def test_disagreement_is_reported_not_flagged():
 
 def test_no_reference_no_check():
     assert check_job(np.zeros((3, 2 * N_FEATURES)), np.zeros(3), np.zeros(3), None) is None
+
+
+def test_spread_of_a_nearly_constant_measure_is_floored():
+    """A measure most training jobs share has a MAD of 0; its spread is the 10-90% range / 2.563, so a job
+    inside the training range is not flagged on it."""
+    rng = np.random.default_rng(3)
+    train, train_groups = _jobs(rng, 60)
+    column = domain_columns()[2]
+    per_job = np.r_[np.zeros(46), np.linspace(-2, -1, 7), np.linspace(1, 2, 7)]  # 46 of 60 jobs at 0
+    train[:, column] = np.repeat(per_job, 20)
+    val, val_groups = _jobs(rng, 15)
+    val[:, column] = 0.0
+    ref = fit_domain_reference(train, train_groups, val, val_groups)
+    i = list(ref["columns"]).index(column)
+    q10, q90 = np.quantile(per_job, [0.1, 0.9])
+    assert q90 - q10 > 0 and np.isclose(ref["scale"][i], (q90 - q10) / 2.563)
+    assert abs((1.5 - ref["median"][i]) / ref["scale"][i]) < ref["distance_threshold"]

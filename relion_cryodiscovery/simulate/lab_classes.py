@@ -56,7 +56,7 @@ JUNK_KINDS: dict[str, float] = {
 PARTICLE = "particle"
 #: Purity at and above which a mixed class is labelled by its particle view.
 GOOD_PURITY = 0.75
-#: A particle class is good when its resolution is at most this (A) or reaches the Nyquist limit.
+#: A particle class is good when its resolution is at most this (A), three pixels or a ninth of its diameter.
 GOOD_RESOLUTION_A = 12.0
 GOOD_RESOLUTION_NYQUIST_FACTOR = 3.0
 #: (1/15 was tried with simulator 2, since 1/9 calls the 14-17 A classes of a 140 A particle good that an expert
@@ -75,7 +75,7 @@ MICELLE_DENSITY = 0.35
 
 def label_is_good(kind: str, purity: float, resolution_a: float, pixel_size: float, diameter_a: float) -> bool:
     """The labelling rule: a clean particle view that shows detail for its size: it resolves secondary
-    structure (``GOOD_RESOLUTION_A``), or reaches the job's Nyquist limit (binned data), or shows
+    structure (``GOOD_RESOLUTION_A``), or reaches three pixels (binned data), or shows
     detail a ``GOOD_RESOLUTION_DIAMETER_FRACTION`` of the particle across (large complexes)."""
     if kind not in (PARTICLE, "mixed", "misaligned") or purity < GOOD_PURITY:
         return False
@@ -265,7 +265,7 @@ class LabClass:
 
 def _box_for(rng: np.random.Generator, diameter_a: float) -> tuple[int, float]:
     """Box 64-400 px and pixel size 0.8-4.5 A with the particle filling 35-85% of the box (mostly
-    40-70%, as labs box particles at about 1.5-2.5 times their diameter)."""
+    45-72%, as labs box particles at about 1.4-2.2 times their diameter)."""
     for _ in range(100):
         fill = rng.uniform(0.35, 0.85) if rng.random() < 0.15 else rng.uniform(0.45, 0.72)
         px = float(np.exp(rng.uniform(np.log(0.8), np.log(4.5))))
