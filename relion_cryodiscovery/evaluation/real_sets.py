@@ -100,6 +100,15 @@ EXTRA_SETS: tuple[RealSetSpec, ...] = (
                 gallery_order=True,
                 what="RELION 4.0 tutorial beta-gal Class2D (40 classes, 64 px, 3.54 A/px, 8-bit JPEG gallery); "
                      "labels: ours, by eye, two passes (docs/real_sets.md)"),
+    RealSetSpec("py2rely_slab_class2d", "py2rely_slab_class2d_webgui/webgui_classes1-10_inpainted_fig8bit.mrcs",
+                labels=str(LABELS_IN_REPO / "py2rely_slab_class2d_labels.csv"),
+                counts=(str(LABELS_IN_REPO / "py2rely_slab_class2d_labels.csv"), "particles"),
+                what="RELION Class2D of cryo-ET slabs (classes 1-10 of 50; GUI screenshot, 8-bit, 338 px, captions "
+                     "inpainted); labels: the py2rely authors' selection (4 good / 6 bad)"),
+    RealSetSpec("himena_relion_job065", "himena_relion_job065_gallery/job065_visible13_inpainted_fig8bit.mrcs",
+                positives_only=True, pixel_size=233.4 / 258,
+                what="RELION Class2D job065, the 13 visible largest classes (GUI screenshot of 128 px, 1.82 A/px "
+                     "classes upsampled to 258 px; text inpainted); positives only, unlabelled by the source"),
 )
 
 
