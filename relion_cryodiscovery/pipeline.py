@@ -36,8 +36,8 @@ from .errors import CryoDiscoveryError, JobAborted
 from .model.card import ModelCard
 from .model.domain import ADVICE as DOMAIN_ADVICE, DomainCheck, check_job
 from .model.shipped import default_model_dir
-from .model.worker import ModelWorker, load_ensemble, worker_wanted
-from .relion.nodes import NODES_FILE, OutputNode, choose_version, write_nodes
+from .model.worker import ModelWorker, load_ensemble, native_log, print_log_tail, worker_wanted
+from .relion.nodes import NODES_FILE, OutputNode, choose_version, version_conflict, write_nodes
 from .relion.sentinels import ABORT_NOW, ABORTED, AbortWatcher, OutputDirectory, timed
 from .selection import SelectionRule, select_classes
 
@@ -226,22 +226,36 @@ def model_directory(model: str | None) -> Path:
 
 
 @contextmanager
-def native_stderr_to_stdout() -> Iterator[None]:
-    """Send what native code (TensorFlow's C++ start-up logging) writes to stderr into run.out.
+def native_stderr_to_log() -> Iterator[None]:
+    """Send what native code (TensorFlow's C++ start-up logging) writes to stderr into a log file.
 
-    TensorFlow >= 2.20 logs device probing to stderr before ``TF_CPP_MIN_LOG_LEVEL`` takes
-    effect; RELION shows run.err as errors, so it must hold only our one-line error.
+    TensorFlow >= 2.20 logs device probing (``E0000 ... failed call to cuInit`` without a GPU) to
+    stderr before ``TF_CPP_MIN_LOG_LEVEL`` takes effect; RELION shows run.err as errors, so it must
+    hold only our one-line error, and in run.out those lines alarm users. The log (in the job's
+    temporary directory) is copied into run.out only when the block fails.
     """
     sys.stdout.flush()
     sys.stderr.flush()
+    log = native_log()
     saved = os.dup(2)
+    failed = False
     try:
-        os.dup2(1, 2)
+        os.dup2(log.fileno(), 2)
         yield
+    except BaseException:
+        failed = True
+        raise
     finally:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+        log.close()
+        if failed:
+            print_log_tail(log.name, "TensorFlow's output")
+        try:
+            os.unlink(log.name)
+        except OSError:
+            pass
 
 
 def load_model(directory: Path, parameters: JobParameters):
@@ -266,14 +280,14 @@ class BackgroundModel:
 
     Used when TensorFlow is already imported in this process (else :class:`ModelWorker`, a
     process, overlaps much better: a thread shares the GIL with the reader). Native stderr goes
-    to run.out until :meth:`result` or :meth:`close`.
+    to a log file (:func:`native_stderr_to_log`) until :meth:`result` or :meth:`close`.
     """
 
     def __init__(self, directory: Path, parameters: JobParameters):
         self.seconds = 0.0
         self._value: tuple | None = None
         self._error: BaseException | None = None
-        self._redirect = native_stderr_to_stdout()
+        self._redirect = native_stderr_to_log()
         self._redirect.__enter__()
         # TensorFlow's import holds the GIL; the reader's many short numpy calls each wait for it
         # for up to the switch interval (5 ms by default), so shorten it while both run.
@@ -296,7 +310,8 @@ class BackgroundModel:
         if self._redirect is not None:
             self._thread.join()
             sys.setswitchinterval(self._interval)
-            self._redirect.__exit__(None, None, None)
+            error = self._error
+            self._redirect.__exit__(type(error) if error else None, error, None)  # the log is shown on failure
             self._redirect = None
 
     def result(self) -> tuple:
@@ -367,7 +382,7 @@ def score_classes(
                 ensemble, strategy = model.result()
             log.append(("load model (in background)", model.seconds))
             output.check_abort()
-            with timed("inference", log), native_stderr_to_stdout():
+            with timed("inference", log), native_stderr_to_log():
                 if len(usable):
                     result = ensemble.predict(
                         inputs.images[usable],
@@ -485,6 +500,10 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
     prefix = out_dir if out_dir.endswith("/") else out_dir + "/"
     version, version_reason = choose_version(parameters.relion_version, output.path)
     print(f"RELION version for output nodes: {version} ({version_reason})")
+    if parameters.relion_version != "auto":
+        conflict = version_conflict(version, output.path)
+        if conflict:
+            print(f"WARNING: {conflict}", flush=True)
     for label, value in parameters.unknown.items():
         print(f"WARNING: ignoring unknown parameter --{label} {value}".rstrip())
     output.check_abort()  # before TensorFlow starts

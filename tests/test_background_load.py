@@ -16,9 +16,9 @@ from relion_cryodiscovery.relion.sentinels import FAILURE, SUCCESS
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_result_returns_the_loaded_value_and_native_stderr_went_to_stdout(monkeypatch, capfd):
+def test_native_start_up_chatter_stays_out_of_run_out_and_run_err(monkeypatch, capfd):
     def fake_load(directory, parameters):
-        os.write(2, b"native start-up chatter\n")
+        os.write(2, b"E0000 failed call to cuInit\n")
         return "ensemble", "strategy"
 
     monkeypatch.setattr(pipeline, "load_model", fake_load)
@@ -26,21 +26,24 @@ def test_result_returns_the_loaded_value_and_native_stderr_went_to_stdout(monkey
     assert background.result() == ("ensemble", "strategy")
     os.write(2, b"after\n")
     out, err = capfd.readouterr()
-    assert "native start-up chatter" in out and "native" not in err
+    assert "cuInit" not in out and "cuInit" not in err
     assert err == "after\n"
     background.close()  # idempotent
 
 
-def test_an_error_in_the_thread_is_raised_by_result(monkeypatch, capfd):
+def test_an_error_in_the_thread_is_raised_by_result_with_the_native_log_in_run_out(monkeypatch, capfd):
     def broken_load(directory, parameters):
-        raise CryoDiscoveryError(directory, "not a model")
+        os.write(2, b"F0000 native reason for the failure\n")
+        raise RuntimeError("TensorFlow could not start")
 
     monkeypatch.setattr(pipeline, "load_model", broken_load)
     background = pipeline.BackgroundModel(Path("somewhere"), pipeline.JobParameters())
-    with pytest.raises(CryoDiscoveryError, match="not a model"):
+    with pytest.raises(RuntimeError, match="could not start"):
         background.result()
     os.write(2, b"restored\n")
-    assert capfd.readouterr().err == "restored\n"
+    out, err = capfd.readouterr()
+    assert err == "restored\n"
+    assert "F0000 native reason for the failure" in out
 
 
 def test_bad_data_star_fails_with_one_line_in_run_err_while_tensorflow_loads(

@@ -4,7 +4,8 @@ import io
 
 import pytest
 
-from relion_cryodiscovery.relion.nodes import OutputNode, choose_version, detect_relion_version, write_nodes
+from relion_cryodiscovery.relion.nodes import (OutputNode, choose_version, detect_relion_version, version_conflict,
+                                               write_nodes)
 
 NODES = [
     OutputNode("External/job012/particles.star", "particles"),
@@ -55,3 +56,13 @@ def test_version_detected_from_job_star(tmp_path):
     (tmp_path / "job.star").write_text("\n# version 50001\n\ndata_job\n\n_rlnJobTypeLabel relion.external\n")
     assert choose_version("auto", tmp_path)[0] == "5.0"
     assert choose_version("3.1", tmp_path)[0] == "3.1"
+
+
+def test_forced_version_that_contradicts_the_project_is_warned(tmp_path):
+    (tmp_path / "job.star").write_text("\n# version 50001\n\ndata_job\n\n_rlnJobTypeLabel relion.external\n")
+    warning = version_conflict("4.0", tmp_path)
+    assert warning is not None and "RELION 5.0" in warning and "relion_version auto" in warning
+    assert version_conflict("5.0", tmp_path) is None
+    empty = tmp_path / "no_project"
+    empty.mkdir()
+    assert version_conflict("4.0", empty) is None  # nothing to contradict

@@ -8,8 +8,10 @@ both halves hold the GIL). The parent sends the preprocessed class images and fe
 pipe; the worker runs the one inference implementation (:meth:`BoostedEnsemble.predict`, on the
 tf.distribute strategy of :func:`load_ensemble`) and sends the scores back, then exits.
 
-The worker writes nothing but its native start-up chatter (stdout and stderr go to the job's
-stdout, ``run.out``). It dies with the job: ``PR_SET_PDEATHSIG`` (SIGKILL when the parent ends,
+The worker writes nothing but its native start-up chatter (``E0000 ... failed call to cuInit`` on
+machines without a GPU, oneDNN notes), which alarms users: its stdout and stderr go to a log file in
+the job's temporary directory (:func:`native_log`), shown in ``run.out`` only when the worker fails.
+It dies with the job: ``PR_SET_PDEATHSIG`` (SIGKILL when the parent ends,
 however it ends: abort, SIGKILL, crash) and a thread that watches the parent's pid. An error in
 the worker is sent back and raised in the parent as the same kind of error (a
 :class:`CryoDiscoveryError` keeps its file and problem), so the job still ends with one line in
@@ -29,6 +31,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -48,6 +51,28 @@ WORKER_ENV = "CRYODISCOVERY_MODEL_WORKER"
 BLOCKED_IN_WORKER = ("pandas", "matplotlib", "IPython")
 #: Fields of :class:`~relion_cryodiscovery.model.ensemble.EnsembleScores` sent back.
 SCORE_FIELDS = ("p_d1", "p_d2", "p_d3", "d3_used", "raw", "calibrated")
+
+
+def native_log() -> Any:
+    """A file for TensorFlow's native start-up chatter, in the temporary directory (the job's
+    staging area during a job, removed with it)."""
+    return tempfile.NamedTemporaryFile(mode="w+b", prefix="tensorflow_", suffix=".log", delete=False)
+
+
+def log_tail(path: str | Path, lines: int = 20) -> list[str]:
+    """The last ``lines`` lines of a native log (empty when it is gone)."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if line.strip()][-lines:]
+
+
+def print_log_tail(path: str | Path, what: str) -> None:
+    """Copy the end of a native log into ``run.out`` (after a failure)."""
+    tail = log_tail(path)
+    if tail:
+        print(f"--- last lines of {what}:", *tail, "---", sep="\n", flush=True)
 
 
 def load_ensemble(directory: Path, gpus: str | None, threads: int | None):
@@ -137,15 +162,20 @@ class ModelWorker:
         result_read, result_write = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        log = native_log()
+        self.log_path = log.name
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(request_read), str(result_write), config],
-                stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT, pass_fds=(request_read, result_write),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                pass_fds=(request_read, result_write),
             )
         except BaseException:
+            log.close()
             for fd in (request_read, request_write, result_read, result_write):
                 os.close(fd)
             raise
+        log.close()
         os.close(request_read)
         os.close(result_write)
         self._requests = os.fdopen(request_write, "wb")
@@ -176,6 +206,7 @@ class ModelWorker:
                     how += " (out of memory?)"
             else:
                 how = f"ended with exit code {code}"
+            print_log_tail(self.log_path, "the model worker's output")
             raise CryoDiscoveryError(None, f"the model worker process (TensorFlow) {how}; see run.out") from None
 
     def result(self) -> SimpleNamespace:
@@ -192,6 +223,8 @@ class ModelWorker:
                 return SimpleNamespace(**message[1])
             elif message[0] == "error":
                 self.seconds = self.seconds or message[5]
+                if message[1] not in ("CryoDiscoveryError", "JobAborted"):
+                    print_log_tail(self.log_path, "the model worker's output")
                 _raise(*message[1:5])
             else:
                 raise RuntimeError(f"unexpected message from the model worker: {message[0]!r}")
@@ -212,6 +245,10 @@ class ModelWorker:
                 handle.close()
             except OSError:
                 pass
+        try:
+            os.unlink(self.log_path)
+        except OSError:
+            pass
 
 
 # --------------------------------------------------------------------------- worker side

@@ -65,6 +65,19 @@ def detect_relion_version(job_dir: Path, project_dir: Path = Path(".")) -> str |
     return None
 
 
+def version_conflict(forced: str, job_dir: Path) -> str | None:
+    """A warning when a forced ``relion_version`` contradicts the project's own files (None if they agree).
+
+    RELION files each output node under the type our labels name; 4.0's labels in a 5.0 project put
+    the particles under a type RELION 5.0 does not offer to the next job's input."""
+    detected = detect_relion_version(job_dir)
+    if detected is None or detected == forced:
+        return None
+    return (f"relion_version {forced} contradicts this project's job.star / default_pipeline.star (RELION "
+            f"{detected}): the outputs will be filed under {forced}'s node types, which RELION {detected} "
+            f"may not offer to the next job; use relion_version auto or {detected}")
+
+
 def choose_version(requested: str, job_dir: Path) -> tuple[str, str]:
     """(version, how it was chosen) for ``relion_version`` = auto / 3.1 / 4.0 / 5.0."""
     normalised = {"3": "3.1", "3.1": "3.1", "4": "4.0", "4.0": "4.0", "5": "5.0", "5.0": "5.0"}.get(requested)
