@@ -17,7 +17,7 @@ mean over views, on un-augmented inputs with full metadata):
 
 The sets are written to ``out_dir/stage_sets.json``. After the three stages the raw ensemble
 score is calibrated on ``val`` and the card, ``d1/d2/d3.keras`` and ``model_card.json`` are
-written to ``out_dir``.
+written to ``out_dir`` (by the chief only, when several workers train together).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from ..model.calibration import (
     THRESHOLD_RULE, binary_metrics, choose_threshold, expected_calibration_error, fit_platt,
 )
 from ..model.card import FORMAT_VERSION, ModelCard, file_sha256, utc_now
+from ..model.distribute import is_chief, worker_output_dir
 from ..model.ensemble import BoostedEnsemble, predict_views
 from ..model.network import NetworkConfig, build_network, compile_network
 from .trainer import Log, TrainConfig, TrainingArrays, fit_model
@@ -190,60 +191,66 @@ def train_boosted_ensemble(
     data_files: Sequence[str | Path] = (),
     should_abort: Callable[[], bool] | None = None,
 ) -> BoostedEnsemble:
-    """Train d1, d2, d3 by filtering, calibrate on ``val``, write the ensemble to ``out_dir``."""
+    """Train d1, d2, d3 by filtering, calibrate on ``val``, write the ensemble to ``out_dir``.
+
+    With a multi-worker strategy every worker trains (in lockstep) but only the chief writes
+    ``out_dir``; the others keep their checkpoints in a temporary directory, removed at the end
+    (:func:`~relion_cryodiscovery.model.distribute.worker_output_dir`).
+    """
     log = log or _logger.info
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     strategy = strategy or tf.distribute.get_strategy()
-    n_features = train.n_features
-    if val.n_features != n_features:
-        raise ValueError(f"train has {n_features} features, val has {val.n_features}")
-    if init_from is not None and init_from.card.n_features != n_features:
-        raise ValueError(f"init_from expects {init_from.card.n_features} features, data have {n_features}")
-    names, fills = _feature_description(n_features, feature_names, feature_fills)
-    seed = config.train.seed
-    batch = config.train.batch_size * strategy.num_replicas_in_sync
+    with worker_output_dir(out_dir, strategy, copy_from_chief=("checkpoints",) if resume else ()) as out:
+        chief = is_chief(strategy)
+        n_features = train.n_features
+        if val.n_features != n_features:
+            raise ValueError(f"train has {n_features} features, val has {val.n_features}")
+        if init_from is not None and init_from.card.n_features != n_features:
+            raise ValueError(f"init_from expects {init_from.card.n_features} features, data have {n_features}")
+        names, fills = _feature_description(n_features, feature_names, feature_fills)
+        seed = config.train.seed
+        batch = config.train.batch_size * strategy.num_replicas_in_sync
 
-    def fit(stage: str, subset: np.ndarray) -> keras.Model:
-        init = getattr(init_from, stage) if init_from is not None else None
-        arrays = train.subset(subset)
-        return fit_model(stage, _member_factory(n_features, config, arrays, init), arrays, val, config.train,
-                         strategy, out / "checkpoints" / stage, resume, np.asarray(fills), log, should_abort)
+        def fit(stage: str, subset: np.ndarray) -> keras.Model:
+            init = getattr(init_from, stage) if init_from is not None else None
+            arrays = train.subset(subset)
+            return fit_model(stage, _member_factory(n_features, config, arrays, init), arrays, val, config.train,
+                             strategy, out / "checkpoints" / stage, resume, np.asarray(fills), log, should_abort)
 
-    def class_p(models: list[keras.Model]) -> np.ndarray:
-        return predict_views(models, train.images, train.features, batch, strategy, should_abort)
+        def class_p(models: list[keras.Model]) -> np.ndarray:
+            return predict_views(models, train.images, train.features, batch, strategy, should_abort)
 
-    all_idx = np.arange(len(train))
-    d1 = fit("d1", all_idx)
-    p_d1 = class_p([d1])[:, 0]
-    d2_idx, d2_rule = select_d2_set(p_d1, train.labels, np.random.default_rng([seed, 2]),
-                                    config.min_hard_fraction, config.min_stage_classes)
-    log(f"d2 set: {len(d2_idx)} classes ({d2_rule})")
-    d2 = fit("d2", d2_idx)
-    p_d2 = class_p([d2])[:, 0]
-    d3_idx, d3_rule = select_d3_set(p_d1, p_d2, config.min_d3_fraction, config.min_stage_classes)
-    log(f"d3 set: {len(d3_idx)} classes ({d3_rule})")
-    sets = StageSets(all_idx, d2_idx, d3_idx, d2_rule, d3_rule)
-    (out / "stage_sets.json").write_text(json.dumps(sets.to_dict()))
-    d3 = fit("d3", d3_idx)
+        all_idx = np.arange(len(train))
+        d1 = fit("d1", all_idx)
+        p_d1 = class_p([d1])[:, 0]
+        d2_idx, d2_rule = select_d2_set(p_d1, train.labels, np.random.default_rng([seed, 2]),
+                                        config.min_hard_fraction, config.min_stage_classes)
+        log(f"d2 set: {len(d2_idx)} classes ({d2_rule})")
+        d2 = fit("d2", d2_idx)
+        p_d2 = class_p([d2])[:, 0]
+        d3_idx, d3_rule = select_d3_set(p_d1, p_d2, config.min_d3_fraction, config.min_stage_classes)
+        log(f"d3 set: {len(d3_idx)} classes ({d3_rule})")
+        sets = StageSets(all_idx, d2_idx, d3_idx, d2_rule, d3_rule)
+        (out / "stage_sets.json").write_text(json.dumps(sets.to_dict()))
+        d3 = fit("d3", d3_idx)
 
-    card = ModelCard(
-        format_version=FORMAT_VERSION, model_version=config.model_version, created=utc_now(),
-        preprocessing=dict(preprocessing or {}), feature_names=names, feature_fills=fills,
-        n_features=n_features, network=config.network.to_dict(),
-        calibration={"method": "platt", "a": 1.0, "b": 0.0},
-        threshold=0.5, threshold_rule="", training_data=_data_summary(train, val, sets, data_files),
-        validation_metrics={}, ece=float("nan"),
-        extra={"boosting": config.to_dict(), "training_seconds": _epoch_seconds(out / "checkpoints"),
-               "tensorflow": tf.__version__, "keras": keras.__version__,
-               "replicas": int(strategy.num_replicas_in_sync)},
-    )
-    ensemble = BoostedEnsemble(d1, d2, d3, card)
-    calibrate_ensemble(ensemble, val, config, batch, strategy, log)
-    ensemble.save(out)
-    log(f"ensemble written to {out}: {card.validation_metrics} ECE {card.ece:.3f} "
-        f"threshold {card.threshold:.3f}")
-    return ensemble
+        card = ModelCard(
+            format_version=FORMAT_VERSION, model_version=config.model_version, created=utc_now(),
+            preprocessing=dict(preprocessing or {}), feature_names=names, feature_fills=fills,
+            n_features=n_features, network=config.network.to_dict(),
+            calibration={"method": "platt", "a": 1.0, "b": 0.0},
+            threshold=0.5, threshold_rule="", training_data=_data_summary(train, val, sets, data_files),
+            validation_metrics={}, ece=float("nan"),
+            extra={"boosting": config.to_dict(), "training_seconds": _epoch_seconds(out / "checkpoints"),
+                   "tensorflow": tf.__version__, "keras": keras.__version__,
+                   "replicas": int(strategy.num_replicas_in_sync)},
+        )
+        ensemble = BoostedEnsemble(d1, d2, d3, card)
+        calibrate_ensemble(ensemble, val, config, batch, strategy, log)
+        ensemble.save(out)
+        where = out if chief else f"{out} (non-chief worker: temporary copy, removed at the end)"
+        log(f"ensemble written to {where}: {card.validation_metrics} ECE {card.ece:.3f} "
+            f"threshold {card.threshold:.3f}")
+        return ensemble
 
 
 def calibrate_ensemble(

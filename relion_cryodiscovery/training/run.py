@@ -90,7 +90,11 @@ def to_arrays(jobs: list[LabelledJob]):
 def train_model(options: TrainOptions, log: Callable[[str], None] = print, should_abort=None):
     """Read, split, train, calibrate and write a model directory; returns the ensemble."""
     from ..evaluation.metrics import classification_metrics
-    from ..model.distribute import make_strategy
+    from ..model.distribute import is_chief, make_strategy
+
+    # First, before anything initialises TensorFlow: MultiWorkerMirroredStrategy (TF_CONFIG) and
+    # logical CPU devices ("cpu:N") can only be set up at program start.
+    strategy = make_strategy(options.gpus or None)
     from ..model.ensemble import BoostedEnsemble
     from ..model.network import NetworkConfig
     from .boosting import BoostingConfig, train_boosted_ensemble
@@ -116,10 +120,12 @@ def train_model(options: TrainOptions, log: Callable[[str], None] = print, shoul
         raise CryoDiscoveryError(
             None, f"need labelled classes from at least 2 separate jobs (found {groups}): validation is held out by job"
         )
-    options.out_dir.mkdir(parents=True, exist_ok=True)
+    chief = is_chief(strategy)  # with several workers only the chief writes options.out_dir
     splits = {name: [str(j.source.job) for j in part] for name, part in
               (("train", train_jobs), ("validation", val_jobs), ("test", test_jobs))}
-    (options.out_dir / "splits.json").write_text(json.dumps(splits, indent=1))
+    if chief:
+        options.out_dir.mkdir(parents=True, exist_ok=True)
+        (options.out_dir / "splits.json").write_text(json.dumps(splits, indent=1))
     train, val = to_arrays(train_jobs), to_arrays(val_jobs)
     log(f"train: {len(train)} images from {len(train_jobs)} jobs ({int(train.labels.sum())} good); "
         f"validation: {len(val)} from {len(val_jobs)} jobs; test: {len(test_jobs)} jobs")
@@ -128,7 +134,6 @@ def train_model(options: TrainOptions, log: Callable[[str], None] = print, shoul
                                verbose=options.verbose, count_shift=options.count_shift,
                                **({"learning_rate": options.learning_rate} if options.learning_rate else {}))
     config = BoostingConfig(network=network, train=train_config, model_version=options.model_version)
-    strategy = make_strategy(options.gpus or None)
     files = sorted({f for job in jobs for f in job.file_hashes})
     ensemble = train_boosted_ensemble(
         train, val, config, strategy, options.out_dir, resume=options.resume, init_from=init_from, log=log,
@@ -149,6 +154,7 @@ def train_model(options: TrainOptions, log: Callable[[str], None] = print, shoul
                                         np.concatenate(counts)).to_dict()
         ensemble.card.extra["test_metrics"] = report
         ensemble.card.extra["test_jobs"] = splits["test"]
-        ensemble.card.save(options.out_dir)
+        if chief:
+            ensemble.card.save(options.out_dir)
         log(f"held-out test jobs: {json.dumps({k: v for k, v in report.items() if not isinstance(v, (list, dict))})}")
     return ensemble

@@ -35,7 +35,7 @@ import tensorflow as tf
 from ..data.augment import AugmentConfig, augment_images
 from ..data.features import FEATURE_NAMES, shift_particle_counts
 from ..errors import CryoDiscoveryError, JobAborted
-from ..model.distribute import global_batch_size
+from ..model.distribute import global_batch_size, share_first_replica_values
 from ..model.ensemble import load_member
 
 Log = Callable[[str], None]
@@ -366,6 +366,7 @@ def fit_model(
         started = time.perf_counter()
         fitted = model.fit(make_train_dataset(train, config, stage, epoch, batch, fills), epochs=1,
                            shuffle=False, verbose=config.verbose)
+        share_first_replica_values(model.non_trainable_variables, strategy)  # BatchNorm statistics
         seconds = time.perf_counter() - started
         scores = model.evaluate(val_data, verbose=0, return_dict=True)
         record = {
