@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     out += ["### Growth (least-squares line through the rows above)", ""] + growth_table(results) + [""]
     throughput = load(args.work / "throughput.jsonl")
     if throughput:
-        out += ["### Throughput (`python -m relion_cryodiscovery.model.benchmark`)", ""]
+        out += ["### Throughput (`python benchmarks/throughput.py`)", ""]
         out += throughput_table(throughput) + [""]
     print("\n".join(out))
 

@@ -8,7 +8,7 @@
 #    N particles x K classes for N in $PARTICLES and K in $CLASSES;
 # 3. external_job.py on each: our External job vs relion_star_handler (same subset) vs awk,
 #    $REPEAT times each, medians -> results.jsonl;
-# 4. training/inference throughput: python -m relion_cryodiscovery.model.benchmark --replicas 1 and 2;
+# 4. training/inference throughput: python benchmarks/throughput.py --replicas 1 and 2;
 # 5. the biggest case ($BIG particles, 200 classes) once, last;
 # 6. report.py -> tables.md (the tables of docs/benchmarks.md).
 # The model is models/default when present, else a tiny one trained here (1 epoch; speed only).
@@ -69,7 +69,7 @@ for p in $PARTICLES; do
 done
 
 for replicas in 1 2; do
-  TF_CPP_MIN_LOG_LEVEL=2 $PY -m relion_cryodiscovery.model.benchmark --replicas "$replicas" 2> /dev/null \
+  TF_CPP_MIN_LOG_LEVEL=2 $PY "$REPO/benchmarks/throughput.py" --replicas "$replicas" 2> /dev/null \
     | tail -1 | tee -a throughput.jsonl
 done
 

@@ -63,8 +63,9 @@ from pipeliner.pipeliner_job import PipelinerCommand, PipelinerJob
 from pipeliner.results_display_objects import ResultsDisplayObject
 from pipeliner.starfile_handler import StarFile
 
-from relion_cryodiscovery import __version__
+from relion_cryodiscovery.version import __version__
 from relion_cryodiscovery.cli.external_args import PARAMETER_HELP
+from relion_cryodiscovery.pipeline.writing import MONTAGE_FILE, SCORES_CSV, SCORES_JSON
 from relion_cryodiscovery.relion.nodes import NODES_FILE
 
 Metadata = Dict[str, Union[int, float, str, bool, dict, list, None]]
@@ -72,8 +73,6 @@ Metadata = Dict[str, Union[int, float, str, bool, dict, list, None]]
 #: RELION_OUTPUT_NODES.star labels are written for this version: RELION 5.0's labels are the
 #: CCP-EM pipeliner's node types (tests/test_ccpem_pipeliner.py checks it).
 RELION_VERSION = "5.0"
-MONTAGE_FILE = "cryodiscovery_montage.png"
-SCORES_CSV = "cryodiscovery_scores.csv"
 MODEL_CARD = "model_card.json"
 #: Keywords of the model node a train job writes and a select job reads.
 MODEL_KWDS = ["cryodiscovery"]
@@ -117,17 +116,14 @@ def reference_dimensionality(input_file: str) -> Optional[int]:
 
 
 def read_scores(path: str) -> tuple[Dict[str, str], List[Dict[str, str]]]:
-    """``cryodiscovery_scores.csv``: its ``# key: value`` provenance lines and its rows."""
+    """The provenance (``cryodiscovery_scores.json`` beside ``path``; {} if missing) and the rows of
+    ``cryodiscovery_scores.csv`` at ``path``."""
+    provenance_file = Path(path).with_name(SCORES_JSON)
     provenance: Dict[str, str] = {}
-    lines: List[str] = []
+    if provenance_file.is_file():
+        provenance = json.loads(provenance_file.read_text())["provenance"]
     with open(path, newline="") as handle:
-        for line in handle:
-            if line.startswith("# ") and not lines:
-                key, _, value = line[2:].rstrip("\n").partition(": ")
-                provenance[key] = value
-            else:
-                lines.append(line)
-    return provenance, list(csv.DictReader(lines))
+        return provenance, list(csv.DictReader(handle))
 
 
 def nodes_declared(nodes_file: Path) -> List[tuple[str, str]]:
@@ -481,15 +477,15 @@ class CryoDiscoveryTrainJob(CryoDiscoveryJob):
             command += ["--manifest", manifest]
         if self.joboptions["do_finetune"].get_boolean():
             init_card = self.joboptions["init_model"].get_string()
-            command += ["--init-from", os.path.dirname(init_card) if init_card else "default"]
+            command += ["--init_from", os.path.dirname(init_card) if init_card else "default"]
         command += ["--epochs", int(self.joboptions["epochs"].get_number()),
-                    "--batch-size", int(self.joboptions["batch_size"].get_number()),
-                    "--val-fraction", self.joboptions["val_fraction"].get_number(),
-                    "--test-fraction", self.joboptions["test_fraction"].get_number(),
+                    "--batch_size", int(self.joboptions["batch_size"].get_number()),
+                    "--val_fraction", self.joboptions["val_fraction"].get_number(),
+                    "--test_fraction", self.joboptions["test_fraction"].get_number(),
                     "--seed", int(self.joboptions["seed"].get_number()),
-                    "--model-version", self.joboptions["model_version"].get_string()]
+                    "--model_version", self.joboptions["model_version"].get_string()]
         if not self.joboptions["learning_rate"].is_blank:
-            command += ["--learning-rate", self.joboptions["learning_rate"].get_number()]
+            command += ["--learning_rate", self.joboptions["learning_rate"].get_number()]
         gpus = self.joboptions["gpus"].get_string().strip()
         if gpus:
             command += ["--gpus", gpus]

@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
-"""CryoDiscovery class selection as a RELION External job.
+"""CryoDiscovery class selection as a RELION External job: relion_cryodiscovery select under the name
+RELION's External tab runs.
 
-Put this file's path (or the installed ``cryodiscovery_select`` command) in RELION's External
-tab as "External executable", the Class2D/Class3D ``run_itNNN_data.star`` as "Input particles",
-and optional Params (min_score, min_particles, min_classes, model, gpus, batch_size,
-relion_version, montage). ``--help`` lists them.
+Put this file's path (or the installed cryodiscovery_select command) in RELION's External tab as
+"External executable", the Class2D/Class3D run_itNNN_data.star as "Input particles", and optional
+Params (min_score, min_particles, min_classes, model, gpus, batch_size, relion_version, montage).
+--help lists them.
 """
 
 import os
 import sys
 
 
-def main() -> int:
-    from relion_cryodiscovery.cli.select import main as select_main
+def main(argv: list[str] | None = None) -> int:
+    """Run the External job, then leave without TensorFlow's slow interpreter shutdown."""
+    from relion_cryodiscovery.cli.main import run_command
 
-    code = select_main(sys.argv[1:], program="cryodiscovery_select")
+    code = run_command("select", list(sys.argv[1:] if argv is None else argv), prog="cryodiscovery_select")
     # Every output and RELION's state file are on disk: skip TensorFlow's slow interpreter
     # shutdown (~0.6 s measured in docs/benchmarks.md).
     sys.stdout.flush()

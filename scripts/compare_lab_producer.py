@@ -4,7 +4,7 @@
     python scripts/compare_lab_producer.py --out /tmp/labcheck --particles 20000 --classes 6 --box 96
 
 1. A real project: particles simulated one by one from an atomic model (``simulate.particles``),
-   classified by Debian's ``relion_refine`` 3.1.3 Class2D (``simulate.relion_runs.build_example``),
+   classified by Debian's ``relion_refine`` 3.1.3 Class2D (``cryodiscovery_dev.relion_class2d.build_example``),
    so each class holds thousands of particles.
 2. The same structure, box, pixel size and per-class particle counts through the analytic fast path
    (``simulate.lab_classes``), several jobs, particle classes only.
@@ -71,7 +71,7 @@ def main() -> int:
     from relion_cryodiscovery.relion.job import locate_job, read_job
     from relion_cryodiscovery.simulate import lab_classes
     from relion_cryodiscovery.simulate.particles import ParticleConfig
-    from relion_cryodiscovery.simulate.relion_runs import ExampleConfig, build_example
+    from cryodiscovery_dev.relion_class2d import ExampleConfig, build_example
 
     model = lab_classes.point_model(args.model)
     pixel = args.pixel_size or round(1.8 * model.diameter_a / args.box, 3)

@@ -32,6 +32,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cryodiscovery_dev import corpus_paths  # noqa: E402
 from relion_cryodiscovery.data.features import FEATURE_NAMES, FEATURES  # noqa: E402
 from relion_cryodiscovery.data.preprocess import PreprocessConfig  # noqa: E402
 from relion_cryodiscovery.training.corpus import (  # noqa: E402
@@ -153,7 +154,7 @@ def render(features: list[dict], cross: dict, real_n: tuple[int, int], fast_n: t
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sim", type=Path, default=REPO / "corpus_cache" / "sim120")
+    parser.add_argument("--sim", type=Path, default=corpus_paths.sim_corpus(120))
     parser.add_argument("--sim-jobs", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=7)
@@ -162,7 +163,7 @@ def main() -> int:
     args = parser.parse_args()
     started = time.perf_counter()
     config = PreprocessConfig()
-    projects = [REPO / "examples" / "class2d_small", *sorted((REPO / "corpus" / "relion").glob("relion*"))]
+    projects = [corpus_paths.EXAMPLE_PROJECT, *corpus_paths.relion_class2d_projects()]
     real = read_domain([s for p in projects for s in discover_project(p)], config)
     manifest = args.sim / "train_manifest.csv"
     if not manifest.is_file():

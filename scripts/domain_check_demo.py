@@ -28,7 +28,7 @@ def main() -> int:
     from relion_cryodiscovery.evaluation.real_sets import load_real_sets
     from relion_cryodiscovery.model.card import ModelCard
     from relion_cryodiscovery.model.domain import check_job, fit_domain_reference
-    from relion_cryodiscovery.training.holdout import read_projects, real_projects, split_projects
+    from cryodiscovery_dev.holdout import read_projects, real_projects, split_projects
 
     train_projects, test_projects = split_projects(real_projects(REPO))
     jobs = [j for j in read_projects(train_projects, PreprocessConfig()) if j.dimensionality == 2]

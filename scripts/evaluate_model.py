@@ -27,6 +27,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cryodiscovery_dev import corpus_paths  # noqa: E402
+
 
 def _f(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
@@ -57,7 +59,7 @@ def pooled_metrics(labels, scores, threshold, hf, distribution) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
-    parser.add_argument("--lab", type=Path, default=REPO / "corpus_cache" / "lab")
+    parser.add_argument("--lab", type=Path, default=corpus_paths.LAB_CORPUS)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "real")
     parser.add_argument("--extra", type=Path, default=REPO.parent / "real_extra")
     parser.add_argument("--skip_relion", action="store_true", help="skip the relion_refine hold-out (slow)")
@@ -124,7 +126,7 @@ def main() -> int:
 
     # 3. relion_refine hold-out
     if not args.skip_relion:
-        from relion_cryodiscovery.training.holdout import read_projects, real_projects, split_projects
+        from cryodiscovery_dev.holdout import read_projects, real_projects, split_projects
         from relion_cryodiscovery.data.preprocess import PreprocessConfig
 
         _, test_projects = split_projects(real_projects(REPO))

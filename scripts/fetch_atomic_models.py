@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import bz2
 import gzip
-import io
 import json
 import re
 import subprocess
@@ -40,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from relion_cryodiscovery.simulate.atomic import (  # noqa: E402
-    ATOMIC_MASS, DNA_RESIDUES, ELEMENTS, NUCLEOTIDES, SHAPES, hydrogen_count, nucleotide_atom_name,
+    ATOMIC_MASS, ELEMENTS, NUCLEOTIDES, SHAPES, hydrogen_count, nucleotide_atom_name,
 )
 
 OUT = ROOT / "relion_cryodiscovery" / "simulate" / "atomic_models"

@@ -17,7 +17,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from relion_cryodiscovery.evaluation.montage import class_montage  # noqa: E402
+from relion_cryodiscovery.pipeline.montage import class_montage  # noqa: E402
 from relion_cryodiscovery.relion.job import locate_job, read_job  # noqa: E402
 from relion_cryodiscovery.training.corpus import discover_project  # noqa: E402
 

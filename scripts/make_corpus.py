@@ -27,6 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cryodiscovery_dev import corpus_paths  # noqa: E402
+
 #: The committed real projects, as (first seed, count). 2D seeds 1000-1039 are the first recipe,
 #: 1040 on the cheaper lab-like one (make_relion_corpus.CHEAP_FROM_SEED), 1100 on add atomic
 #: models (ATOMIC_FROM_SEED); 1050-1099 are unused. 3D: two series of nine.
@@ -48,9 +50,10 @@ def summary(sim_dir: Path) -> dict:
         table = pd.read_csv(sim_dir / "manifest.csv")
         out["fast_producer"] = {"jobs": len(table), "classes": int(table["n_classes"].sum()),
                                 "good": int(table["n_good"].sum())}
-    for name, pattern in (("relion_class2d", "corpus/relion/relion*"), ("relion_class3d", "corpus/relion3d/relion3d*"),
-                          ("example", "examples/class2d_small")):
-        labels = [pd.read_csv(p / "ground_truth" / "class_labels.csv") for p in sorted(REPO.glob(pattern))
+    for name, projects in (("relion_class2d", corpus_paths.relion_class2d_projects()),
+                           ("relion_class3d", corpus_paths.relion_class3d_projects()),
+                           ("example", [corpus_paths.EXAMPLE_PROJECT])):
+        labels = [pd.read_csv(p / "ground_truth" / "class_labels.csv") for p in projects
                   if (p / "ground_truth" / "class_labels.csv").is_file()]
         if labels:
             table = pd.concat(labels)
@@ -70,7 +73,7 @@ def main() -> int:
                         help="real Class3D seed series FIRST:COUNT (default: the committed ones)")
     parser.add_argument("--summary-only", action="store_true")
     args = parser.parse_args()
-    sim_dir = REPO / "corpus_cache" / f"sim{args.sim_jobs}"
+    sim_dir = corpus_paths.sim_corpus(args.sim_jobs)
     if not args.summary_only:
         from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
 
@@ -79,10 +82,10 @@ def main() -> int:
         py = sys.executable
         for first, count in args.relion2d:
             subprocess.run([py, str(REPO / "scripts" / "make_relion_corpus.py"), "--out",
-                            str(REPO / "corpus" / "relion"), "--n", str(count), "--seed", str(first)], check=True)
+                            str(corpus_paths.RELION_CLASS2D), "--n", str(count), "--seed", str(first)], check=True)
         for first, count in args.relion3d:
             subprocess.run([py, str(REPO / "scripts" / "make_relion_class3d_corpus.py"), "--out",
-                            str(REPO / "corpus" / "relion3d"), "--n", str(count), "--seed", str(first)], check=True)
+                            str(corpus_paths.RELION_CLASS3D), "--n", str(count), "--seed", str(first)], check=True)
     print(json.dumps(summary(sim_dir), indent=1))
     return 0
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the bundled example RELION project (see relion_cryodiscovery.simulate.relion_runs)."""
+"""Build the bundled example RELION project (see cryodiscovery_dev.relion_class2d)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from relion_cryodiscovery.simulate.relion_runs import ExampleConfig, build_example, write_readme
+from cryodiscovery_dev.relion_class2d import ExampleConfig, build_example, write_readme
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from relion_cryodiscovery.simulate.kinds import GOOD_KIND  # noqa: E402
 from relion_cryodiscovery.simulate.particles import (  # noqa: E402
     ParticleConfig, simulate_particles, write_particle_set)
-from relion_cryodiscovery.simulate.relion_runs import init_project, particle_diameter  # noqa: E402
+from cryodiscovery_dev.relion_project import init_project, particle_diameter  # noqa: E402
 from relion_cryodiscovery.simulate.structures import make_structure  # noqa: E402
 
 #: Share of each junk kind within the junk (sums to 1).

@@ -5,7 +5,7 @@
 
 Each job draws its structures from the committed atomic models; structures are split into train
 and held-out sets by the same stable hash as the real RELION corpus
-(:func:`relion_cryodiscovery.training.holdout.is_held_out`), so held-out jobs only contain
+(:func:`cryodiscovery_dev.holdout.is_held_out`), so held-out jobs only contain
 structures no training job has. Writes ``train.npz`` and ``test.npz`` (64 px views as float16,
 feature rows, labels, job ids) and ``classes.csv`` (the truth of every class: kind, particles,
 purity, resolution, structure, geometry, hand-over style). Regenerable from the seed; not committed.
@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from relion_cryodiscovery.data.inputs import model_inputs  # noqa: E402
 from relion_cryodiscovery.simulate import lab_classes  # noqa: E402
 from relion_cryodiscovery.simulate.atomic import LEGACY_MODEL_NAMES, catalog  # noqa: E402
-from relion_cryodiscovery.training.holdout import TEST_FRACTION, is_held_out  # noqa: E402
+from cryodiscovery_dev.holdout import TEST_FRACTION, is_held_out  # noqa: E402
 
 
 def _hash_rank(name: str) -> float:

@@ -3,7 +3,7 @@
 
     nice -n 19 python scripts/make_relion_class3d_corpus.py --out corpus/relion3d --n 8 --seed 3000
 
-Each project (``relion_cryodiscovery.simulate.relion_class3d.build_class3d_project``): simulated
+Each project (``cryodiscovery_dev.relion_class3d.build_class3d_project``): simulated
 picks mixing the intended structure, a partial version of it (one domain/subunit removed) and
 junk -> Debian's relion_refine 3.1.3 Class3D through relion_pipeliner, seeded from a 40-60 A
 low-pass of the true map -> per-class labels from the particles' ground truth -> a RELION Select
@@ -27,7 +27,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from relion_cryodiscovery.simulate.particles import ParticleConfig  # noqa: E402
-from relion_cryodiscovery.simulate.relion_class3d import (  # noqa: E402
+from cryodiscovery_dev.relion_class3d import (  # noqa: E402
     LABEL_RULE_3D,
     Class3DConfig,
     build_class3d_project,

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from relion_cryodiscovery.simulate.atomic import LEGACY_MODEL_NAMES, catalog  # noqa: E402
 from relion_cryodiscovery.simulate.particles import ParticleConfig  # noqa: E402
-from relion_cryodiscovery.simulate.relion_runs import ExampleConfig, build_example  # noqa: E402
+from cryodiscovery_dev.relion_class2d import ExampleConfig, build_example  # noqa: E402
 from relion_cryodiscovery.simulate.structures import STRUCTURE_KINDS, SYMMETRIES, make_structure  # noqa: E402
 
 

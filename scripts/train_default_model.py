@@ -7,7 +7,7 @@
    written to ``corpus_cache/`` (not committed: regenerable from the seed).
 2. The real ``relion_refine`` projects shipped in the repo (``examples/class2d_small``,
    ``corpus/relion/*``, ``corpus/relion3d/*``) split by structure
-   (:mod:`relion_cryodiscovery.training.holdout`): held-out structures are only ever scored.
+   (:mod:`cryodiscovery_dev.holdout`): held-out structures are only ever scored.
 3. Training with the ``train`` command's library API, by ``--recipe``:
    ``finetune`` (default): an ensemble trained on the simulated jobs (cached in
    ``corpus_cache/pretrained_sim``), then fine-tuned on the real training structures;
@@ -21,13 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the developer package cryodiscovery_dev
+
+from cryodiscovery_dev import corpus_paths  # noqa: E402
 
 
 def write_manifest(corpus: Path, table: pd.DataFrame) -> Path:
@@ -44,7 +47,7 @@ def write_manifest(corpus: Path, table: pd.DataFrame) -> Path:
 
 def write_real_manifest(path: Path, projects: list[Path]) -> Path:
     """A train manifest of real projects, grouped by structure."""
-    from relion_cryodiscovery.training.holdout import project_sources
+    from cryodiscovery_dev.holdout import project_sources
 
     sources = project_sources(projects)
     pd.DataFrame({"job": [str(s.job.resolve()) for s in sources],
@@ -113,7 +116,7 @@ def render_model_card(card: dict) -> str:
         f"* Real corpus: {corpus.get('real_projects')} real `relion_refine` 3.1.3 projects "
         f"({corpus.get('real_classes')} classes) made by `scripts/make_relion_corpus.py` (and "
         "`scripts/make_relion_class3d_corpus.py` for 3D), split by structure "
-        "(`relion_cryodiscovery.training.holdout`): "
+        "(`cryodiscovery_dev.holdout`): "
         f"{corpus.get('real_train_projects')} projects / {corpus.get('real_train_classes')} classes for training, "
         f"{corpus.get('real_test_projects')} projects / {corpus.get('real_test_classes')} classes "
         f"({real.get('structures')} structures) held out.",
@@ -227,7 +230,7 @@ def main() -> int:
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="finetune")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--corpus", type=Path, default=None, help="default corpus_cache/sim<jobs>")
-    parser.add_argument("--pretrained", type=Path, default=REPO / "corpus_cache" / "pretrained_sim",
+    parser.add_argument("--pretrained", type=Path, default=corpus_paths.PRETRAINED_SIM,
                         help="where the simulated-only ensemble of the finetune recipe is cached")
     parser.add_argument("--o", type=Path, default=REPO / "models" / "default")
     parser.add_argument("--card", type=Path, default=REPO / "docs" / "model_card.md")
@@ -242,11 +245,11 @@ def main() -> int:
 
     from relion_cryodiscovery.data.preprocess import PreprocessConfig
     from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
-    from relion_cryodiscovery.training.holdout import holdout_metrics, read_projects, real_projects, split_projects
+    from cryodiscovery_dev.holdout import holdout_metrics, read_projects, real_projects, split_projects
     from relion_cryodiscovery.training.run import TrainOptions, train_model
 
     started = time.perf_counter()
-    args.corpus = args.corpus or REPO / "corpus_cache" / f"sim{args.jobs}"
+    args.corpus = args.corpus or corpus_paths.sim_corpus(args.jobs)
     network = {"depth": args.depth, "width": args.width, "activation": args.activation}
     manifest_csv = args.corpus / "manifest.csv"
     if manifest_csv.is_file() and len(pd.read_csv(manifest_csv)) == args.jobs:

@@ -6,7 +6,7 @@
 
 1. Training data: the lab-like simulated jobs of training structures (``corpus_cache/lab/train.npz``)
    and the real ``relion_refine`` projects of training structures (``corpus/relion*``, split by the
-   same structure hash, :mod:`relion_cryodiscovery.training.holdout`). Validation: 15% of the jobs of
+   same structure hash, :mod:`cryodiscovery_dev.holdout`). Validation: 15% of the jobs of
    each, by job.
 2. The boosted ensemble (d1, d2, d3), Platt calibration and threshold as before
    (:func:`relion_cryodiscovery.training.boosting.train_boosted_ensemble`).
@@ -77,7 +77,7 @@ def main() -> int:
     from relion_cryodiscovery.model.distribute import make_strategy
     from relion_cryodiscovery.model.network import NetworkConfig
     from relion_cryodiscovery.training.boosting import BoostingConfig, train_boosted_ensemble
-    from relion_cryodiscovery.training.holdout import read_projects, real_projects, split_projects
+    from cryodiscovery_dev.holdout import read_projects, real_projects, split_projects
     from relion_cryodiscovery.training.run import to_arrays
     from relion_cryodiscovery.training.trainer import TrainConfig
 

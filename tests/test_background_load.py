@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from relion_cryodiscovery import pipeline
+from relion_cryodiscovery.pipeline import scoring
 from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.relion.sentinels import FAILURE, SUCCESS
 
@@ -21,9 +21,9 @@ def test_native_start_up_chatter_stays_out_of_run_out_and_run_err(monkeypatch, c
         os.write(2, b"E0000 failed call to cuInit\n")
         return "ensemble", "strategy"
 
-    monkeypatch.setattr(pipeline, "load_model", fake_load)
-    background = pipeline.BackgroundModel(Path("."), pipeline.JobParameters())
-    assert background.result() == ("ensemble", "strategy")
+    monkeypatch.setattr(scoring, "load_model", fake_load)
+    background = scoring.BackgroundModel(Path("."), scoring.JobParameters())
+    assert background.loaded() == ("ensemble", "strategy")
     os.write(2, b"after\n")
     out, err = capfd.readouterr()
     assert "cuInit" not in out and "cuInit" not in err
@@ -36,10 +36,10 @@ def test_an_error_in_the_thread_is_raised_by_result_with_the_native_log_in_run_o
         os.write(2, b"F0000 native reason for the failure\n")
         raise RuntimeError("TensorFlow could not start")
 
-    monkeypatch.setattr(pipeline, "load_model", broken_load)
-    background = pipeline.BackgroundModel(Path("somewhere"), pipeline.JobParameters())
+    monkeypatch.setattr(scoring, "load_model", broken_load)
+    background = scoring.BackgroundModel(Path("somewhere"), scoring.JobParameters())
     with pytest.raises(RuntimeError, match="could not start"):
-        background.result()
+        background.loaded()
     os.write(2, b"restored\n")
     out, err = capfd.readouterr()
     assert err == "restored\n"

@@ -243,7 +243,7 @@ def test_run_job_cli_on_the_bundled_class2d_job(example_project):
     assert (project / displays["image"]["image_path"]).stat().st_size > 0
     rows = displays["table"]["table_data"]
     assert [int(row[0]) for row in rows if row[2] == "yes"] == kept and len(rows) == 12
-    table = pd.read_csv(out / "cryodiscovery_scores.csv", comment="#")
+    table = pd.read_csv(out / "cryodiscovery_scores.csv")
     scores = dict(zip(table["class_number"], table["score"]))
     assert [row[1] for row in rows] == [f"{scores[int(row[0])]:.3f}" for row in rows]
     assert displays["montage"]["labels"] == [f"Class {n}: {scores[n]:.2f}" for n in kept]

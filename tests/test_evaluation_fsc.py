@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from relion_cryodiscovery.evaluation.fsc import fsc, reconstruct_with_relion, shell_index, soft_spherical_mask
+from relion_cryodiscovery.data.masks import soft_mask
+from relion_cryodiscovery.evaluation.fsc import fsc, reconstruct_with_relion, shell_index
 from test_evaluation_helpers import random_poses, relion_project, two_blob_volume, write_map
 
 
@@ -44,7 +45,7 @@ def test_0143_crossing_lands_where_designed() -> None:
 def test_frc_on_2d_and_soft_mask() -> None:
     img = np.random.default_rng(3).normal(size=(40, 40))
     assert np.allclose(fsc(img, img, 1.0).fsc, 1.0)
-    mask = soft_spherical_mask((40, 40, 40), radius=10, edge=4)
+    mask = soft_mask((40, 40, 40), radius=10, edge=4)
     assert mask[20, 20, 20] == 1.0 and mask[0, 0, 0] == 0.0
     assert 0 < mask[20, 20, 32] < 1
     with pytest.raises(ValueError):

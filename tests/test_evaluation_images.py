@@ -16,7 +16,7 @@ from relion_cryodiscovery.evaluation.image_metrics import (
     mse,
     ssim,
 )
-from relion_cryodiscovery.evaluation.montage import TILE, TITLE_BAND, class_montage, montage_size
+from relion_cryodiscovery.pipeline.montage import TILE, TITLE_BAND, class_montage, montage_size
 from test_evaluation_helpers import relion_project, write_map
 
 
@@ -110,7 +110,7 @@ def test_montage_png_has_the_documented_size(tmp_path: Path, k: int) -> None:
 
 def test_montage_draws_without_matplotlibs_font(tmp_path: Path, monkeypatch) -> None:
     """Where Matplotlib's DejaVu Sans is missing, Pillow's own font is used."""
-    from relion_cryodiscovery.evaluation import montage
+    from relion_cryodiscovery.pipeline import montage
 
     monkeypatch.setattr(montage.importlib.util, "find_spec", lambda name: None)
     montage._font.cache_clear()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import starfile
 
-from relion_cryodiscovery.cli.evaluate import main as evaluate_main
+from relion_cryodiscovery.cli.main import run_command
 from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.evaluation.labels import read_predictions, read_truth
 from relion_cryodiscovery.evaluation.report import CLASSIFICATION_KEYS, EvaluationOptions, evaluate
@@ -87,7 +87,7 @@ def project(tmp_path: Path) -> Path:
 
 def test_evaluate_with_truth_csv_writes_all_keys(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = project / "eval"
-    rc = evaluate_main(["--pred", str(project / "External/job002"), "--truth", str(project / "truth.csv"),
+    rc = run_command("evaluate", ["--pred", str(project / "External/job002"), "--truth", str(project / "truth.csv"),
                         "--o", str(out)])
     assert rc == 0
     metrics = json.loads((out / "metrics.json").read_text())
@@ -146,7 +146,7 @@ def test_bad_truth_csv_gives_one_line_error(project: Path, capsys: pytest.Captur
                                             content: str, problem: str) -> None:
     bad = project / "bad_truth.csv"
     bad.write_text(content)
-    rc = evaluate_main(["--pred", str(project / "External/job002"), "--truth", str(bad),
+    rc = run_command("evaluate", ["--pred", str(project / "External/job002"), "--truth", str(bad),
                         "--o", str(project / "e")])
     err = capsys.readouterr().err.strip()
     assert rc == 1
@@ -190,3 +190,16 @@ def test_evaluate_reconstructs_3d_selections_and_reports_fsc(tmp_path: Path) -> 
     assert set(fsc) == {"prediction vs truth", "prediction vs reference", "truth vs reference"}
     assert fsc["prediction vs reference"]["resolution_05"] < 12.0
     assert (tmp_path / "eval/fsc.png").is_file() and (tmp_path / "eval/reconstructions/truth.mrc").is_file()
+
+
+def test_provenance_comes_from_the_json_beside_a_plain_scores_csv(project: Path) -> None:
+    pred_dir = project / "External/job002"
+    csv_path = pred_dir / "cryodiscovery_scores.csv"
+    lines = csv_path.read_text().splitlines(keepends=True)
+    csv_path.write_text("".join(line for line in lines if not line.startswith("#")))  # as the job writes it now
+    assert read_predictions(pred_dir).provenance == {}
+    (pred_dir / "cryodiscovery_scores.json").write_text(json.dumps({"provenance": {"model_version": "test-2"}}))
+    assert read_predictions(pred_dir).provenance == {"model_version": "test-2"}
+    (pred_dir / "cryodiscovery_scores.json").write_text("{}")
+    with pytest.raises(CryoDiscoveryError, match="provenance"):
+        read_predictions(pred_dir)

@@ -2,7 +2,7 @@
 fail with a :class:`CryoDiscoveryError` (the one-line clean failure); nothing else may escape.
 
 Targets, in-process: ``relion.star.scan_particles``, ``relion.job.locate_job`` + ``read_job``,
-``relion.job.read_mrc`` and ``data.labels.labels_from_selection``. Inputs are a small valid
+``relion.mrc.read_mrc`` and ``data.labels.labels_from_selection``. Inputs are a small valid
 Class2D job mutated byte- and line-wise (truncation, bit flips, deleted/duplicated/swapped
 lines, fields replaced by hostile tokens), plus raw random bytes and generated MRC headers.
 
@@ -27,7 +27,8 @@ from mrcfile.dtypes import HEADER_DTYPE
 
 from relion_cryodiscovery.data.labels import labels_from_selection
 from relion_cryodiscovery.errors import CryoDiscoveryError
-from relion_cryodiscovery.relion.job import locate_job, read_job, read_mrc
+from relion_cryodiscovery.relion.job import locate_job, read_job
+from relion_cryodiscovery.relion.mrc import read_mrc
 from relion_cryodiscovery.relion.star import scan_particles
 
 _COMMON = dict(deadline=None, database=None, derandomize=True, print_blob=True,

@@ -10,7 +10,7 @@ import numpy as np
 
 from relion_cryodiscovery.data.preprocess import PreprocessConfig
 from relion_cryodiscovery.model.ensemble import BoostedEnsemble
-from relion_cryodiscovery.training.holdout import (
+from cryodiscovery_dev.holdout import (
     errors_by_purity,
     true_particle_fractions,
     holdout_metrics, is_held_out, project_sources, read_projects, real_projects, split_projects, structure_group,

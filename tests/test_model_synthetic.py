@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from relion_cryodiscovery.data.features import FEATURE_NAMES
 from relion_cryodiscovery.model.network import NetworkConfig
 from relion_cryodiscovery.training.boosting import BoostingConfig
 from relion_cryodiscovery.training.trainer import TrainConfig, TrainingArrays
@@ -11,8 +12,10 @@ from relion_cryodiscovery.training.trainer import TrainConfig, TrainingArrays
 TINY_NETWORK = NetworkConfig(depth=2, width=4, dense_units=8, metadata_units=4, dropout=0.2)
 
 
-def synthetic_arrays(n: int = 48, views: int = 1, n_values: int = 3, seed: int = 0) -> TrainingArrays:
-    """``n`` classes of ``views`` 64x64 views; half good (disc + noise), half bad (noise only)."""
+def synthetic_arrays(n: int = 48, views: int = 1, seed: int = 0) -> TrainingArrays:
+    """``n`` classes of ``views`` 64x64 views; half good (disc + noise), half bad (noise only); feature
+    rows in the real layout (one value per :data:`FEATURE_NAMES`, then its missing flag)."""
+    n_values = len(FEATURE_NAMES)
     rng = np.random.default_rng(seed)
     labels = (np.arange(n) % 2).astype(np.float32)
     rng.shuffle(labels)
@@ -34,7 +37,7 @@ def tiny_config(epochs: int = 2, **boosting: object) -> BoostingConfig:
 
 
 def test_synthetic_arrays_are_balanced_and_shaped() -> None:
-    arrays = synthetic_arrays(n=10, views=6, n_values=2)
+    arrays = synthetic_arrays(n=10, views=6)
     assert arrays.images.shape == (10, 6, 64, 64)
-    assert arrays.features.shape == (10, 4)
+    assert arrays.features.shape == (10, 2 * len(FEATURE_NAMES))
     assert arrays.labels.sum() == 5

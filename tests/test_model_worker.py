@@ -111,7 +111,8 @@ def test_the_worker_dies_when_its_parent_is_killed(model: Path) -> None:
 
 
 def test_the_select_command_imports_nothing_heavy_before_the_worker_starts() -> None:
-    code = ("import sys, relion_cryodiscovery.cli.select, relion_external.cryodiscovery_select; "
+    code = ("import sys, relion_cryodiscovery.cli.main, relion_cryodiscovery.cli.select, "
+            "relion_external.cryodiscovery_select; "
             "print(sorted(m for m in ('pandas', 'starfile', 'scipy', 'skimage', 'matplotlib', 'mrcfile', "
             "'tensorflow', 'keras') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
@@ -121,8 +122,8 @@ def test_the_select_command_imports_nothing_heavy_before_the_worker_starts() -> 
 def test_the_whole_job_never_imports_matplotlib_or_tensorflow_in_its_own_process(
         project: Path, session_tiny_model: Path) -> None:
     """TensorFlow belongs to the model worker and the montage is drawn with Pillow (docs/benchmarks.md)."""
-    code = ("import sys; from relion_cryodiscovery.cli.select import main; "
-            "code = main(['--o', 'External/job006/', '--in_parts', 'Class2D/job001/run_it025_data.star', "
+    code = ("import sys; from relion_cryodiscovery.cli.main import run_command; "
+            "code = run_command('select', ['--o', 'External/job006/', '--in_parts', 'Class2D/job001/run_it025_data.star', "
             f"'--model', {str(session_tiny_model)!r}, '--min_classes', '2', '--j', '1']); "
             "print(code, sorted(m for m in ('matplotlib', 'tensorflow', 'keras') if m in sys.modules))")
     env = {k: v for k, v in os.environ.items() if k != CRYO_ENV}

@@ -370,7 +370,7 @@ def test_file_size_limit_as_separate_process(project: Path, model: Path) -> None
 
 
 def scores_of(project: Path, out: str = OUT) -> pd.DataFrame:
-    return pd.read_csv(project / out / "cryodiscovery_scores.csv", comment="#")
+    return pd.read_csv(project / out / "cryodiscovery_scores.csv")
 
 
 def test_relion_30_data_star_without_optics(project: Path, model: Path, capsys: pytest.CaptureFixture) -> None:
@@ -438,7 +438,7 @@ def test_paths_with_spaces_as_relion_passes_them(session_corpus: Path, model: Pa
     finally:
         os.chdir(cwd)
     assert code == 0 and (project / OUT / SUCCESS).exists()
-    assert f"model_dir: {spaced_model}" in (project / OUT / "cryodiscovery_scores.csv").read_text()
+    assert json.loads((project / OUT / "cryodiscovery_scores.json").read_text())["provenance"]["model_dir"] == str(spaced_model)
 
 
 def test_job_alias_symlinks(project: Path, model: Path) -> None:

@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, requires_relion
-from relion_cryodiscovery.data.labels import read_selection
-from relion_cryodiscovery.data.preprocess import PreprocessConfig
-from relion_cryodiscovery.simulate.relion_class3d import (
+from conftest import requires_relion
+from cryodiscovery_dev.corpus_paths import RELION_CLASS3D
+from cryodiscovery_dev.relion_class3d import (
     MIN_PARTICLES_3D,
     MIN_PURITY_3D,
     MIN_PURITY_ANY_3D,
@@ -22,11 +21,13 @@ from relion_cryodiscovery.simulate.relion_class3d import (
     class_table_3d,
     partial_structure,
 )
+from relion_cryodiscovery.data.labels import read_selection
+from relion_cryodiscovery.data.preprocess import PreprocessConfig
 from relion_cryodiscovery.simulate.particles import ParticleConfig
 from relion_cryodiscovery.simulate.structures import make_structure
 from relion_cryodiscovery.training.corpus import discover_project, read_labelled_job
 
-CORPUS = REPO / "corpus" / "relion3d"
+CORPUS = RELION_CLASS3D
 
 
 def test_labelling_rule_purity_of_intended_structure_and_size():

@@ -165,8 +165,8 @@ GUARD = textwrap.dedent('''
 
     sys.addaudithook(hook)
     sys.argv = [sys.argv[0]] + sys.argv[2:]
-    from relion_cryodiscovery.cli.select import main
-    sys.exit(main(sys.argv[1:], program="cryodiscovery_select"))
+    from relion_cryodiscovery.cli.main import run_command
+    sys.exit(run_command("select", sys.argv[1:], prog="cryodiscovery_select"))
 ''')
 
 
@@ -202,8 +202,8 @@ def test_network_guard_is_armed(tmp_path: Path) -> None:
     """The guard really refuses a connection (so the test above could fail)."""
     guard = tmp_path / "guard.py"
     guard.write_text(GUARD.replace(
-        "from relion_cryodiscovery.cli.select import main",
-        "import socket\nsocket.create_connection(('127.0.0.1', 9))\nfrom relion_cryodiscovery.cli.select import main"))
+        "from relion_cryodiscovery.cli.main import run_command",
+        "import socket\nsocket.create_connection(('127.0.0.1', 9))\nfrom relion_cryodiscovery.cli.main import run_command"))
     log = tmp_path / "violations.tsv"
     result = subprocess.run([sys.executable, str(guard), str(log), "--o", str(tmp_path / "out")],
                             capture_output=True, text=True, timeout=60)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,16 +40,18 @@ def test_select_writes_relion_outputs(project, session_tiny_model):
     out = project / "External/job003"
     for name in ("particles.star", "class_averages.star", "backup_selection.star", "rank_model.star",
                  "rank_optimiser.star", "rank_data.star", "cryodiscovery_scores.star", "cryodiscovery_scores.csv",
-                 "cryodiscovery_montage.png", "RELION_OUTPUT_NODES.star", SUCCESS):
+                 "cryodiscovery_scores.json", "cryodiscovery_montage.png", "RELION_OUTPUT_NODES.star", SUCCESS):
         assert (out / name).is_file(), name
     assert not list(out.glob(".cryodiscovery_staging*"))
     assert snapshot(project / "Class2D") == before, "inputs must not change"
 
-    scores = pd.read_csv(out / "cryodiscovery_scores.csv", comment="#")
+    scores = pd.read_csv(out / "cryodiscovery_scores.csv")  # a plain table: no comment lines
     assert list(scores.columns) == ["class_number", "score", "selected", "p_d1", "p_d2", "p_d3", "d3_used",
                                     "particles", "reason"]
     assert (scores["p_d3"].notna() == scores["d3_used"].astype(bool)).all()
-    assert "model_version: tiny-test" in (out / "cryodiscovery_scores.csv").read_text()
+    provenance = json.loads((out / "cryodiscovery_scores.json").read_text())["provenance"]
+    assert provenance["model_version"] == "tiny-test"
+    assert "_cdiModelVersion" in (out / "cryodiscovery_scores.star").read_text()
     data = starfile.read(project / DATA, always_dict=True)["particles"]
     assert (scores["particles"].to_numpy() == np.bincount(data["rlnClassNumber"], minlength=len(scores) + 1)[1:]).all()
 
@@ -72,7 +76,7 @@ def test_rerun_overwrites_identically(project, session_tiny_model):
     second = snapshot(project / "External/job003")
     assert first.keys() == second.keys()
     for name in first:
-        if name.endswith((".csv", ".star")) and "scores" in name:
+        if name.endswith((".csv", ".star", ".json")) and "scores" in name:
             strip = lambda text: [l for l in text.decode().splitlines() if "date" not in l.lower()]  # noqa: E731
             assert strip(first[name]) == strip(second[name]), name
         elif name != "cryodiscovery_montage.png":
@@ -126,11 +130,36 @@ def test_relion_40_nodes_from_job_star(project, session_tiny_model):
         "ProcessData.star.relion.optimiser.autoselect"]
 
 
+def test_score_takes_any_prefixed_model_optimiser_or_data_star(project, session_tiny_model, tmp_path, capsys):
+    """Not only RELION's run_itNNN_ names: siblings are found by the shared prefix."""
+    job = project / "Class2D/job001"
+    for kind in ("model", "optimiser", "data"):
+        shutil.copyfile(job / f"run_it025_{kind}.star", job / f"best_{kind}.star")
+    reference = tmp_path / "reference"
+    assert cli(["score", "--i", str(job / "run_it025_model.star"), "--o", str(reference),
+                "--model", str(session_tiny_model), "--no_montage"]) == 0
+    for name in ("best_model.star", "best_optimiser.star", "best_data.star"):
+        out = tmp_path / name
+        assert cli(["score", "--i", str(job / name), "--o", str(out), "--model", str(session_tiny_model),
+                    "--no_montage"]) == 0
+        renamed = pd.read_csv(out / "cryodiscovery_scores.csv")
+        assert renamed.equals(pd.read_csv(reference / "cryodiscovery_scores.csv")), name
+    capsys.readouterr()
+    (job / "orphan_optimiser.star").write_text((job / "run_it025_optimiser.star").read_text())
+    assert cli(["score", "--i", str(job / "orphan_optimiser.star"), "--o", str(tmp_path / "orphan")]) == 1
+    (job / "notes.star").write_text("data_\n")
+    assert cli(["score", "--i", str(job / "notes.star"), "--o", str(tmp_path / "notes")]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2
+    assert "orphan_model.star: file not found" in errors[0]
+    assert "notes.star" in errors[1] and "*_model.star" in errors[1]
+
+
 def test_score_bare_stack(project, session_tiny_model, tmp_path):
     stack = project / "Class2D/job001/run_it025_classes.mrcs"
     assert cli(["score", "--i", str(stack), "--o", str(tmp_path / "scored"), "--angpix", "3.0",
                 "--model", str(session_tiny_model), "--no_montage"]) == 0
-    scores = pd.read_csv(tmp_path / "scored/cryodiscovery_scores.csv", comment="#")
+    scores = pd.read_csv(tmp_path / "scored/cryodiscovery_scores.csv")
     with mrcfile.open(stack) as mrc:
         assert len(scores) == mrc.data.shape[0]
     assert (scores["particles"] == -1).all()
@@ -172,7 +201,7 @@ def test_select_3d_job_copies_selected_maps(project, session_tiny_model):
         os.chdir(cwd)
     assert code == 0
     out = project / "External/job005"
-    scores = pd.read_csv(out / "cryodiscovery_scores.csv", comment="#")
+    scores = pd.read_csv(out / "cryodiscovery_scores.csv")
     assert scores.loc[3, "reason"].startswith("empty image") and scores.loc[3, "selected"] == 0
     maps = sorted(p.name for p in out.glob("class_*.mrc"))
     assert maps == [f"class_{n:03d}.mrc" for n in scores.loc[scores.selected == 1, "class_number"]]
@@ -206,7 +235,7 @@ def test_out_of_domain_job_says_so(project, session_tiny_model, tmp_path, capsys
     assert "WARNING: this job looks unlike the classes the model was trained on" in out
     star = (tmp_path / "far/cryodiscovery_scores.star").read_text()
     assert "_cdiDomainCheck" in star and "OUT OF DOMAIN" in star
-    assert "OUT OF DOMAIN" in (tmp_path / "far/cryodiscovery_scores.csv").read_text()
+    assert "OUT OF DOMAIN" in (tmp_path / "far/cryodiscovery_scores.json").read_text()
     near = _model_with_domain_threshold(session_tiny_model, tmp_path / "near_model", 1e9)
     assert cli(["score", "--i", str(stack), "--o", str(tmp_path / "near"), "--model", str(near), "--no_montage"]) == 0
     out = capsys.readouterr().out

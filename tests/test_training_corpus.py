@@ -11,7 +11,8 @@ from relion_cryodiscovery.data.labels import labels_from_selection, read_selecti
 from relion_cryodiscovery.data.preprocess import PreprocessConfig
 from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.training.corpus import (LabelledJobSource, discover_project, read_labelled_job,
-                                                  read_manifest, split_by_group)
+                                                  read_manifest, split_by_group, split_classes,
+                                                  subset_classes)
 
 
 def test_select_job_of_the_real_relion_example_is_discovered():
@@ -62,3 +63,34 @@ def test_split_never_puts_one_group_in_two_sets():
     assert not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
     assert sum(len(part) for part in parts) == len(jobs)
     assert split_by_group(jobs, (0.7, 0.15, 0.15), seed=3) == parts
+
+
+def test_one_jobs_classes_split_stratified_and_seeded():
+    (source,) = discover_project(EXAMPLE)
+    job = read_labelled_job(source, PreprocessConfig())
+    train, validation = split_classes(job, 0.3, seed=5)
+    assert not set(train) & set(validation)
+    assert sorted([*train, *validation]) == list(np.flatnonzero(job.inputs.usable))
+    for label in (0, 1):  # both labels on both sides
+        assert (job.labels[train] == label).any() and (job.labels[validation] == label).any()
+    assert [list(part) for part in split_classes(job, 0.3, seed=5)] == [list(train), list(validation)]
+    part = subset_classes(job, validation)
+    assert list(part.labels) == list(job.labels[validation]) and part.inputs.images.shape[0] == len(validation)
+
+
+def test_train_on_a_single_select_job_needs_init_from_then_splits_its_classes(session_tiny_model, tmp_path, capsys):
+    import json
+
+    from relion_cryodiscovery.cli.main import main as cli
+
+    assert cli(["train", "--project", str(EXAMPLE), "--o", str(tmp_path / "refused"), "--epochs", "1",
+                "--quiet"]) == 1
+    assert "--init_from" in capsys.readouterr().err
+    out = tmp_path / "tuned"
+    assert cli(["train", "--project", str(EXAMPLE), "--init_from", str(session_tiny_model), "--o", str(out),
+                "--epochs", "1", "--quiet", "--seed", "2"]) == 0
+    assert "one labelled job" in capsys.readouterr().out
+    split = json.loads((out / "model_card.json").read_text())["extra"]["split"]
+    assert split["method"].startswith("one labelled job") and split["job"].endswith("run_it018_model.star")
+    assert sorted(split["train_classes"] + split["validation_classes"]) == list(range(1, 13))
+    assert json.loads((out / "splits.json").read_text())["class_split"] == split

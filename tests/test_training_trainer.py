@@ -8,7 +8,7 @@ import pytest
 from relion_cryodiscovery.data import features as feature_module
 from relion_cryodiscovery.data.augment import AugmentConfig, augment_images
 from relion_cryodiscovery.training.trainer import (
-    FitState, TrainConfig, TrainingArrays, training_batches, withhold,
+    FitState, TrainConfig, TrainingArrays, fit_model, training_batches, withhold,
 )
 
 from test_model_synthetic import synthetic_arrays
@@ -32,28 +32,31 @@ def test_pure_rotation_by_flip_keeps_a_centred_disc() -> None:
     assert abs(out.sum() - disc.sum()) < 0.02 * disc.sum()  # and the disc keeps its area
 
 
-def test_local_withholding_sets_fills_and_flags() -> None:
-    features = np.concatenate([np.full((200, 3), 5.0), np.zeros((200, 3))], axis=1).astype(np.float32)
-    fills = np.array([0.1, 0.2, 0.3], np.float32)
-    out = withhold(features, np.random.default_rng(0), p_all=0.3, p_each=0.1, fills=fills)
-    values, flags = out[:, :3], out[:, 3:]
-    assert set(np.unique(flags)) <= {0.0, 1.0}
-    np.testing.assert_array_equal(values == 5.0, flags == 0.0)
-    np.testing.assert_array_equal(np.where(flags == 1, values, fills), np.broadcast_to(fills, values.shape))
-    all_missing = (flags == 1).all(axis=1).mean()
-    assert 0.2 < all_missing < 0.45
-    assert features[:, 3:].sum() == 0  # input untouched
-
-
 def test_withholding_uses_the_feature_module_for_real_rows() -> None:
     n = len(feature_module.FEATURE_NAMES)
     rows = np.concatenate([np.tile(feature_module.FEATURE_FILLS + 1, (50, 1)), np.zeros((50, n))], axis=1)
-    out = withhold(rows, np.random.default_rng(0), p_all=1.0, p_each=0.0, fills=np.zeros(n))
+    out = withhold(rows, np.random.default_rng(0), p_all=1.0, p_each=0.0)
     image_columns = [i for i, g in enumerate(feature_module.FEATURE_GROUPS) if g not in feature_module.METADATA_GROUPS]
     hidden = [i for i in range(n) if i not in image_columns]
     np.testing.assert_allclose(out[:, hidden], np.tile(feature_module.FEATURE_FILLS[hidden], (50, 1)))
     assert (out[:, [n + i for i in hidden]] == 1).all()
     assert (out[:, [n + i for i in image_columns]] == 0).all()
+
+
+def test_withholding_nothing_draws_nothing() -> None:
+    """With both probabilities 0 the rows come back unchanged and the generator is not advanced
+    (the batches after it stay those of earlier versions)."""
+    rows = synthetic_arrays(6).features
+    rng, reference = np.random.default_rng(3), np.random.default_rng(3)
+    np.testing.assert_array_equal(withhold(rows, rng, 0.0, 0.0), rows)
+    assert rng.random() == reference.random()
+
+
+def test_fit_refuses_feature_rows_of_another_layout(tmp_path) -> None:
+    arrays = synthetic_arrays(8)
+    narrow = TrainingArrays(arrays.images, arrays.features[:, :6], arrays.labels, arrays.groups)
+    with pytest.raises(ValueError, match="feature layout"):
+        fit_model("d1", lambda: None, narrow, narrow, TrainConfig(epochs=1), None, tmp_path)
 
 
 def test_particle_count_shift_raises_only_present_counts_within_the_range() -> None:
@@ -74,10 +77,9 @@ def test_particle_count_shift_raises_only_present_counts_within_the_range() -> N
 def test_training_batches_are_deterministic_per_epoch() -> None:
     arrays = synthetic_arrays(10, views=3)
     config = TrainConfig(batch_size=8)
-    fills = np.zeros(3, np.float32)
-    first = list(training_batches(arrays, config, "d1", 0, 8, fills))
-    again = list(training_batches(arrays, config, "d1", 0, 8, fills))
-    other = list(training_batches(arrays, config, "d1", 1, 8, fills))
+    first = list(training_batches(arrays, config, "d1", 0, 8))
+    again = list(training_batches(arrays, config, "d1", 0, 8))
+    other = list(training_batches(arrays, config, "d1", 1, 8))
     assert sum(len(y) for _, y, _ in first) == 30 and first[0][0]["image"].shape == (8, 64, 64, 1)
     np.testing.assert_array_equal(first[0][0]["image"], again[0][0]["image"])
     assert not np.array_equal(first[0][0]["image"], other[0][0]["image"])

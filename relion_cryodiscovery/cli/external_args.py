@@ -1,4 +1,4 @@
-"""Parse the command line RELION builds for an External job.
+"""The command line RELION builds for an External job, as an argparse parser and as JobParameters.
 
 RELION runs ``<exe> --o External/jobNNN/ [--in_parts F] [--in_*] [--<label> [value]]... --j N
 [other_args]`` through ``/bin/sh`` without quoting: a value may be absent, and a value with
@@ -8,14 +8,16 @@ spaces arrives as several tokens (joined back here). ``--pipeline_control DIR`` 
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 
 from ..errors import CryoDiscoveryError
 from ..pipeline import JobParameters
 
 INPUT_FLAGS = ("in_parts", "in_mics", "in_movies", "in_coords", "in_3dref", "in_mask")
-IGNORED = ("pipeline_control", "pipeline-control")
+IGNORED = ("pipeline_control",)
 
+#: The External tab's Params (label -> help), as RELION passes them (``--label value``).
 PARAMETER_HELP = {
     "min_score": "minimum calibrated P(good) to keep a class (default: the model's calibrated threshold)",
     "min_particles": "drop classes with fewer particles (default 0)",
@@ -37,6 +39,21 @@ class ExternalArguments:
     raw: dict[str, str] = field(default_factory=dict)
 
 
+def add_external_args(parser: argparse.ArgumentParser) -> None:
+    """RELION's External-job options. Each takes any number of tokens (joined with a space; none = "")."""
+    parser.add_argument("--o", nargs="*", metavar="DIR", help="output directory (RELION passes External/jobNNN/)")
+    parser.add_argument("--in_parts", nargs="*", metavar="FILE",
+                        help="the Class2D/Class3D run_itNNN_data.star (also: its _model.star, _optimiser.star "
+                             "or the job directory: the last iteration)")
+    for name in INPUT_FLAGS[1:]:
+        parser.add_argument(f"--{name}", nargs="*", help=argparse.SUPPRESS)
+    params = parser.add_argument_group("RELION External-tab Params (label = value)")
+    for name, text in PARAMETER_HELP.items():
+        params.add_argument(f"--{name}", nargs="*", metavar="VALUE", help=text)
+    params.add_argument("--j", nargs="*", metavar="N", help="TensorFlow CPU threads (RELION's 'Number of threads')")
+    parser.add_argument("--pipeline_control", "--pipeline-control", nargs="*", help=argparse.SUPPRESS)
+
+
 def tokenize(argv: list[str]) -> dict[str, str]:
     """``--name v1 v2 --flag --other x`` -> {"name": "v1 v2", "flag": "", "other": "x"} (last one wins)."""
     values: dict[str, str] = {}
@@ -55,14 +72,6 @@ def tokenize(argv: list[str]) -> dict[str, str]:
         else:
             raise CryoDiscoveryError(None, f"unexpected argument {token!r} (options start with --)")
     return values
-
-
-def output_dir_argument(argv: list[str]) -> str | None:
-    """The value of ``--o`` (so even a bad command line can be reported through RELION's files)."""
-    for i, token in enumerate(argv[:-1]):
-        if token == "--o":
-            return argv[i + 1]
-    return None
 
 
 def _number(values: dict[str, str], name: str, kind: type, default):
@@ -86,9 +95,18 @@ def _boolean(values: dict[str, str], name: str, default: bool) -> bool:
     raise CryoDiscoveryError(None, f"--{name} must be yes or no, not {text!r}")
 
 
-def parse_external(argv: list[str], require_input: bool = True) -> ExternalArguments:
-    """RELION External-job arguments -> output dir, inputs and validated parameters."""
-    values = tokenize(argv)
+def external_values(args: argparse.Namespace, unknown: list[str]) -> dict[str, str]:
+    """Every label given -> its value (tokens joined), known ones from ``args``, the rest from ``unknown``."""
+    values = tokenize(unknown)
+    known = {"o", *INPUT_FLAGS, *PARAMETER_HELP, "j", *IGNORED}
+    values.update({name: " ".join(tokens) for name, tokens in vars(args).items()
+                   if name in known and tokens is not None})
+    return values
+
+
+def external_arguments(values: dict[str, str], require_input: bool = True) -> ExternalArguments:
+    """Output dir, inputs and validated parameters from :func:`external_values`."""
+    values = dict(values)
     out_dir = values.pop("o", "")
     if not out_dir:
         raise CryoDiscoveryError(None, "--o OUTPUT_DIR is required (RELION passes --o External/jobNNN/)")
@@ -97,7 +115,6 @@ def parse_external(argv: list[str], require_input: bool = True) -> ExternalArgum
         raise CryoDiscoveryError(None, "--in_parts is required: the Class2D/Class3D run_itNNN_data.star")
     for name in IGNORED:
         values.pop(name, None)
-    known = dict(values)
     parameters = JobParameters(
         min_score=_number(values, "min_score", float, None),
         min_particles=_number(values, "min_particles", int, 0),
@@ -110,25 +127,19 @@ def parse_external(argv: list[str], require_input: bool = True) -> ExternalArgum
         montage=_boolean(values, "montage", True),
         angpix=_number(values, "angpix", float, None),
     )
-    parameters.unknown = {k: v for k, v in known.items() if k not in PARAMETER_HELP and k != "j"}
+    parameters.unknown = {k: v for k, v in values.items() if k not in PARAMETER_HELP and k != "j"}
     parameters.validate()
-    return ExternalArguments(out_dir=out_dir, inputs=inputs, parameters=parameters, raw=known)
+    return ExternalArguments(out_dir=out_dir, inputs=inputs, parameters=parameters, raw=values)
 
 
-def usage(program: str, summary: str) -> str:
-    """``--help`` text listing every parameter."""
-    lines = [
-        f"usage: {program} --o OUTPUT_DIR --in_parts Class2D/jobNNN/run_itNNN_data.star [--<param> <value> ...] [--j N]",
-        "",
-        summary,
-        "",
-        "RELION External-tab Params (label = value):",
-    ]
-    lines += [f"  --{name:<15} {text}" for name, text in PARAMETER_HELP.items()]
-    lines += [
-        "  --j N            TensorFlow CPU threads (RELION's 'Number of threads')",
-        "",
-        "Also accepted: --in_parts may be a _model.star, _optimiser.star or the job directory (last iteration);",
-        "--pipeline_control DIR is ignored; unknown --label value pairs are reported and ignored.",
-    ]
-    return "\n".join(lines)
+def external_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """A parser of RELION's External-job options alone (abbreviations off: RELION labels are exact)."""
+    parser = argparse.ArgumentParser(prog=prog, allow_abbrev=False)
+    add_external_args(parser)
+    return parser
+
+
+def parse_external(argv: list[str], require_input: bool = True) -> ExternalArguments:
+    """RELION External-job arguments -> output dir, inputs and validated parameters."""
+    args, unknown = external_parser().parse_known_args(argv)
+    return external_arguments(external_values(args, unknown), require_input)

@@ -1,32 +1,46 @@
-"""``relion_cryodiscovery score``: score classes without selecting particles.
+"""relion_cryodiscovery score: score classes without selecting particles.
 
-FILE is a RELION ``_model.star``, ``_optimiser.star`` or ``_data.star`` (its siblings are found
-by name), or a bare ``.mrcs`` stack of class averages exported from another package (give
-``--angpix``; every metadata feature is then treated as missing). Writes
-``cryodiscovery_scores.star``/``.csv`` and the montage into ``--o``.
+--i is a RELION Class2D/Class3D job directory (its last iteration), any *_model.star,
+*_optimiser.star or *_data.star of one (siblings are found by the shared prefix; only the
+_model.star is needed, the _data.star adds particle counts), or a bare .mrcs stack of class
+averages exported from another package (give --angpix; every metadata feature is then missing).
+Writes cryodiscovery_scores.csv (a plain table), cryodiscovery_scores.star and .json (with the
+provenance) and cryodiscovery_montage.png into --o, with RELION's state files. The "selected"
+column applies --min_score (default: the model's calibrated threshold).
+
+Example usage
+-------------
+  relion_cryodiscovery score --i Class2D/job010/run_it025_model.star --o scored/
+  relion_cryodiscovery score --i cryosparc_classes.mrcs --angpix 1.06 --o scored/ --no_montage
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..pipeline import JobParameters, run_job, score_input
+from .main import option
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--i", required=True, metavar="FILE", help="_model.star, _optimiser.star, _data.star or .mrcs")
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """Options of the score subcommand."""
+    parser.add_argument("--i", required=True, metavar="FILE",
+                        help="job directory, *_model.star, *_optimiser.star, *_data.star or .mrcs stack")
     parser.add_argument("--o", required=True, metavar="DIR", help="output directory")
-    parser.add_argument("--angpix", type=float, help="pixel size in Angstrom (for a bare stack without header value)")
-    parser.add_argument("--model", help="model directory (default: the shipped model)")
-    parser.add_argument("--min_score", type=float, help="threshold for the 'selected' column (default: calibrated)")
-    parser.add_argument("--gpus", default="", help="'' = all visible GPUs, 'cpu' = none, or e.g. 0,1")
-    parser.add_argument("--batch_size", type=int, default=256)
-    parser.add_argument("--j", type=int, help="TensorFlow CPU threads")
-    parser.add_argument("--no_montage", action="store_true", help="do not write the montage PNG")
+    parser.add_argument("--angpix", type=float, metavar="A",
+                        help="pixel size in Angstrom (for a bare stack without a header value)")
+    parser.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
+    option(parser, "--min_score", type=float, metavar="P",
+                        help="threshold for the 'selected' column (default: the model's calibrated one)")
+    parser.add_argument("--gpus", default="", metavar="LIST",
+                        help="empty = all visible GPUs, 'cpu' = CPU only, or a list such as 0,1")
+    option(parser, "--batch_size", type=int, default=256, metavar="N", help="classes per inference batch")
+    parser.add_argument("--j", type=int, metavar="N", help="TensorFlow CPU threads")
+    option(parser, "--no_montage", action="store_true", help="do not write cryodiscovery_montage.png")
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
+    """Score inside RELION's state-file contract; returns the exit code."""
     parameters = JobParameters(
         min_score=args.min_score,
         model=args.model,
@@ -37,13 +51,3 @@ def run(args: argparse.Namespace) -> int:
         angpix=args.angpix,
     )
     return run_job(args.o, lambda output: score_input(args.i, args.o, parameters, output))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="relion_cryodiscovery score", description=__doc__)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

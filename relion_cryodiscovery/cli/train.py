@@ -1,10 +1,18 @@
-"""``relion_cryodiscovery train``: train or fine-tune the boosted ensemble on a lab's own selections.
+"""relion_cryodiscovery train: train or fine-tune the boosted ensemble on a lab's own selections.
 
-Ground truth comes from RELION Select jobs: every Select job in a project's
-``default_pipeline.star`` that took a Class2D/Class3D job as input (``--project``), explicit
-``--job``/``--selection`` pairs, or a CSV manifest (``job,selection[,group]``). Validation and test
-sets are held out by job (or by the manifest's group). The output directory is a complete model:
-``relion_cryodiscovery select --model DIR`` (External Param ``model``) uses it.
+Ground truth comes from RELION Select jobs: every Select job in a project's default_pipeline.star
+that took a Class2D/Class3D job as input (--project), explicit --job/--selection pairs, or a CSV
+manifest (job,selection[,group]). Validation and test sets are held out by job (or by the
+manifest's group). With --init_from and a single labelled job, that job's classes are split into
+training and validation instead (stratified by label, seeded), and the log and model card say so.
+The output directory is a complete model: relion_cryodiscovery select --model DIR (External Param
+model) uses it. The same command is installed as cryodiscovery_train.
+
+Example usage
+-------------
+  relion_cryodiscovery train --project /data/my_project --init_from default --o my_model
+  relion_cryodiscovery train --job Class2D/job010/ --selection Select/job011/ --init_from default --o my_model
+  relion_cryodiscovery train --manifest corpus.csv --epochs 60 --o my_model --resume
 """
 
 from __future__ import annotations
@@ -14,9 +22,11 @@ import sys
 from pathlib import Path
 
 from ..errors import CryoDiscoveryError, JobAborted
+from .main import option
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """Options of the train subcommand."""
     data = parser.add_argument_group("training data")
     data.add_argument("--project", action="append", type=Path, default=[], metavar="DIR",
                       help="RELION project directory (repeatable)")
@@ -27,21 +37,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--manifest", action="append", type=Path, default=[], metavar="FILE",
                       help="CSV with columns job,selection[,group] (repeatable)")
     parser.add_argument("--o", required=True, type=Path, metavar="MODEL_DIR", help="output model directory")
-    parser.add_argument("--epochs", type=int, default=40, help="maximum epochs per ensemble member (early stopping)")
-    parser.add_argument("--batch-size", type=int, default=64, help="per-replica batch size")
-    parser.add_argument("--learning-rate", type=float, help="default 1e-3 (fine-tuning: the network's default / 10)")
-    parser.add_argument("--init-from", type=Path, metavar="MODEL_DIR",
-                        help="fine-tune this ensemble ('default' = the shipped model)")
+    parser.add_argument("--epochs", type=int, default=40, metavar="N",
+                        help="maximum epochs per ensemble member (early stopping)")
+    option(parser, "--batch_size", type=int, default=64, metavar="N", help="per-replica batch size")
+    option(parser, "--learning_rate", type=float, metavar="RATE",
+           help="default 1e-3 (fine-tuning: the network's default / 10)")
+    option(parser, "--init_from", type=Path, metavar="MODEL_DIR",
+           help="fine-tune this ensemble ('default' = the shipped model); allows a single labelled job")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --o")
-    parser.add_argument("--gpus", default="", help="'' = all visible GPUs, 'cpu' = none, or e.g. 0,1")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-fraction", type=float, default=0.15)
-    parser.add_argument("--test-fraction", type=float, default=0.15)
-    parser.add_argument("--model-version", default="custom", help="version string written into the model card")
+    parser.add_argument("--gpus", default="", metavar="LIST",
+                        help="empty = all visible GPUs, 'cpu' = CPU only, or a list such as 0,1")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split, shuffling and augmentation")
+    option(parser, "--val_fraction", type=float, default=0.15, metavar="F",
+           help="fraction of the classes (by job) held out for validation")
+    option(parser, "--test_fraction", type=float, default=0.15, metavar="F",
+           help="fraction of the classes (by job) held out for the final test")
+    option(parser, "--model_version", default="custom", metavar="TEXT", help="version string written into the model card")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, one line per epoch")
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
+    """Train and write the model directory; one error line and a non-zero code on failure."""
     from ..training.run import TrainOptions, train_model
 
     if len(args.job) != len(args.selection):
@@ -63,14 +79,3 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"model written to {args.o} (threshold {ensemble.threshold:.3f}, validation ECE {ensemble.card.ece:.3f})")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cryodiscovery_train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .classes import ClassSet
+from ..relion.classes import ClassSet
 from .spectral import spectral_features
 
 #: RELION writes this for the accuracy of classes that received no particles.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .classes import ClassSet
+from ..relion.classes import ClassSet
 from .features import class_features
 from .preprocess import PreprocessConfig, prepare_images
 

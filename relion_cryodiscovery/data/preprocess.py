@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.transform import resize
 
+from .masks import radial_distance, soft_mask
+
 IMAGE_SIZE = 64
 WINDOW_FACTOR = 1.25
 CLIP_SIGMA = 8.0
@@ -83,16 +85,13 @@ def particle_radius_fraction(box: int, window: int, pixel_size: float | None, pa
 
 
 def _radius_grid(size: int) -> np.ndarray:
-    """Distance of each pixel from the centre, in units of the half-width."""
-    centre = (size - 1) / 2.0
-    y, x = np.mgrid[:size, :size]
-    return np.hypot(y - centre, x - centre) / (size / 2.0)
+    """Distance of each pixel from the middle of the view, in units of the half-width."""
+    return radial_distance((size, size), "middle", size / 2.0)
 
 
 def _soft_edge(size: int) -> np.ndarray:
-    radius = _radius_grid(size)
-    edge = np.clip((radius - 0.9) / 0.1, 0.0, 1.0)
-    return (0.5 + 0.5 * np.cos(np.pi * edge)).astype(np.float32)
+    """The view's mask: 1 out to 90% of the half-width, raised cosine to 0 at the edge."""
+    return soft_mask((size, size), 0.9, 0.1, "middle", size / 2.0).astype(np.float32)
 
 
 def normalise_view(

@@ -58,18 +58,6 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def soft_spherical_mask(shape: tuple[int, ...], radius: float, edge: float = 3.0) -> np.ndarray:
-    """1 inside ``radius`` pixels of the centre (N//2), raised-cosine fall-off over ``edge`` pixels."""
-    grids = np.meshgrid(*[np.arange(n) - n // 2 for n in shape], indexing="ij")
-    r = np.sqrt(sum(g.astype(float) ** 2 for g in grids))
-    mask = np.zeros(shape)
-    mask[r <= radius] = 1.0
-    band = (r > radius) & (r < radius + edge)
-    if edge > 0:
-        mask[band] = 0.5 * (1.0 + np.cos(np.pi * (r[band] - radius) / edge))
-    return mask
-
-
 def shell_index(shape: tuple[int, ...]) -> np.ndarray:
     """Integer shell of every coefficient of an ``rfftn`` of ``shape`` (cube/square only)."""
     n = shape[0]

@@ -9,29 +9,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import mrcfile
 import numpy as np
 import pandas as pd
 
 from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.relion.job import resolve_path
+from relion_cryodiscovery.relion.mrc import read_mrc, split_image_reference
 from relion_cryodiscovery.relion.star import find_table
 
 
 def find_base(star_path: Path, ref: str, project_dir: str | Path | None = None) -> Path:
     """The directory relative to which image ``ref`` of ``star_path`` exists (the project directory)."""
-    name = split_ref(ref)[1]
+    name = split_image_reference(ref)[1]
     found = resolve_path(name, Path(star_path), Path(project_dir) if project_dir else None)
     return Path(str(found)[: -len(name)] or ".") if str(found).endswith(name) else found.parent
-
-
-def split_ref(ref: str) -> tuple[int | None, str]:
-    """``'000003@a.mrcs'`` -> (3, 'a.mrcs'); ``'a.mrc'`` -> (None, 'a.mrc')."""
-    ref = str(ref).strip()
-    if "@" in ref:
-        idx, name = ref.split("@", 1)
-        return int(idx), name
-    return None, ref
 
 
 class StackCache:
@@ -43,13 +34,9 @@ class StackCache:
 
     def read(self, ref: str) -> np.ndarray:
         """The image or map ``ref`` points at (1-based index before ``@``)."""
-        index, name = split_ref(ref)
+        index, name = split_image_reference(ref)
         if name not in self._open:
-            path = resolve_path(name, self.context, self.project_dir)
-            try:
-                self._open[name] = mrcfile.mmap(path, mode="r", permissive=True).data
-            except Exception as exc:
-                raise CryoDiscoveryError(path, f"not a readable MRC file ({exc})") from exc
+            self._open[name] = read_mrc(resolve_path(name, self.context, self.project_dir), mmap=True)[0]
         data = self._open[name]
         if index is None:
             return np.asarray(data, dtype=np.float32)
@@ -61,7 +48,7 @@ class StackCache:
 
 def _class_number_of(ref: str, row_index: int) -> int:
     """Class number from a reference name (``k@..._classes.mrcs`` or ``..._class00k.mrc``)."""
-    index, name = split_ref(ref)
+    index, name = split_image_reference(ref)
     if index is not None:
         return index
     match = re.search(r"class(\d+)\.mrc$", name)

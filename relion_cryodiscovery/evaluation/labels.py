@@ -1,7 +1,8 @@
 """Read what the evaluation compares: our predictions and the ground truth, per class.
 
 Predictions come from a CryoDiscovery job directory (``cryodiscovery_scores.csv``, else its
-``backup_selection.star``) or straight from a scores CSV. Truth comes from a RELION Select job
+``backup_selection.star``) or straight from a scores CSV; their provenance from the
+``cryodiscovery_scores.json`` beside the CSV (older jobs: the CSV's leading ``# key: value`` lines). Truth comes from a RELION Select job
 directory (``backup_selection.star``, else the class numbers of ``class_averages.star`` or
 ``particles.star``), one of those STAR files, or a CSV with columns ``class_number,label``
 (1 good, 0 bad). Every input problem raises :class:`CryoDiscoveryError` naming the file.
@@ -9,6 +10,7 @@ directory (``backup_selection.star``, else the class numbers of ``class_averages
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,8 +18,8 @@ import numpy as np
 import pandas as pd
 from relion_cryodiscovery.data.labels import read_selection, selection_file
 from relion_cryodiscovery.errors import CryoDiscoveryError
+from relion_cryodiscovery.pipeline.writing import SCORES_CSV, SCORES_JSON
 
-SCORES_CSV = "cryodiscovery_scores.csv"
 BACKUP_SELECTION = "backup_selection.star"
 CLASS_AVERAGES = "class_averages.star"
 PARTICLES = "particles.star"
@@ -37,7 +39,8 @@ class Predictions:
     source: Path
     #: The job directory when predictions came from one (for class_averages/particles.star).
     job_dir: Path | None = None
-    #: ``# key: value`` provenance lines of the scores CSV (model version, input, ...).
+    #: Provenance of the scores (model version, input, ...): ``cryodiscovery_scores.json``, or the
+    #: ``# key: value`` lines of an older scores CSV.
     provenance: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -82,6 +85,19 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return read_csv_with_header(path)[0]
 
 
+def scores_provenance(csv_path: Path, csv_header: dict[str, str]) -> dict[str, str]:
+    """The provenance in the ``cryodiscovery_scores.json`` beside ``csv_path``, else ``csv_header``
+    (the ``# key: value`` lines older versions wrote at the top of the CSV)."""
+    beside = csv_path.with_name(SCORES_JSON)
+    if not beside.is_file():
+        return csv_header
+    try:
+        provenance = json.loads(beside.read_text(encoding="utf-8"))["provenance"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CryoDiscoveryError(beside, f"has no readable provenance ({type(exc).__name__}: {exc})") from None
+    return {str(key): str(value) for key, value in provenance.items()}
+
+
 def _int_column(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
     """A column of whole numbers, or a one-line error."""
     if column not in df.columns:
@@ -121,7 +137,8 @@ def read_predictions(path: str | Path) -> Predictions:
                                [""] * k, job_dir / BACKUP_SELECTION, job_dir)
         else:
             raise CryoDiscoveryError(job_dir, f"neither {SCORES_CSV} nor {BACKUP_SELECTION} found")
-    df, provenance = read_csv_with_header(path)
+    df, header = read_csv_with_header(path)
+    provenance = scores_provenance(path, header)
     classes = _int_column(df, "class_number", path)
     _check_unique(classes, path)
     selected = _int_column(df, "selected", path)

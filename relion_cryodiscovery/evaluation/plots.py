@@ -1,4 +1,4 @@
-"""PNG plots of an evaluation (the class montage is in :mod:`.montage`).
+"""PNG plots of an evaluation (the class montage is in :mod:`relion_cryodiscovery.pipeline.montage`).
 
 Figures are built with the object-oriented Matplotlib API on the Agg canvas (no pyplot, no
 display needed). Colours are from the Okabe-Ito colour-blind safe palette: blue for
@@ -7,7 +7,6 @@ selected / good, orange for rejected / junk; decisions are also written out in t
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -17,7 +16,7 @@ from matplotlib.figure import Figure
 
 from relion_cryodiscovery.evaluation.fsc import FSCCurve
 from relion_cryodiscovery.evaluation.metrics import reliability_bins, roc_curve
-from relion_cryodiscovery.evaluation.montage import BLUE, ORANGE, display_tile
+from relion_cryodiscovery.pipeline.montage import BLUE, ORANGE, display_tile
 
 GREY = "#999999"
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.classes import ClassSet
+from ..relion.classes import ClassSet
 from ..data.spectral import high_frequency_power_fraction
-from ..relion.job import read_mrc
+from ..relion.mrc import read_mrc
 from .metrics import roc_auc
 
 

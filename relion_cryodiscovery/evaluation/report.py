@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mrcfile
 import numpy as np
 
+from relion_cryodiscovery.data.masks import soft_mask
 from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.evaluation import fsc as fsc_mod
 from relion_cryodiscovery.evaluation import image_io, image_metrics, plots
-from relion_cryodiscovery.evaluation.montage import class_montage
+from relion_cryodiscovery.pipeline.montage import class_montage
 from relion_cryodiscovery.evaluation.labels import (
     CLASS_AVERAGES,
     PARTICLES,
@@ -33,6 +33,7 @@ from relion_cryodiscovery.evaluation.labels import (
     read_predictions,
     read_truth,
 )
+from relion_cryodiscovery.relion.mrc import read_mrc
 from relion_cryodiscovery.relion.star import find_table, write_table
 from relion_cryodiscovery.evaluation.metrics import classification_metrics
 
@@ -176,16 +177,6 @@ def _classes_are_2d(job_dir: Path) -> bool:
     return bool(len(refs)) and "@" in str(refs.iloc[0])
 
 
-def _read_map(path: Path) -> tuple[np.ndarray, float | None]:
-    """Map data and pixel size (None when the header has none)."""
-    try:
-        with mrcfile.open(path, permissive=True) as m:
-            size = float(m.voxel_size.x)
-            return np.asarray(m.data, dtype=np.float32), (size if size > 0 else None)
-    except (OSError, ValueError) as exc:
-        raise CryoDiscoveryError(path, f"not a readable MRC map ({exc})") from exc
-
-
 #: Per-particle truth columns of the simulator (``simulate.kinds``): true orientation and shift.
 TRUE_ALIGNMENT = ("rot", "tilt", "psi", "shift_x_a", "shift_y_a")
 
@@ -251,15 +242,15 @@ def _fsc_step(files: tuple[Path | None, Path | None], opts: EvaluationOptions,
     for name, star in zip(("prediction", "truth"), files):
         out_map = out_dir / "reconstructions" / f"{name}.mrc"
         fsc_mod.reconstruct_with_relion(star, out_map, angpix, sym=opts.sym, cwd=project)
-        maps[name] = _read_map(out_map)[0]
+        maps[name] = read_mrc(out_map)[0]
     curves: dict[str, fsc_mod.FSCCurve] = {}
     mask = None
     n = maps["prediction"].shape[0]
     if opts.mask_diameter and angpix:
-        mask = fsc_mod.soft_spherical_mask(maps["prediction"].shape, opts.mask_diameter / 2 / angpix)
+        mask = soft_mask(maps["prediction"].shape, opts.mask_diameter / 2 / angpix, 3.0)
     curves["prediction vs truth"] = fsc_mod.fsc(maps["prediction"], maps["truth"], angpix or 1.0, mask)
     if opts.reference is not None:
-        ref, ref_angpix = _read_map(opts.reference)
+        ref, ref_angpix = read_mrc(opts.reference)
         if ref.shape != maps["prediction"].shape:
             notes.append(f"reference {opts.reference} has shape {ref.shape}, reconstructions {(n,) * 3}: "
                          "no FSC against it")

@@ -1,4 +1,6 @@
-"""Raw ensemble score -> calibrated probability, calibration error and the shipped threshold.
+"""Raw ensemble score -> calibrated probability and the shipped threshold.
+
+The calibration error and the other validation metrics are in :mod:`relion_cryodiscovery.evaluation.metrics`.
 
 Calibration is Platt scaling on the logit of the raw score::
 
@@ -84,25 +86,6 @@ def fit_platt(raw: np.ndarray, labels: np.ndarray) -> PlattCalibration:
     return PlattCalibration(float(result.x[0]), float(result.x[1]))
 
 
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, n_bins: int = 10) -> float:
-    """ECE: sum over equal-width probability bins of (bin fraction) x |accuracy - mean confidence|.
-
-    Here "accuracy" of a bin is the fraction of good (label 1) classes and the confidence is the
-    mean predicted P(good), i.e. the reliability-diagram gap of the positive class.
-    """
-    p = np.asarray(probabilities, dtype=np.float64)
-    y = np.asarray(labels, dtype=np.float64)
-    if len(p) == 0:
-        return float("nan")
-    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        in_bin = bins == b
-        if in_bin.any():
-            ece += in_bin.mean() * abs(y[in_bin].mean() - p[in_bin].mean())
-    return float(ece)
-
-
 def choose_threshold(
     calibrated: np.ndarray, labels: np.ndarray, max_fnr: float = 0.02, cap: float = 0.5
 ) -> float:
@@ -112,29 +95,3 @@ def choose_threshold(
         return float(cap)
     allowed_misses = int(np.floor(max_fnr * len(good) + 1e-9))
     return float(min(cap, good[allowed_misses]))
-
-
-def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
-    """Accuracy, false-negative/false-positive rates, precision, recall and ROC AUC."""
-    s = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(labels).astype(bool)
-    pred = s >= threshold
-    tp, fn = int((pred & y).sum()), int((~pred & y).sum())
-    fp, tn = int((pred & ~y).sum()), int((~pred & ~y).sum())
-    n_pos, n_neg = tp + fn, fp + tn
-    order = np.argsort(s, kind="stable")
-    ranks = np.empty(len(s))
-    ranks[order] = np.arange(1, len(s) + 1)
-    for value in np.unique(s):  # average ranks of ties
-        tie = s == value
-        ranks[tie] = ranks[tie].mean()
-    auc = (ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg) if n_pos and n_neg else float("nan")
-    return {
-        "n": float(len(s)),
-        "accuracy": (tp + tn) / len(s) if len(s) else float("nan"),
-        "false_negative_rate": fn / n_pos if n_pos else float("nan"),
-        "false_positive_rate": fp / n_neg if n_neg else float("nan"),
-        "precision": tp / (tp + fp) if tp + fp else float("nan"),
-        "recall": tp / n_pos if n_pos else float("nan"),
-        "roc_auc": float(auc),
-    }

@@ -10,18 +10,15 @@ the project directory implied by the job path and next to the STAR file.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import mrcfile
-from mrcfile.dtypes import HEADER_DTYPE
-from mrcfile.utils import byte_order_from_machine_stamp, dtype_from_mode
 import numpy as np
 import pandas as pd
 
-from ..data.classes import MODEL_CLASS_COLUMNS, ClassSet
+from .classes import MODEL_CLASS_COLUMNS, ClassSet
 from ..errors import CryoDiscoveryError
+from .mrc import read_mrc, split_image_reference
 from .star import ParticleScan, read_blocks, read_pairs, scan_particles
 
 _ROOT_PATTERN = re.compile(r"^(?P<root>.*_it(?P<iteration>\d{3,}))_(?P<kind>data|model|optimiser)\.star$")
@@ -94,66 +91,11 @@ def resolve_path(name: str, star_file: Path, project_dir: Path | None = None) ->
 
 def _image_reference(reference: str, star_file: Path) -> tuple[int | None, Path]:
     """``000001@Class2D/job001/run_it020_classes.mrcs`` -> (1, path); a map path -> (None, path)."""
-    if "@" in reference:
-        index_text, name = reference.split("@", 1)
-        try:
-            index = int(index_text)
-        except ValueError:
-            raise CryoDiscoveryError(star_file, f"bad image reference {reference!r}") from None
-        return index, resolve_path(name, star_file)
-    return None, resolve_path(reference, star_file)
-
-
-def check_mrc_header(path: Path) -> None:
-    """Refuse a file whose MRC header does not describe the data it holds (before anything is allocated)."""
     try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            raw = handle.read(1024)
-    except OSError as error:
-        raise CryoDiscoveryError(path, f"cannot be read ({error.strerror})") from None
-    if size < 1024:
-        raise CryoDiscoveryError(path, f"not an MRC file ({size} bytes, shorter than the 1024-byte header)")
-    try:
-        order = byte_order_from_machine_stamp(np.frombuffer(raw, dtype=HEADER_DTYPE)[0]["machst"])
-    except ValueError:  # unknown stamp: mrcfile (permissive) assumes native order
-        order = "="
-    header = np.frombuffer(raw, dtype=HEADER_DTYPE.newbyteorder(order))[0]
-    nx, ny, nz, nsymbt = (int(header[name]) for name in ("nx", "ny", "nz", "nsymbt"))
-    try:
-        itemsize = dtype_from_mode(int(header["mode"])).itemsize
+        index, name = split_image_reference(reference)
     except ValueError:
-        raise CryoDiscoveryError(path, f"not a readable MRC file (unknown data mode {int(header['mode'])})") from None
-    if min(nx, ny, nz) < 1 or nsymbt < 0:
-        raise CryoDiscoveryError(path, f"MRC header is corrupt (dimensions {nx} x {ny} x {nz}, extended header {nsymbt})")
-    expected = 1024 + nsymbt + nx * ny * nz * itemsize
-    if expected > size:
-        raise CryoDiscoveryError(
-            path, f"MRC data are truncated: the header describes {expected} bytes but the file has {size}"
-        )
-
-
-def read_mrc(path: Path) -> tuple[np.ndarray, float | None]:
-    """Data and voxel size (None when the header has none) of an MRC file, with clear errors."""
-    if not path.is_file():
-        raise CryoDiscoveryError(path, "file not found")
-    check_mrc_header(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # permissive mode warns; the checks above decide
-            with mrcfile.open(path, mode="r", permissive=True) as mrc:
-                if mrc.data is None:
-                    raise CryoDiscoveryError(path, "MRC header is unreadable or the data are truncated")
-                if np.iscomplexobj(mrc.data):
-                    raise CryoDiscoveryError(path, "MRC data are complex (Fourier-space?), expected real images")
-                data = np.asarray(mrc.data, dtype=np.float32)
-                voxel = float(mrc.voxel_size.x)
-                voxel = voxel if np.isfinite(voxel) and voxel > 0 else None
-    except CryoDiscoveryError:
-        raise
-    except (ValueError, OSError, EOFError) as error:
-        raise CryoDiscoveryError(path, f"not a readable MRC file ({error})") from None
-    return data, voxel
+        raise CryoDiscoveryError(star_file, f"bad image reference {reference!r}") from None
+    return index, resolve_path(name, star_file)
 
 
 def read_class_images(parsed: list[tuple[int | None, Path]], star_file: Path) -> tuple[np.ndarray, int, float | None]:

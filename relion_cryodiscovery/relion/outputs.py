@@ -3,90 +3,20 @@
 Layouts follow RELION's own Select job and ``relion_class_ranker`` (see
 README.md, "What the job writes"): ``particles.star`` (input optics block and selected particle rows
 verbatim), ``class_averages.star`` (2D), ``backup_selection.star``, the ``rank_*`` trio that
-``relion_display`` reopens sorted by score, selected 3D maps, and our per-class score table
-as STAR and CSV with the model version and parameters.
+``relion_display`` reopens sorted by score, and the selected 3D maps. Each writer takes the
+per-class arrays it needs (class numbers, scores, the selected mask), one entry per class in the
+job's class order.
 """
 
 from __future__ import annotations
 
-import csv
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .star import ParticleScan, filter_particles, format_value, write_pairs, write_table
-
-SCORE_COLUMNS = ("class_number", "score", "selected", "p_d1", "p_d2", "p_d3", "d3_used", "particles", "reason")
-
-
-@dataclass
-class ClassScores:
-    """One row per class: the ensemble's outputs and the decision."""
-
-    class_numbers: np.ndarray
-    score: np.ndarray
-    selected: np.ndarray
-    p_d1: np.ndarray
-    p_d2: np.ndarray
-    p_d3: np.ndarray  # NaN where d3 was not consulted
-    d3_used: np.ndarray
-    particles: np.ndarray | None
-    reasons: list[str]
-
-    def table(self) -> pd.DataFrame:
-        particles = self.particles if self.particles is not None else np.full(len(self.score), -1)
-        return pd.DataFrame(
-            {
-                "class_number": self.class_numbers.astype(int),
-                "score": self.score.astype(float),
-                "selected": self.selected.astype(int),
-                "p_d1": self.p_d1.astype(float),
-                "p_d2": self.p_d2.astype(float),
-                "p_d3": self.p_d3.astype(float),
-                "d3_used": self.d3_used.astype(int),
-                "particles": particles.astype(int),
-                "reason": [reason or "selected" for reason in self.reasons],
-            }
-        )
-
-
-def write_scores_csv(path: Path, scores: ClassScores, provenance: dict[str, str]) -> None:
-    """``cryodiscovery_scores.csv``: ``# key: value`` provenance lines, then the table (p_d3 empty if unused)."""
-    table = scores.table()
-    with path.open("w", newline="") as handle:
-        for key, value in provenance.items():
-            handle.write(f"# {key}: {value}\n")
-        writer = csv.writer(handle)
-        writer.writerow(SCORE_COLUMNS)
-        for row in table.itertuples(index=False):
-            values = row._asdict()
-            writer.writerow(
-                [
-                    values["class_number"],
-                    f"{values['score']:.6f}",
-                    values["selected"],
-                    f"{values['p_d1']:.6f}",
-                    f"{values['p_d2']:.6f}",
-                    "" if np.isnan(values["p_d3"]) else f"{values['p_d3']:.6f}",
-                    values["d3_used"],
-                    values["particles"],
-                    values["reason"],
-                ]
-            )
-
-
-def write_scores_star(path: Path, scores: ClassScores, provenance: dict[str, str]) -> None:
-    """``cryodiscovery_scores.star``: provenance block, then the same table (p_d3 = -1 if unused)."""
-    table = scores.table()
-    table["p_d3"] = table["p_d3"].fillna(-1.0)
-    table = table.rename(columns={name: f"cdi{name.title().replace('_', '')}" for name in table.columns})
-    with path.open("w") as handle:
-        handle.write("# CryoDiscovery class scores. p_d3 = -1 where the tie-breaker d3 was not consulted.\n")
-        write_pairs(handle, "cryodiscovery_general", {f"cdi{k.title().replace('_', '')}": v for k, v in provenance.items()})
-        write_table(handle, "cryodiscovery_classes", table, version=None)
+from .star import ParticleScan, filter_particles, write_pairs, write_table
 
 
 def write_particles(path: Path, scan: ParticleScan, selected_classes: list[int]) -> int:
@@ -101,13 +31,15 @@ def write_backup_selection(path: Path, selected: np.ndarray) -> None:
         write_table(handle, "", pd.DataFrame({"rlnSelected": selected.astype(int)}))
 
 
-def write_class_averages(path: Path, model_classes: pd.DataFrame, scores: ClassScores) -> None:
+def write_class_averages(
+    path: Path, model_classes: pd.DataFrame, class_numbers: np.ndarray, scores: np.ndarray, selected: np.ndarray
+) -> None:
     """``class_averages.star`` (2D): selected ``model_classes`` rows + class number + predicted score."""
     table = model_classes.copy()
-    table["rlnClassNumber"] = scores.class_numbers
-    table["rlnPredictedClassScore"] = scores.score
+    table["rlnClassNumber"] = class_numbers
+    table["rlnPredictedClassScore"] = scores
     with path.open("w") as handle:
-        write_table(handle, "", table[scores.selected].reset_index(drop=True))
+        write_table(handle, "", table[selected].reset_index(drop=True))
 
 
 def copy_rank_data(stage: callable, data_star: Path) -> str:
@@ -118,7 +50,7 @@ def copy_rank_data(stage: callable, data_star: Path) -> str:
 
 
 def write_rank_files(
-    out_dir: Path, stage: callable, model_classes: pd.DataFrame, scores: ClassScores, optimiser: dict
+    out_dir: Path, stage: callable, model_classes: pd.DataFrame, scores: np.ndarray, optimiser: dict
 ) -> list[str]:
     """``rank_model.star`` and (with an optimiser) ``rank_optimiser.star``, which names
     ``rank_model.star`` and ``rank_data.star`` (:func:`copy_rank_data`).
@@ -127,7 +59,7 @@ def write_rank_files(
     (3.1) then shows all classes, sortable on ``rlnClassScore``.
     """
     table = model_classes.copy()
-    table.insert(1, "rlnClassScore", scores.score)
+    table.insert(1, "rlnClassScore", scores)
     with stage("rank_model.star").open("w") as handle:
         write_table(handle, "model_classes", table)
     names = ["rank_model.star"]
@@ -141,10 +73,12 @@ def write_rank_files(
     return names
 
 
-def copy_selected_maps(stage: callable, references: list[Path], scores: ClassScores) -> list[str]:
+def copy_selected_maps(
+    stage: callable, references: list[Path], class_numbers: np.ndarray, selected: np.ndarray
+) -> list[str]:
     """3D: each selected class map copied as ``class_NNN.mrc``."""
     names = []
-    for path, number, keep in zip(references, scores.class_numbers, scores.selected):
+    for path, number, keep in zip(references, class_numbers, selected):
         if keep:
             name = f"class_{int(number):03d}.mrc"
             shutil.copyfile(path, stage(name))
@@ -153,15 +87,10 @@ def copy_selected_maps(stage: callable, references: list[Path], scores: ClassSco
 
 
 __all__ = [
-    "ClassScores",
-    "SCORE_COLUMNS",
     "copy_rank_data",
     "copy_selected_maps",
-    "format_value",
     "write_backup_selection",
     "write_class_averages",
     "write_particles",
     "write_rank_files",
-    "write_scores_csv",
-    "write_scores_star",
 ]

@@ -15,10 +15,7 @@ import os
 import shutil
 import sys
 import threading
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import CryoDiscoveryError, JobAborted
 
@@ -163,11 +160,3 @@ class AbortWatcher:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-
-
-@contextmanager
-def timed(label: str, log: list[tuple[str, float]]) -> Iterator[None]:
-    """Record how long a step took (for run.out)."""
-    start = time.perf_counter()
-    yield
-    log.append((label, time.perf_counter() - start))

@@ -8,6 +8,9 @@
 * :mod:`.particles` - particle stacks with CTF and noise, written in RELION 3.1 format.
 * :mod:`.relion_files` - deterministic STAR/MRC/pipeline/Select-job writers.
 * :mod:`.truth` - the class labelling rule.
-* :mod:`.relion_runs` - the bundled example (real Class2D run with relion_refine 3.1).
 * :mod:`.class_average_jobs` - fast fake labelled Class2D jobs for the training corpus.
+* :mod:`.atomic`, :mod:`.lab_classes` - real atomic models; lab-like class averages formed analytically.
+
+The projects run through Debian's ``relion_refine`` (the bundled example, the real Class2D/Class3D
+corpus) are built by the developer package ``cryodiscovery_dev``, which is not installed.
 """

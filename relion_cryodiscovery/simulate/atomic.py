@@ -19,7 +19,7 @@ cropped to the requested box in Fourier space, i.e. the map is the band-limited 
 centres. Units: each voxel holds the scattering (f_e(0), in A) in it, so the map sums to the
 structure's total ``f_e(0)``; multiply by ``VOLT_A3_PER_A`` / pixel_size^3 for the mean Coulomb
 potential in volts. Indices (z, y, x), origin (the centre of mass) at voxel ``box // 2``, like
-:meth:`structures.Structure.render`.
+:meth:`point_model.Structure.render`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from scipy import fft, optimize
 
-from .structures import Structure
+from .point_model import Structure
 
 MODEL_DIR = Path(__file__).with_name("atomic_models")
 ELEMENTS: tuple[str, ...] = ("H", "C", "N", "O", "S", "P")

@@ -7,7 +7,7 @@ from scipy import fft
 
 from .ctf import CtfParams, ctf_values, frequency_grid
 from .orientations import euler_to_matrix
-from .structures import Structure, splat
+from .point_model import Structure, splat
 
 
 def project(structure: Structure, angles: np.ndarray, shift_px: np.ndarray, canvas: int, pixel_size: float,

@@ -15,7 +15,7 @@ from scipy import fft, ndimage
 
 from .imaging import project
 from .orientations import sample_orientations
-from .structures import Structure
+from .point_model import Structure
 
 GOOD_KIND = "particle"
 JUNK_KINDS: tuple[str, ...] = ("empty", "ice", "carbon", "aggregate", "clipped", "fragment")

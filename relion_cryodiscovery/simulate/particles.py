@@ -13,7 +13,7 @@ from .ctf import CtfParams
 from .imaging import apply_optics, blob_transfer, crop_centre, normalise
 from .kinds import GOOD_KIND, JUNK_KINDS, RenderContext, render
 from .relion_files import image_names, write_star, write_stack
-from .structures import Structure
+from .point_model import Structure
 
 BATCH = 256
 

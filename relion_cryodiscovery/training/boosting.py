@@ -36,9 +36,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..model.calibration import (
-    THRESHOLD_RULE, binary_metrics, choose_threshold, expected_calibration_error, fit_platt,
-)
+from ..data.features import FEATURE_FILLS, FEATURE_NAMES
+from ..evaluation.metrics import binary_metrics, expected_calibration_error
+from ..model.calibration import THRESHOLD_RULE, choose_threshold, fit_platt
 from ..model.card import FORMAT_VERSION, ModelCard, file_sha256, utc_now
 from ..model.distribute import is_chief, worker_output_dir
 from ..model.ensemble import BoostedEnsemble, predict_views
@@ -138,24 +138,6 @@ def select_d3_set(
     return np.sort(chosen.astype(np.int64)), rule
 
 
-def _feature_description(
-    n_features: int, names: Sequence[str] | None, fills: Sequence[float] | None
-) -> tuple[list[str], list[float]]:
-    """Feature names/fills from the caller, else from data.features when its layout matches, else generic."""
-    if names is None:
-        from ..data import features as feature_module
-
-        if 2 * len(feature_module.FEATURE_NAMES) == n_features:
-            names, fills = feature_module.FEATURE_NAMES, feature_module.FEATURE_FILLS
-        else:
-            names = [f"feature_{i}" for i in range(n_features // 2)]
-    if fills is None:
-        fills = [0.0] * len(names)
-    if 2 * len(names) != n_features or len(fills) != len(names):
-        raise ValueError(f"{len(names)} feature names / {len(fills)} fills do not match F={n_features}")
-    return [str(n) for n in names], [float(f) for f in fills]
-
-
 def _member_factory(
     n_features: int, config: BoostingConfig, train: TrainingArrays, init: keras.Model | None
 ) -> Callable[[], keras.Model]:
@@ -185,8 +167,8 @@ def train_boosted_ensemble(
     init_from: BoostedEnsemble | None = None,
     log: Log | None = None,
     *,
-    feature_names: Sequence[str] | None = None,
-    feature_fills: Sequence[float] | None = None,
+    feature_names: Sequence[str] = FEATURE_NAMES,
+    feature_fills: Sequence[float] = tuple(FEATURE_FILLS),
     preprocessing: dict[str, Any] | None = None,
     data_files: Sequence[str | Path] = (),
     should_abort: Callable[[], bool] | None = None,
@@ -206,7 +188,9 @@ def train_boosted_ensemble(
             raise ValueError(f"train has {n_features} features, val has {val.n_features}")
         if init_from is not None and init_from.card.n_features != n_features:
             raise ValueError(f"init_from expects {init_from.card.n_features} features, data have {n_features}")
-        names, fills = _feature_description(n_features, feature_names, feature_fills)
+        names, fills = [str(n) for n in feature_names], [float(f) for f in feature_fills]
+        if 2 * len(names) != n_features or len(fills) != len(names):
+            raise ValueError(f"{len(names)} feature names / {len(fills)} fills do not match F={n_features}")
         seed = config.train.seed
         batch = config.train.batch_size * strategy.num_replicas_in_sync
 
@@ -214,7 +198,7 @@ def train_boosted_ensemble(
             init = getattr(init_from, stage) if init_from is not None else None
             arrays = train.subset(subset)
             return fit_model(stage, _member_factory(n_features, config, arrays, init), arrays, val, config.train,
-                             strategy, out / "checkpoints" / stage, resume, np.asarray(fills), log, should_abort)
+                             strategy, out / "checkpoints" / stage, resume, log, should_abort)
 
         def class_p(models: list[keras.Model]) -> np.ndarray:
             return predict_views(models, train.images, train.features, batch, strategy, should_abort)
@@ -267,9 +251,9 @@ def calibrate_ensemble(
     max_fnr, cap = config.max_false_negative_rate, config.threshold_cap
     card.threshold = choose_threshold(calibrated, val.labels, max_fnr, cap)
     card.threshold_rule = THRESHOLD_RULE.format(max_fnr=max_fnr, cap=cap)
-    card.ece = expected_calibration_error(calibrated, val.labels)
-    card.validation_metrics = binary_metrics(calibrated, val.labels, card.threshold)
-    card.extra["validation_ece_raw"] = expected_calibration_error(raw, val.labels)
+    card.ece = expected_calibration_error(val.labels, calibrated)
+    card.validation_metrics = binary_metrics(val.labels, calibrated, card.threshold)
+    card.extra["validation_ece_raw"] = expected_calibration_error(val.labels, raw)
     log(f"calibration on {len(val)} validation classes: {calibration}")
 
 
@@ -327,11 +311,11 @@ def sweep(
         started = time.perf_counter()
         build = _member_factory(train.n_features, config, train, None)
         model = fit_model(f"sweep_{number:03d}", build, train, val,
-                          train_config, strategy, out / f"point_{number:03d}", False, None, log)
+                          train_config, strategy, out / f"point_{number:03d}", False, log)
         batch = train_config.batch_size * strategy.num_replicas_in_sync
         p = predict_views([model], val.images, val.features, batch, strategy)[:, 0]
-        row = {**point, **binary_metrics(p, val.labels, 0.5),
-               "val_loss": float(_bce(p, val.labels)), "ece": expected_calibration_error(p, val.labels),
+        row = {**point, **binary_metrics(val.labels, p, 0.5),
+               "val_loss": float(_bce(p, val.labels)), "ece": expected_calibration_error(val.labels, p),
                "parameters": int(model.count_params()), "seconds": time.perf_counter() - started}
         rows.append(row)
         with open(table_path, "a") as handle:

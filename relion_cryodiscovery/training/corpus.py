@@ -116,6 +116,38 @@ def read_labelled_job(source: LabelledJobSource, config: PreprocessConfig) -> La
     )
 
 
+def subset_classes(job: LabelledJob, rows: np.ndarray) -> LabelledJob:
+    """The same job with only the classes ``rows`` (indices into its classes)."""
+    inputs = job.inputs
+    return LabelledJob(
+        source=job.source,
+        inputs=ModelInputs(inputs.images[rows], inputs.features[rows], inputs.usable[rows],
+                           [inputs.problems[i] for i in rows]),
+        labels=job.labels[rows],
+        particle_counts=None if job.particle_counts is None else job.particle_counts[rows],
+        dimensionality=job.dimensionality,
+        file_hashes=job.file_hashes,
+    )
+
+
+def split_classes(job: LabelledJob, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, validation rows) of one job's usable classes: stratified by label, seeded.
+
+    Each label puts ``round(val_fraction * n)`` of its n classes into validation, at least one when it
+    has two or more, so that both sets hold good and bad classes whenever the job has two of each.
+    """
+    rng = np.random.default_rng(seed)
+    usable = np.flatnonzero(job.inputs.usable)
+    train, validation = [], []
+    for label in np.unique(job.labels[usable]):
+        rows = usable[job.labels[usable] == label]
+        rng.shuffle(rows)
+        n_val = min(max(int(round(val_fraction * len(rows))), 1), len(rows) - 1) if len(rows) >= 2 else 0
+        validation += list(rows[:n_val])
+        train += list(rows[n_val:])
+    return np.sort(np.array(train, dtype=int)), np.sort(np.array(validation, dtype=int))
+
+
 def split_by_group(
     jobs: list[LabelledJob], fractions: tuple[float, float, float], seed: int
 ) -> tuple[list[LabelledJob], list[LabelledJob], list[LabelledJob]]:

@@ -19,7 +19,8 @@ import numpy as np
 from ..data.features import FEATURE_FILLS, FEATURE_NAMES, n_feature_inputs
 from ..data.preprocess import PreprocessConfig
 from ..errors import CryoDiscoveryError
-from .corpus import LabelledJob, LabelledJobSource, discover_project, read_labelled_job, read_manifest, split_by_group
+from .corpus import (LabelledJob, LabelledJobSource, discover_project, read_labelled_job, read_manifest,
+                     split_by_group, split_classes, subset_classes)
 
 
 @dataclass
@@ -87,6 +88,25 @@ def to_arrays(jobs: list[LabelledJob]):
                           np.concatenate(groups))
 
 
+def split_one_job(job: LabelledJob, options: TrainOptions, log: Callable[[str], None]):
+    """Fine-tuning on a single labelled job: its classes split into training and validation
+    (stratified by label, seeded; no test set). ((train, validation, test) job lists, the split's record)."""
+    train_rows, val_rows = split_classes(job, options.val_fraction, options.seed)
+    if not len(train_rows) or not len(val_rows):
+        raise CryoDiscoveryError(job.source.job, "has too few usable labelled classes to split into training and "
+                                                 "validation (a single job needs at least 2 classes of one label)")
+    record = {
+        "method": "one labelled job: its classes split into training and validation, stratified by label "
+                  f"(seed {options.seed}, validation fraction {options.val_fraction}); no test set",
+        "job": str(job.source.job),
+        "train_classes": [int(i) + 1 for i in train_rows],
+        "validation_classes": [int(i) + 1 for i in val_rows],
+    }
+    log(f"one labelled job ({job.source.job}): fine-tuning on {len(train_rows)} of its classes, validating on the "
+        f"other {len(val_rows)} (stratified by label, seed {options.seed}); no test set")
+    return ([subset_classes(job, train_rows)], [subset_classes(job, val_rows)], []), record
+
+
 def train_model(options: TrainOptions, log: Callable[[str], None] = print, should_abort=None):
     """Read, split, train, calibrate and write a model directory; returns the ensemble."""
     from ..evaluation.metrics import classification_metrics
@@ -115,14 +135,20 @@ def train_model(options: TrainOptions, log: Callable[[str], None] = print, shoul
         jobs, (1.0 - options.val_fraction - options.test_fraction, options.val_fraction, options.test_fraction),
         options.seed,
     )
+    class_split: dict | None = None
     if not train_jobs or not val_jobs:
-        groups = len({job.source.group for job in jobs})
-        raise CryoDiscoveryError(
-            None, f"need labelled classes from at least 2 separate jobs (found {groups}): validation is held out by job"
-        )
+        if len(jobs) != 1 or init_from is None:
+            groups = len({job.source.group for job in jobs})
+            raise CryoDiscoveryError(
+                None, f"need labelled classes from at least 2 separate jobs (found {groups}): validation is held out "
+                      "by job; with --init_from (fine-tuning) a single job is enough (its classes are then split)"
+            )
+        (train_jobs, val_jobs, test_jobs), class_split = split_one_job(jobs[0], options, log)
     chief = is_chief(strategy)  # with several workers only the chief writes options.out_dir
     splits = {name: [str(j.source.job) for j in part] for name, part in
               (("train", train_jobs), ("validation", val_jobs), ("test", test_jobs))}
+    if class_split is not None:
+        splits["class_split"] = class_split
     if chief:
         options.out_dir.mkdir(parents=True, exist_ok=True)
         (options.out_dir / "splits.json").write_text(json.dumps(splits, indent=1))
@@ -141,6 +167,10 @@ def train_model(options: TrainOptions, log: Callable[[str], None] = print, shoul
         preprocessing=preprocess.to_dict(), data_files=files, should_abort=should_abort,
     )
     assert ensemble.card.n_features == n_feature_inputs()
+    if class_split is not None:
+        ensemble.card.extra["split"] = class_split
+        if chief:
+            ensemble.card.save(options.out_dir)
     if test_jobs:
         truth, scores, counts, selected = [], [], [], []
         for job in test_jobs:

@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..data.augment import AugmentConfig, augment_images
-from ..data.features import FEATURE_NAMES, shift_particle_counts
+from ..data.features import FEATURE_NAMES, shift_particle_counts, withhold_metadata
 from ..errors import CryoDiscoveryError, JobAborted
 from ..model.distribute import global_batch_size, share_first_replica_values
 from ..model.ensemble import load_member
@@ -162,33 +162,12 @@ class FitState:
             ) from None
 
 
-def withhold(
-    features: np.ndarray, rng: np.random.Generator, p_all: float, p_each: float, fills: np.ndarray
-) -> np.ndarray:
-    """Training-time metadata dropout on ``(n, F)`` rows (values | flags).
-
-    Uses :func:`relion_cryodiscovery.data.features.withhold_metadata` when the rows have its
-    layout (``F == 2 * len(FEATURE_NAMES)``); otherwise (synthetic tests) every row loses all
-    values with ``p_all`` and each single value with ``p_each``, set to ``fills`` with flag 1.
-    """
-    features = np.array(features, dtype=np.float32, copy=True)
+def withhold(features: np.ndarray, rng: np.random.Generator, p_all: float, p_each: float) -> np.ndarray:
+    """Training-time metadata dropout on ``(n, F)`` feature rows (:func:`~relion_cryodiscovery.data.features.withhold_metadata`);
+    with both probabilities 0 the rows are copied and nothing is drawn from ``rng``."""
     if p_all <= 0 and p_each <= 0:
-        return features
-    try:
-        from ..data import features as feature_module
-    except ImportError:  # pragma: no cover - the module is part of the package
-        feature_module = None
-    provided = getattr(feature_module, "withhold_metadata", None)
-    if provided is not None and features.shape[1] == 2 * len(getattr(feature_module, "FEATURE_NAMES", ())):
-        result = provided(features, rng, p_all, p_each)
-        return features if result is None else np.asarray(result, dtype=np.float32)
-    n, width = features.shape
-    half = width // 2
-    hide = (rng.random(n) < p_all)[:, None] | (rng.random((n, half)) < p_each)
-    values, flags = features[:, :half], features[:, half:]
-    values[hide] = np.broadcast_to(np.asarray(fills, np.float32)[None, :half], hide.shape)[hide]
-    flags[hide] = 1.0
-    return features
+        return np.array(features, dtype=np.float32, copy=True)
+    return withhold_metadata(features, rng, p_all, p_each)
 
 
 def stage_rng(seed: int, stage: str, epoch: int) -> np.random.Generator:
@@ -224,7 +203,7 @@ def _signature(size: int, n_features: int) -> tuple:
 
 
 def training_batches(
-    arrays: TrainingArrays, config: TrainConfig, stage: str, epoch: int, global_batch: int, fills: np.ndarray
+    arrays: TrainingArrays, config: TrainConfig, stage: str, epoch: int, global_batch: int
 ) -> Iterator[tuple[dict, np.ndarray, np.ndarray]]:
     """Shuffled, augmented, metadata-withheld batches of one epoch (deterministic)."""
     images, features, labels, weights = _flatten(arrays)
@@ -233,19 +212,19 @@ def training_batches(
     for start in range(0, len(order), global_batch):
         idx = order[start:start + global_batch]
         x = augment_images(images[idx], rng, config.augment)
-        f = withhold(features[idx], rng, config.withhold_all, config.withhold_each, fills)
-        if config.count_shift > 0 and f.shape[1] == 2 * len(FEATURE_NAMES):
+        f = withhold(features[idx], rng, config.withhold_all, config.withhold_each)
+        if config.count_shift > 0:
             f = shift_particle_counts(f, rng, config.count_shift_p, config.count_shift)
         yield {"image": x[..., None], "features": f}, labels[idx, None], weights[idx]
 
 
 def make_train_dataset(
-    arrays: TrainingArrays, config: TrainConfig, stage: str, epoch: int, global_batch: int, fills: np.ndarray
+    arrays: TrainingArrays, config: TrainConfig, stage: str, epoch: int, global_batch: int
 ) -> tf.data.Dataset:
     """tf.data pipeline of one epoch: seeded shuffle + augmentation (generator), batch, prefetch."""
     n_batches = -(-len(arrays) * arrays.n_views // global_batch)
     dataset = tf.data.Dataset.from_generator(
-        lambda: training_batches(arrays, config, stage, epoch, global_batch, fills),
+        lambda: training_batches(arrays, config, stage, epoch, global_batch),
         output_signature=_signature(arrays.images.shape[-1], arrays.n_features),
     )
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
@@ -311,7 +290,6 @@ def fit_model(
     strategy: tf.distribute.Strategy | None,
     checkpoint_dir: str | Path,
     resume: bool = False,
-    fills: np.ndarray | None = None,
     log: Log | None = None,
     should_abort: Callable[[], bool] | None = None,
 ) -> keras.Model:
@@ -324,7 +302,9 @@ def fit_model(
     strategy = strategy or tf.distribute.get_strategy()
     if len(train) == 0 or len(val) == 0:
         raise ValueError(f"{stage}: empty training ({len(train)}) or validation ({len(val)}) set")
-    fills = np.zeros(train.n_features // 2, np.float32) if fills is None else np.asarray(fills, np.float32)
+    if train.n_features != 2 * len(FEATURE_NAMES):
+        raise ValueError(f"{stage}: feature rows have {train.n_features} columns, the feature layout "
+                         f"(data.features) has {2 * len(FEATURE_NAMES)}")
     directory = Path(checkpoint_dir)
     directory.mkdir(parents=True, exist_ok=True)
     state_path = directory / "state.json"
@@ -364,7 +344,7 @@ def fit_model(
         keras.utils.set_random_seed(epoch_seed)
         reseed_layers(model, epoch_seed)
         started = time.perf_counter()
-        fitted = model.fit(make_train_dataset(train, config, stage, epoch, batch, fills), epochs=1,
+        fitted = model.fit(make_train_dataset(train, config, stage, epoch, batch), epochs=1,
                            shuffle=False, verbose=config.verbose)
         share_first_replica_values(model.non_trainable_variables, strategy)  # BatchNorm statistics
         seconds = time.perf_counter() - started

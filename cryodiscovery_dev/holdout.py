@@ -1,7 +1,7 @@
 """Real RELION projects with ground truth: which structures are held out, and a model's metrics on them.
 
-The corpus of real ``relion_refine`` jobs (``examples/class2d_small``, ``corpus/relion/*``,
-``corpus/relion3d/*``) is split **by structure**: every project records its structure in
+The corpus of real ``relion_refine`` jobs (:mod:`.corpus_paths`: the bundled example,
+``corpus/relion/*``, ``corpus/relion3d/*``) is split **by structure**: every project records its structure in
 ``ground_truth/simulation.json``, and a structure is held out (test) or not by a stable hash of
 its name, so adding projects never moves an old one between train and test. The bundled example is
 always held out. The training script, the ablations and the model card all use this one split.
@@ -16,18 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.preprocess import PreprocessConfig
-from .corpus import LabelledJob, LabelledJobSource, discover_project, read_labelled_job
+from relion_cryodiscovery.data.preprocess import PreprocessConfig
+from relion_cryodiscovery.training.corpus import LabelledJob, LabelledJobSource, discover_project, read_labelled_job
+
+from .corpus_paths import EXAMPLE_PROJECT, real_projects
+
+__all__ = [
+    "TEST_FRACTION", "real_projects", "structure_group", "is_held_out", "split_projects", "project_sources",
+    "read_projects", "HoldoutScores", "score_holdout", "holdout_metrics", "class_truth", "true_particle_fractions",
+    "errors_by_purity", "count_scale_metrics",
+]
 
 #: Share of structures held out for testing.
 TEST_FRACTION = 0.3
-
-
-def real_projects(repo: Path) -> list[Path]:
-    """Every real RELION project with ground truth shipped in the repository."""
-    candidates = [repo / "examples" / "class2d_small", *sorted((repo / "corpus" / "relion").glob("relion*")),
-                  *sorted((repo / "corpus" / "relion3d").glob("relion3d*"))]
-    return [p for p in candidates if (p / "ground_truth" / "simulation.json").is_file()]
 
 
 def structure_group(project: Path) -> str:
@@ -46,11 +47,14 @@ def is_held_out(group: str, test_fraction: float = TEST_FRACTION) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < test_fraction
 
 
-def split_projects(projects: list[Path], test_fraction: float = TEST_FRACTION) -> tuple[list[Path], list[Path]]:
-    """(train, test) projects; the bundled example and held-out structures go to test."""
+def split_projects(projects: list[Path], test_fraction: float = TEST_FRACTION,
+                   always_test: tuple[Path, ...] = (EXAMPLE_PROJECT,)) -> tuple[list[Path], list[Path]]:
+    """(train, test) projects: held-out structures and the projects in ``always_test`` (the bundled
+    example) go to test."""
+    always = {path.resolve() for path in always_test}
     train, test = [], []
     for project in projects:
-        held_out = project.name == "class2d_small" or is_held_out(structure_group(project), test_fraction)
+        held_out = project.resolve() in always or is_held_out(structure_group(project), test_fraction)
         (test if held_out else train).append(project)
     return train, test
 
@@ -81,8 +85,8 @@ def score_holdout(ensemble, jobs: list[LabelledJob]) -> HoldoutScores:
 
     Job by job, since 2D classes have one view and 3D classes six.
     """
-    from ..data.features import withhold_metadata
-    from ..model.ensemble import predict_views
+    from relion_cryodiscovery.data.features import withhold_metadata
+    from relion_cryodiscovery.model.ensemble import predict_views
 
     parts: dict[str, list[np.ndarray]] = {k: [] for k in HoldoutScores.__dataclass_fields__}
     rng = np.random.default_rng(0)
@@ -102,7 +106,7 @@ def score_holdout(ensemble, jobs: list[LabelledJob]) -> HoldoutScores:
 
 def holdout_metrics(ensemble, jobs: list[LabelledJob]) -> dict:
     """The issue's metrics at the shipped threshold, plus ablations (image only; single members)."""
-    from ..evaluation.metrics import classification_metrics
+    from relion_cryodiscovery.evaluation.metrics import classification_metrics
 
     s = score_holdout(ensemble, jobs)
     selected = s.scores >= ensemble.threshold
@@ -177,7 +181,7 @@ def class_truth(job: LabelledJob) -> dict[str, np.ndarray]:
 def true_particle_fractions(selected: np.ndarray, n_particles: np.ndarray, n_good: np.ndarray) -> dict:
     """Fractions of the truly good particles kept and of the junk particles removed by a class selection,
     counted by each particle's ground truth (not by its class's label)."""
-    from ..evaluation.metrics import particle_fractions
+    from relion_cryodiscovery.evaluation.metrics import particle_fractions
 
     # each class as two groups of particles: its good ones and its junk, kept or removed together
     both = particle_fractions(np.r_[np.ones(len(n_good)), np.zeros(len(n_good))], np.r_[selected, selected],
@@ -202,8 +206,8 @@ def count_scale_metrics(ensemble, jobs: list[LabelledJob], decades: tuple[float,
     Our classes hold tens to hundreds of particles, a lab's thousands: this is how much the shipped
     threshold depends on the absolute count.
     """
-    from ..data.features import raise_particle_counts
-    from ..evaluation.metrics import classification_metrics
+    from relion_cryodiscovery.data.features import raise_particle_counts
+    from relion_cryodiscovery.evaluation.metrics import classification_metrics
 
     out = {}
     for d in decades:

@@ -1,11 +1,12 @@
+#!/usr/bin/env python3
 """Measure training and inference throughput of the default network on random 64x64 inputs.
 
-    python -m relion_cryodiscovery.model.benchmark --replicas 1
-    python -m relion_cryodiscovery.model.benchmark --replicas 2   # 2 logical CPU devices
+    python benchmarks/throughput.py --replicas 1
+    python benchmarks/throughput.py --replicas 2   # 2 logical CPU devices
 
 Prints one JSON line. Training images/s is the fit time of the second epoch (augmentation and
 metadata withholding included, validation excluded); inference is class images/s of
-the ensemble's batched inference (:func:`.ensemble.predict_views`) for 2D (V=1) and 3D (V=6)
+the ensemble's batched inference (:func:`relion_cryodiscovery.model.ensemble.predict_views`) for 2D (V=1) and 3D (V=6)
 classes with all three members run on every class (the worst case: d3 consulted everywhere).
 """
 
@@ -30,18 +31,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0 = TF default)")
     args = parser.parse_args(argv)
 
-    from .distribute import make_strategy, set_cpu_threads
+    from relion_cryodiscovery.model.distribute import make_strategy, set_cpu_threads
 
     if args.threads:
         set_cpu_threads(args.threads)
     strategy = make_strategy(f"cpu:{args.replicas}" if args.replicas > 1 else "cpu")
 
-    from ..training.trainer import TrainConfig, TrainingArrays, fit_model
-    from .ensemble import predict_views
-    from .network import NetworkConfig, build_network, compile_network
+    from relion_cryodiscovery.data.features import FEATURE_NAMES
+    from relion_cryodiscovery.model.ensemble import predict_views
+    from relion_cryodiscovery.model.network import NetworkConfig, build_network, compile_network
+    from relion_cryodiscovery.training.trainer import TrainConfig, TrainingArrays, fit_model
 
     rng = np.random.default_rng(0)
-    n_features = 42
+    n_features = 2 * len(FEATURE_NAMES)  # the real layout: values then missing flags
 
     def arrays(n: int, views: int) -> TrainingArrays:
         return TrainingArrays(rng.standard_normal((n, views, 64, 64), dtype=np.float32),

@@ -1,27 +1,27 @@
-"""Build the bundled example: a real RELION 3.1 project with simulated particles, a Class2D job
-run by Debian's ``relion_refine`` through ``relion_pipeliner``, ground truth, and a Select job
-made from the ground truth."""
+"""Build the bundled example and the Class2D corpus: a real RELION 3.1 project with simulated
+particles, a Class2D job run by Debian's ``relion_refine`` through ``relion_pipeliner``, ground
+truth, and a Select job made from the ground truth (project helpers: :mod:`.relion_project`)."""
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import starfile
 
-from .particles import ParticleConfig, simulate_particles, write_particle_set
-from .relion_files import set_process_status, write_map, write_select_job
-from .structures import make_structure
-from .truth import LABEL_RULE, class_table
+from relion_cryodiscovery.simulate.particles import ParticleConfig, simulate_particles, write_particle_set
+from relion_cryodiscovery.simulate.relion_files import write_map, write_select_job
+from relion_cryodiscovery.simulate.structures import make_structure
+from relion_cryodiscovery.simulate.truth import LABEL_RULE, class_table
+
+from .relion_project import (
+    SELECT_JOB, finish_select, init_project, job_options, merge_truth, particle_diameter, prepare_output, prune_job,
+    run_job, schedule_select,
+)
 
 CLASS2D_JOB = "Class2D/job001/"
-SELECT_JOB = "Select/job002/"
 
 
 @dataclass
@@ -44,12 +44,6 @@ class ExampleConfig:
     timeout_s: float = 1800.0
 
 
-def particle_diameter(structure_diameter_a: float, box: int, pixel_size: float) -> int:
-    """Mask diameter (A): the structure plus ~15%, rounded up to 10 A, kept inside the box."""
-    d = int(np.ceil(1.15 * structure_diameter_a / 10.0) * 10)
-    return int(min(d, np.floor(0.95 * box * pixel_size / 10.0) * 10))
-
-
 def class2d_options(cfg: ExampleConfig, diameter: int) -> str:
     """``--addJobOptions`` string for the Class2D job (no blank after ';', see the observed doc)."""
     opts = {
@@ -60,76 +54,45 @@ def class2d_options(cfg: ExampleConfig, diameter: int) -> str:
         "do_combine_thru_disc": "No", "use_gpu": "No", "nr_mpi": 1, "nr_threads": cfg.threads,
         "other_args": f"--random_seed {cfg.seed}",
     }
-    return "".join(f"{k} == {v};" for k, v in opts.items())
-
-
-def _pipeliner(project: Path, *args: str, timeout: float = 120.0) -> None:
-    subprocess.run(["relion_pipeliner", *args], cwd=project, check=True, timeout=timeout,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def init_project(project: Path) -> None:
-    """Empty RELION project: minimal default_pipeline.star plus the GUI's project marker."""
-    project.mkdir(parents=True, exist_ok=True)
-    (project / "default_pipeline.star").write_text("data_pipeline_general\n\n_rlnPipeLineJobCounter                       1\n")
-    (project / ".gui_projectdir").touch()
+    return job_options(opts)
 
 
 def run_class2d(project: Path, cfg: ExampleConfig, diameter: int) -> float:
     """Schedule and run the Class2D job with the pipeliner; return its wall time in seconds."""
-    _pipeliner(project, "--addJob", "Class2D", "--addJobOptions", class2d_options(cfg, diameter))
-    t0 = time.monotonic()
-    _pipeliner(project, "--RunJobs", CLASS2D_JOB, "--sec_wait_after", "1", timeout=cfg.timeout_s)
-    wall = time.monotonic() - t0
-    if not (project / CLASS2D_JOB / "RELION_JOB_EXIT_SUCCESS").exists():
-        raise RuntimeError(f"Class2D failed; see {project / CLASS2D_JOB / 'run.err'}")
-    return wall
+    return run_job(project, "Class2D", CLASS2D_JOB, class2d_options(cfg, diameter), cfg.timeout_s)
 
 
 def prune_class2d(job_dir: Path, last_iter: int) -> None:
     """Keep only the last iteration's outputs and the job's bookkeeping files."""
     keep = {f"run_it{last_iter:03d}_{s}" for s in ("data.star", "model.star", "optimiser.star", "classes.mrcs",
                                                    "sampling.star")}
-    keep |= {"job.star", "note.txt", "run.out", "RELION_JOB_EXIT_SUCCESS"}
-    for f in job_dir.iterdir():
-        if f.name not in keep:
-            f.unlink()
+    prune_job(job_dir, keep | {"job.star", "note.txt", "run.out", "RELION_JOB_EXIT_SUCCESS"})
 
 
 def class_labels(data: pd.DataFrame, truth: pd.DataFrame, n_classes: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-particle truth with RELION's class (``class_number``), and the per-class labels."""
-    merged = truth.merge(data[["rlnImageName", "rlnClassNumber"]], on="rlnImageName", how="left", validate="1:1")
-    merged = merged.rename(columns={"rlnClassNumber": "class_number"})
+    merged = merge_truth(data, truth)
     return merged, class_table(merged["class_number"].to_numpy(), merged["is_good"].to_numpy(), n_classes)
 
 
 def add_select_job(project: Path, data_star: str, model_star: str, labels: pd.DataFrame) -> None:
     """Schedule a Select job on the model.star (as RELION 3.1 records it), write its outputs
     from the ground-truth labels and mark it finished."""
-    _pipeliner(project, "--addJob", "Select", "--addJobOptions", f"fn_model == {model_star};do_recenter == No;")
+    schedule_select(project, model_star)
     data = starfile.read(project / data_star, always_dict=True)
     model = starfile.read(project / model_star, always_dict=True)
-    note = (f"++++ Select job written by relion_cryodiscovery.simulate.relion_runs from the ground truth\n"
+    note = (f"++++ Select job written by cryodiscovery_dev.relion_class2d from the ground truth\n"
             f"++++ ({LABEL_RULE}), not interactively.\n"
             f"++++ Input: {model_star}\n")
     job = write_select_job(project, SELECT_JOB, data["optics"], data["particles"], model["model_classes"],
                            labels["label"].to_numpy(), note)
-    for extra in ("job_pipeline.star", "default_pipeline.star"):
-        (job / extra).unlink(missing_ok=True)
-    set_process_status(project / "default_pipeline.star", SELECT_JOB, 2)
-
-
-def _prepare_out(out: Path) -> None:
-    if out.exists():
-        if any(out.iterdir()) and not (out / "default_pipeline.star").exists():
-            raise FileExistsError(f"{out} exists and is not a RELION project made by this script")
-        shutil.rmtree(out)
+    finish_select(project, job)
 
 
 def build_example(out: str | Path, cfg: ExampleConfig) -> dict:
     """Build the whole example project under ``out`` (replacing an earlier one); return a summary."""
     out = Path(out).resolve()
-    _prepare_out(out)
+    prepare_output(out)
     init_project(out)
     structure = make_structure(cfg.structure_kind, cfg.mass_kda, cfg.seed, cfg.structure_symmetry)
     pset = simulate_particles([structure], cfg.particles, cfg.seed)

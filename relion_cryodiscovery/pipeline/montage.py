@@ -1,7 +1,8 @@
 """The class montage: every class average with its score, decision and reason, as one PNG.
 
-The External job writes it into its output directory; ``evaluate`` and the corpus scripts use it
-too. It is drawn with Pillow (pixels and text straight onto an 8-bit RGB canvas) rather than
+The External job and ``score`` write it into their output directory; ``evaluate`` and the corpus
+scripts use it too. The reason under a class is wrapped over up to :data:`REASON_LINES` lines, so it
+shows whole. It is drawn with Pillow (pixels and text straight onto an 8-bit RGB canvas) rather than
 Matplotlib: text is what a montage is mostly made of, and Matplotlib's text artists took ~1 s
 for 200 classes and ~3 s for 1,000 in the job, Pillow's ``ImageDraw.text`` a few tens of ms
 (``docs/benchmarks.md``). The font is the DejaVu Sans that Matplotlib ships (found without
@@ -31,7 +32,12 @@ _REJECT_TEXT = "#A35F00"  # darker orange: readable on white
 #: Montage geometry in pixels.
 TILE = 84
 FRAME = 3
-TEXT_BAND = 26
+#: Lines of reason text under a tile (the selection's longest reasons need four at this width).
+REASON_LINES = 4
+#: Vertical pitch of the reason lines, and where the first starts below the tile.
+REASON_PITCH = 9
+REASON_TOP = 13
+TEXT_BAND = REASON_TOP + REASON_LINES * REASON_PITCH + 1
 TITLE_BAND = 28
 #: Font sizes in pixels: tile labels, "no image", the title.
 LABEL_PX = 8
@@ -98,6 +104,32 @@ def _fit(text: str, font, width: float) -> str:
     return text + "…"
 
 
+def wrap_text(text: str, font, width: float, max_lines: int = REASON_LINES) -> list[str]:
+    """``text`` broken at spaces (inside a word only when the word alone is too wide) into lines at
+    most ``width`` pixels wide; beyond ``max_lines`` the last line ends with an ellipsis."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}" if line else word
+        if font.getlength(candidate) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        while font.getlength(word) > width:  # a word wider than a line: split it
+            cut = len(word) - 1
+            while cut > 1 and font.getlength(word[:cut]) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    if line:
+        lines.append(line)
+    if len(lines) > max_lines:
+        lines = lines[: max_lines - 1] + [_fit(" ".join(lines[max_lines - 1:]), font, width)]
+    return lines
+
+
 class MontageTiles:
     """The class images of a montage, scaled and stretched: the part drawn before the scores exist.
 
@@ -153,9 +185,8 @@ class MontageTiles:
             headline = f"#{int(class_numbers[i])} {score_text} {'KEEP' if keep else 'REJECT'}"
             pen.text((centre, y0 + TILE + 2), _fit(headline, bold, TILE - 2), fill=BLUE if keep else _REJECT_TEXT,
                      font=bold, anchor="mt")
-            reason = str(reasons[i] or "")
-            if reason:
-                pen.text((centre, y0 + TILE + 14), _fit(reason, label, TILE - 2), fill="#333333", font=label,
+            for n, line in enumerate(wrap_text(str(reasons[i] or ""), label, TILE - 2)):
+                pen.text((centre, y0 + TILE + REASON_TOP + n * REASON_PITCH), line, fill="#333333", font=label,
                          anchor="mt")
         n_keep = int(np.sum(np.asarray(selected).astype(int) > 0))
         legend = " (blue = keep, orange = reject)" if width >= 600 else ""

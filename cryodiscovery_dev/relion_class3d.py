@@ -4,8 +4,8 @@ One project: simulated picks that mix the intended structure, a *partial* versio
 domain or subunit missing, as a sub-complex that lost a component) and junk -> a low-pass
 filtered reference map -> Debian's ``relion_refine`` Class3D (K = 3-5) through
 ``relion_pipeliner`` -> each 3D class labelled from its particles' ground truth -> a RELION 3.1
-Select job made from the labels. The project helpers (``init_project``, ``_pipeliner``,
-``particle_diameter``) are the Class2D example's (:mod:`.relion_runs`).
+Select job made from the labels. The project helpers are shared with the Class2D builder
+(:mod:`.relion_project`).
 
 Labelling rule (:data:`LABEL_RULE_3D`): a 3D class is good (1) when it holds at least
 :data:`MIN_PARTICLES_3D` particles, at least :data:`MIN_PURITY_3D` of them are true particles of
@@ -28,13 +28,17 @@ import numpy as np
 import pandas as pd
 import starfile
 
-from .particles import ParticleConfig, simulate_particles, write_particle_set
-from .relion_files import set_process_status, write_map, write_star
-from .relion_runs import _pipeliner, _prepare_out, init_project, particle_diameter
-from .structures import Structure, make_structure
+from relion_cryodiscovery.simulate.particles import ParticleConfig, simulate_particles, write_particle_set
+from relion_cryodiscovery.simulate.relion_files import write_map, write_star
+from relion_cryodiscovery.simulate.point_model import Structure
+from relion_cryodiscovery.simulate.structures import make_structure
+
+from .relion_project import (
+    SELECT_JOB, finish_select, init_project, job_options, merge_truth, particle_diameter, prepare_output, prune_job,
+    run_job, schedule_select,
+)
 
 CLASS3D_JOB = "Class3D/job001/"
-SELECT3D_JOB = "Select/job002/"
 REFERENCE = "Reference/reference.mrc"
 
 #: A 3D class is labelled good when at least this fraction of its particles are the intended structure,
@@ -131,18 +135,12 @@ def class3d_options(cfg: Class3DConfig, diameter: int) -> str:
         "do_preread_images": "Yes", "do_combine_thru_disc": "No", "use_gpu": "No", "nr_mpi": 1,
         "nr_threads": cfg.threads, "other_args": f"--random_seed {cfg.seed}",
     }
-    return "".join(f"{k} == {v};" for k, v in opts.items())
+    return job_options(opts)
 
 
 def run_class3d(project: Path, cfg: Class3DConfig, diameter: int) -> float:
     """Schedule and run the Class3D job with the pipeliner; return its wall time in seconds."""
-    _pipeliner(project, "--addJob", "Class3D", "--addJobOptions", class3d_options(cfg, diameter))
-    t0 = time.monotonic()
-    _pipeliner(project, "--RunJobs", CLASS3D_JOB, "--sec_wait_after", "1", timeout=cfg.timeout_s)
-    wall = time.monotonic() - t0
-    if not (project / CLASS3D_JOB / "RELION_JOB_EXIT_SUCCESS").exists():
-        raise RuntimeError(f"Class3D failed; see {project / CLASS3D_JOB / 'run.err'}")
-    return wall
+    return run_job(project, "Class3D", CLASS3D_JOB, class3d_options(cfg, diameter), cfg.timeout_s)
 
 
 def prune_class3d(job_dir: Path, last_iter: int, n_classes: int, max_run_out: int = 50_000) -> None:
@@ -154,9 +152,7 @@ def prune_class3d(job_dir: Path, last_iter: int, n_classes: int, max_run_out: in
     keep |= {"job.star", "note.txt", "RELION_JOB_EXIT_SUCCESS"}
     if (job_dir / "run.out").is_file() and (job_dir / "run.out").stat().st_size <= max_run_out:
         keep.add("run.out")
-    for f in job_dir.iterdir():
-        if f.name not in keep:
-            f.unlink()
+    prune_job(job_dir, keep)
 
 
 def class_table_3d(class_numbers: np.ndarray, is_good: np.ndarray, structure_id: np.ndarray,
@@ -194,8 +190,7 @@ def class_table_3d(class_numbers: np.ndarray, is_good: np.ndarray, structure_id:
 
 def class_labels_3d(data: pd.DataFrame, truth: pd.DataFrame, n_classes: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-particle truth with RELION's class (``class_number``), and the per-class labels."""
-    merged = truth.merge(data[["rlnImageName", "rlnClassNumber"]], on="rlnImageName", how="left", validate="1:1")
-    merged = merged.rename(columns={"rlnClassNumber": "class_number"})
+    merged = merge_truth(data, truth)
     table = class_table_3d(merged["class_number"].to_numpy(), merged["is_good"].to_numpy(),
                            merged["structure_id"].to_numpy(), n_classes)
     return merged, table
@@ -210,18 +205,16 @@ def add_select_job_3d(project: Path, data_star: str, model_star: str, labels: pd
     With no class selected, particles.star is not written (an empty particle set crashes
     ``relion_refine`` 3.1 downstream).
     """
-    _pipeliner(project, "--addJob", "Select", "--addJobOptions", f"fn_model == {model_star};do_recenter == No;")
+    schedule_select(project, model_star)
     job = write_select_files_3d(project, data_star, model_star, labels)
-    for extra in ("job_pipeline.star", "default_pipeline.star"):
-        (job / extra).unlink(missing_ok=True)
     (job / "RELION_JOB_EXIT_SUCCESS").touch()
-    set_process_status(project / "default_pipeline.star", SELECT3D_JOB, 2)
+    finish_select(project, job)
     return job
 
 
 def write_select_files_3d(project: Path, data_star: str, model_star: str, labels: pd.DataFrame) -> Path:
     """The Select job's selection files and note from the labels (replacing earlier ones)."""
-    job = project / SELECT3D_JOB
+    job = project / SELECT_JOB
     (job / "particles.star").unlink(missing_ok=True)
     data = starfile.read(project / data_star, always_dict=True)
     selected = labels["label"].to_numpy(int)
@@ -232,7 +225,7 @@ def write_select_files_3d(project: Path, data_star: str, model_star: str, labels
         keep = particles[particles["rlnClassNumber"].isin(chosen)].reset_index(drop=True)
         write_star(job / "particles.star", {"optics": data["optics"], "particles": keep})
     (job / "note.txt").write_text(
-        "++++ Select job written by relion_cryodiscovery.simulate.relion_class3d from the ground truth\n"
+        "++++ Select job written by cryodiscovery_dev.relion_class3d from the ground truth\n"
         f"++++ ({LABEL_RULE_3D}), not interactively.\n++++ Input: {model_star}\n")
     return job
 
@@ -274,7 +267,7 @@ def build_class3d_project(out: str | Path, cfg: Class3DConfig, keep_stacks: bool
     """
     started = time.monotonic()
     out = Path(out).resolve()
-    _prepare_out(out)
+    prepare_output(out)
     init_project(out)
     full = make_structure(cfg.structure_kind, cfg.mass_kda, cfg.seed, cfg.structure_symmetry)
     part, part_info = partial_structure(full, cfg.seed)
@@ -317,7 +310,7 @@ def build_class3d_project(out: str | Path, cfg: Class3DConfig, keep_stacks: bool
                              f"{cfg.reference_lowpass_A:g} A (raised-cosine edge), float32, deleted after the run",
         "deleted_after_run": [] if keep_stacks else ["Simulated/particles.mrcs", "Simulated/particles.star",
                                                      "Simulated/particles_truth.csv", REFERENCE],
-        "provenance": "relion_cryodiscovery.simulate.relion_class3d.build_class3d_project; Debian relion 3.1.3 "
+        "provenance": "cryodiscovery_dev.relion_class3d.build_class3d_project; Debian relion 3.1.3 "
                       "relion_refine (CPU, double precision) through relion_pipeliner",
     }
     (gt / "simulation.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")

@@ -1,0 +1,139 @@
+"""The two runs: :func:`select_job` (the External job: read a Class2D/Class3D job, score, select, write
+RELION's outputs) and :func:`score_input` (score a job or a stack, write the score tables only).
+
+Each runs inside :func:`~.runner.run_job` and goes: parameters checked, model started
+(:mod:`.scoring`), input read (:mod:`.sources`), classes scored, the rule applied
+(:func:`decide`, :mod:`relion_cryodiscovery.selection`), outputs staged (:mod:`.writing`) and
+committed, ``run.out`` reported.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ..relion.classes import ClassSet
+from ..errors import CryoDiscoveryError
+from ..model.card import ModelCard
+from ..relion.nodes import NODES_FILE, choose_version, version_conflict
+from ..relion.sentinels import OutputDirectory
+from ..selection import SelectionRule, select_classes
+from ..timing import StepLog, timed
+from .deferred import import_heavy
+from .parameters import JobParameters
+from .scores import ClassScores
+from .scoring import domain_check, model_directory, score_classes, start_model
+from .sources import read_classes
+from .writing import (SelectionOutputs, earlier_outputs, montage_tiles, montage_title, provenance, report,
+                      stage_montage, stage_score_tables, write_selection)
+
+
+def decide(classes: ClassSet, scores: ClassScores, problems: list[str], card: ModelCard, parameters: JobParameters,
+           allow_empty: bool = False) -> float:
+    """Apply the selection rule to ``scores`` (in place); returns the threshold used (``min_score`` or the
+    model's calibrated one)."""
+    min_score = parameters.min_score if parameters.min_score is not None else float(card.threshold)
+    rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes)
+    try:
+        decision = select_classes(scores.score, classes.particle_counts, problems, rule, allow_empty)
+    except CryoDiscoveryError as error:  # name the job whose classes were judged
+        raise CryoDiscoveryError(error.path or classes.source, error.problem) from None
+    scores.set_decision(decision.selected, decision.reasons)
+    return min_score
+
+
+def note_skipped(classes: ClassSet, problems: list[str]) -> None:
+    """Say which classes the job goes on without (unusable image, no particles)."""
+    counts = classes.particle_counts if classes.particle_counts is not None else np.full(classes.n_classes, -1)
+    for number, problem, count in zip(classes.class_numbers, problems, counts):
+        if problem:
+            print(f"NOTE: class {number} is not scored and not selected: {problem}")
+        elif count == 0:
+            print(f"NOTE: class {number} has no particles; it is not selected")
+
+
+def select_job(input_path: str, out_dir: str, parameters: JobParameters, output: OutputDirectory) -> ClassScores:
+    """Score a Class2D/Class3D job and write the selection RELION continues from; returns the scores."""
+    start = time.perf_counter()
+    parameters.validate()
+    log: StepLog = []
+    prefix = out_dir if out_dir.endswith("/") else out_dir + "/"
+    version, version_reason = choose_version(parameters.relion_version, output.path)
+    print(f"RELION version for output nodes: {version} ({version_reason})")
+    if parameters.relion_version != "auto":
+        conflict = version_conflict(version, output.path)
+        if conflict:
+            print(f"WARNING: {conflict}", flush=True)
+    for label, value in parameters.unknown.items():
+        print(f"WARNING: ignoring unknown parameter --{label} {value}".rstrip())
+    output.check_abort()  # before TensorFlow starts
+    model = start_model(model_directory(parameters.model), parameters)
+    montage: list = []
+    # Writes the big files in a thread: mostly I/O and numpy, they overlap the GIL-bound work.
+    copier = ThreadPoolExecutor(max_workers=1)
+    try:
+        with timed("imports", log):
+            import_heavy()
+        from ..relion import job as relion_job, outputs
+
+        with timed("read job", log):
+            job = relion_job.locate_job(input_path)
+            contents = relion_job.read_job(job)
+        output.check_abort()
+        rank_data = copier.submit(outputs.copy_rank_data, output.stage, job.data_star)  # needs no scores
+        classes = contents.classes
+        if not contents.scan.has_optics:
+            print(f"NOTE: {job.data_star} has no data_optics block (RELION 3.0 format); particles.star keeps that "
+                  "format, which RELION 3.1 and later convert when they read it")
+        while_waiting = (lambda inputs: montage.append(montage_tiles(classes, inputs))) if parameters.montage else None
+        scores, inputs, card = score_classes(classes, parameters, output, log, model, while_waiting)
+        note_skipped(classes, inputs.problems)
+        check = domain_check(scores, inputs, card)
+        min_score = decide(classes, scores, inputs.problems, card, parameters)
+        info = provenance(card, parameters, input_path, min_score, check)
+        selection = SelectionOutputs(prefix, version, job, contents, scores, info, montage[0] if montage else None,
+                                     montage_title(input_path, card, check))
+        with timed("write outputs", log):
+            names, n_particles = write_selection(output, selection, copier, rank_data)
+    finally:
+        model.close()
+        copier.shutdown(wait=True)
+    output.check_abort()
+    info["particles_written"] = str(n_particles)
+    stale = [name for name in earlier_outputs(output.path) if name not in names]
+    output.commit(names + [NODES_FILE], stale)
+    log.append(("total", time.perf_counter() - start))
+    report(log, scores, info, model)
+    print(f"wrote {n_particles} of {len(contents.scan.class_numbers)} particles to {prefix}particles.star")
+    return scores
+
+
+def score_input(input_path: str, out_dir: str, parameters: JobParameters, output: OutputDirectory) -> ClassScores:
+    """Score a job (directory, ``*_model.star``/``_optimiser.star``/``_data.star``) or a bare ``.mrcs``
+    stack; writes the score tables and the montage, no selection files. Returns the scores."""
+    start = time.perf_counter()
+    parameters.validate()
+    log: StepLog = []
+    model = start_model(model_directory(parameters.model), parameters)
+    try:
+        import_heavy()
+        with timed("read input", log):
+            classes = read_classes(Path(input_path), parameters.angpix)
+        montage: list = []
+        while_waiting = (lambda inputs: montage.append(montage_tiles(classes, inputs))) if parameters.montage else None
+        scores, inputs, card = score_classes(classes, parameters, output, log, model, while_waiting)
+    finally:
+        model.close()
+    check = domain_check(scores, inputs, card)
+    min_score = decide(classes, scores, inputs.problems, card, parameters, allow_empty=True)
+    info = provenance(card, parameters, input_path, min_score, check)
+    names = stage_score_tables(output, scores, info)
+    if parameters.montage:
+        names += stage_montage(output, montage[0], scores, montage_title(input_path, card, check))
+    output.commit(names, [])
+    log.append(("total", time.perf_counter() - start))
+    report(log, scores, info, model)
+    return scores

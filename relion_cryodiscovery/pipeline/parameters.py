@@ -1,0 +1,60 @@
+"""The parameters of a select or score run: one dataclass, the External tab's Params, with their checks.
+
+Every entry point (the External job's command line, ``relion_cryodiscovery select``/``score``, the
+library's :func:`relion_cryodiscovery.select`/:func:`~relion_cryodiscovery.score` and the CCP-EM
+pipeliner job) builds a :class:`JobParameters`; the rest of the pipeline reads only this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from ..errors import CryoDiscoveryError
+from ..selection import SelectionRule
+
+
+@dataclass
+class JobParameters:
+    """Parameters of a select or score run (the External tab's Params)."""
+
+    #: Minimum calibrated P(good); None = the model's calibrated threshold.
+    min_score: float | None = None
+    #: Classes with fewer particles are not selected.
+    min_particles: int = 0
+    #: At least this many best-scoring classes are kept, even below ``min_score``.
+    min_classes: int = 0
+    #: Model directory; None = the shipped default.
+    model: str | None = None
+    #: "" = all visible GPUs, "cpu" = none, "0,1" = these.
+    gpus: str = ""
+    #: Classes per inference batch.
+    batch_size: int = 256
+    #: "auto", "3.1", "4.0" or "5.0": which output-node labels to write.
+    relion_version: str = "auto"
+    #: TensorFlow CPU threads (RELION's ``--j``); None = TensorFlow's default.
+    threads: int | None = None
+    #: Write ``cryodiscovery_montage.png``.
+    montage: bool = True
+    #: Pixel size for a bare stack (score only).
+    angpix: float | None = None
+    #: External-job labels this version does not know (reported, ignored).
+    unknown: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_options(cls, options: dict[str, object]) -> "JobParameters":
+        """Parameters from keyword options (the library API); an unknown name is an error."""
+        known = {f.name for f in fields(cls)} - {"unknown"}
+        wrong = sorted(set(options) - known)
+        if wrong:
+            raise CryoDiscoveryError(None, f"unknown parameter(s) {', '.join(wrong)}; known: {', '.join(sorted(known))}")
+        return cls(**options)
+
+    def validate(self) -> None:
+        """Raise :class:`CryoDiscoveryError` naming the first parameter out of range."""
+        if self.batch_size < 1 or self.batch_size > 65536:
+            raise CryoDiscoveryError(None, f"batch_size must be between 1 and 65536, not {self.batch_size}")
+        if self.threads is not None and not 1 <= self.threads <= 1024:
+            raise CryoDiscoveryError(None, f"--j must be between 1 and 1024, not {self.threads}")
+        if self.angpix is not None and not 0.05 <= self.angpix <= 100:
+            raise CryoDiscoveryError(None, f"angpix must be a pixel size in Angstrom (0.05-100), not {self.angpix}")
+        SelectionRule(self.min_score if self.min_score is not None else 0.5, self.min_particles, self.min_classes).validate()

@@ -1,0 +1,224 @@
+"""Scoring a job's classes: the model directory and card, the model loader, inference, the domain check.
+
+A run starts its model first (:func:`start_model`), so TensorFlow's start-up and the ensemble load
+overlap reading the job. Both loaders answer the one :class:`ModelLoader` interface: submit the
+classes' inputs, do other work (the montage's tiles), then collect the scores. :class:`WorkerModel`
+(load and inference in a child process, :mod:`relion_cryodiscovery.model.worker`) is used when this process has not imported
+TensorFlow (the External job); :class:`BackgroundModel` (a thread, inference in this process) when it
+has (e.g. a Python session). :func:`score_classes` is therefore one inference path for both, and
+fills the run's :class:`~.scores.ClassScores`.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Protocol
+
+import numpy as np
+
+from ..relion.classes import ClassSet
+from ..data.features import FEATURE_NAMES
+from ..errors import CryoDiscoveryError
+from ..model.card import ModelCard
+from ..model.domain import ADVICE as DOMAIN_ADVICE, DomainCheck, check_job
+from ..model.shipped import default_model_dir
+from ..model.worker import ModelWorker, load_ensemble, worker_wanted
+from ..relion.sentinels import ABORT_NOW, OutputDirectory
+from ..timing import StepLog, timed
+from .deferred import import_heavy
+from .parameters import JobParameters
+from .runner import native_stderr_to_log
+from .scores import ClassScores
+
+if TYPE_CHECKING:
+    from ..data.inputs import ModelInputs
+
+
+class ModelLoader(Protocol):
+    """A model being started beside the job: inputs in, the ensemble's per-class outputs back."""
+
+    def submit(self, images: np.ndarray, features: np.ndarray, batch_size: int, abort_file: Path | None = None) -> None:
+        """Hand over the usable classes' network inputs (does not wait for the model)."""
+
+    def result(self) -> object:
+        """Wait for the model and its predictions: an object with the fields of ``EnsembleScores``."""
+
+    def timings(self) -> StepLog:
+        """(step, seconds) of the load and the inference, for ``run.out``; after :meth:`result`."""
+
+    def close(self) -> None:
+        """Release the loader (idempotent); a load still running is stopped or waited for."""
+
+
+def model_directory(model: str | None) -> Path:
+    """The model directory a run uses: ``model`` or the shipped default."""
+    directory = Path(model) if model else default_model_dir()
+    if not directory.is_dir():
+        raise CryoDiscoveryError(directory, "model directory not found")
+    return directory
+
+
+def read_card(directory: Path) -> ModelCard:
+    """The model card, checked against this version's features (no TensorFlow needed)."""
+    card = ModelCard.load(directory)
+    if list(card.feature_names) != list(FEATURE_NAMES):
+        raise CryoDiscoveryError(
+            directory / "model_card.json",
+            f"model {card.model_version} was trained on other features than this CryoDiscovery computes; "
+            "use a model trained with this version",
+        )
+    return card
+
+
+def load_model(directory: Path, parameters: JobParameters):
+    """(ensemble, strategy) in ``directory`` on the chosen devices (TensorFlow starts here)."""
+    return load_ensemble(directory, parameters.gpus, parameters.threads)
+
+
+class WorkerModel:
+    """:class:`ModelLoader` over the model worker process (load and inference both in the child)."""
+
+    def __init__(self, directory: Path, parameters: JobParameters):
+        self.worker = ModelWorker(directory, parameters.gpus, parameters.threads)
+
+    @property
+    def peak_rss_mb(self) -> float | None:
+        return self.worker.peak_rss_mb
+
+    def submit(self, images: np.ndarray, features: np.ndarray, batch_size: int, abort_file: Path | None = None) -> None:
+        self.worker.submit(images, features, batch_size, abort_file)
+
+    def result(self) -> object:
+        return self.worker.result()
+
+    def timings(self) -> StepLog:
+        log: StepLog = []
+        if self.worker.started_after is not None:
+            log.append(("job start-up until the model worker started", self.worker.started_after))
+        log.append(("load model (in the worker process)", self.worker.seconds))
+        log.append(("inference (in the worker process)", self.worker.inference_seconds))
+        return log
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+class BackgroundModel:
+    """:class:`ModelLoader` in this process: TensorFlow start-up and the ensemble load in a thread
+    while the job's files are read, inference in :meth:`result`.
+
+    Used when TensorFlow is already imported in this process (else :class:`WorkerModel`, a
+    process, overlaps much better: a thread shares the GIL with the reader). Native stderr goes
+    to a log file (:func:`~.runner.native_stderr_to_log`) until the load is collected or :meth:`close`.
+    """
+
+    def __init__(self, directory: Path, parameters: JobParameters):
+        self.seconds = 0.0
+        self.inference_seconds = 0.0
+        self.peak_rss_mb = None
+        self._value: tuple | None = None
+        self._error: BaseException | None = None
+        self._request: tuple | None = None
+        self._redirect = native_stderr_to_log()
+        self._redirect.__enter__()
+        # TensorFlow's import holds the GIL; the reader's many short numpy calls each wait for it
+        # for up to the switch interval (5 ms by default), so shorten it while both run.
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._interval, 0.0005))
+        self._thread = threading.Thread(target=self._load, args=(directory, parameters), name="model-load",
+                                        daemon=True)
+        self._thread.start()
+
+    def _load(self, directory: Path, parameters: JobParameters) -> None:
+        start = time.perf_counter()
+        try:
+            self._value = load_model(directory, parameters)
+        except BaseException as error:  # re-raised in the main thread by loaded()
+            self._error = error
+        self.seconds = time.perf_counter() - start
+
+    def close(self) -> None:
+        """Wait for the thread and restore stderr (idempotent)."""
+        if self._redirect is not None:
+            self._thread.join()
+            sys.setswitchinterval(self._interval)
+            error = self._error
+            self._redirect.__exit__(type(error) if error else None, error, None)  # the log is shown on failure
+            self._redirect = None
+
+    def loaded(self) -> tuple:
+        """(ensemble, strategy), waiting for the load; its error, if it failed."""
+        self.close()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def submit(self, images: np.ndarray, features: np.ndarray, batch_size: int, abort_file: Path | None = None) -> None:
+        self._request = (images, features, batch_size, abort_file)
+
+    def result(self) -> object:
+        """Wait for the load, then predict the submitted inputs here."""
+        ensemble, strategy = self.loaded()
+        images, features, batch_size, abort_file = self._request
+        start = time.perf_counter()
+        with native_stderr_to_log():
+            scores = ensemble.predict(images, features, batch_size=batch_size, strategy=strategy,
+                                      should_abort=Path(abort_file).exists if abort_file else None)
+        self.inference_seconds = time.perf_counter() - start
+        return scores
+
+    def timings(self) -> StepLog:
+        return [("load model (in background)", self.seconds), ("inference", self.inference_seconds)]
+
+
+def start_model(directory: Path, parameters: JobParameters) -> ModelLoader:
+    """Start TensorFlow and the model load now, beside the job's reading: in a worker process when
+    this process has not imported TensorFlow, else in a thread."""
+    if worker_wanted():
+        return WorkerModel(directory, parameters)
+    return BackgroundModel(directory, parameters)
+
+
+def score_classes(
+    classes: ClassSet, parameters: JobParameters, output: OutputDirectory, log: StepLog, model: ModelLoader,
+    while_waiting: Callable[["ModelInputs"], None] | None = None,
+) -> tuple[ClassScores, "ModelInputs", ModelCard]:
+    """Preprocess and predict with ``model`` (from :func:`start_model`): the class scores, the network
+    inputs and the model card. ``while_waiting(inputs)`` runs while the model loads and predicts
+    (e.g. the montage's tiles)."""
+    import_heavy()
+    from ..data import inputs as data_inputs
+    from ..data.preprocess import PreprocessConfig
+
+    with timed("read model card", log):
+        card = read_card(model_directory(parameters.model))
+    with timed("preprocess", log):
+        inputs = data_inputs.model_inputs(classes, PreprocessConfig.from_dict(card.preprocessing))
+    output.check_abort()
+    scores = ClassScores.unscored(classes.class_numbers, classes.particle_counts)
+    usable = np.flatnonzero(inputs.usable)
+    if len(usable):
+        model.submit(inputs.images[usable], inputs.features[usable], parameters.batch_size, output.path / ABORT_NOW)
+    if while_waiting is not None:
+        with timed("montage tiles (while the model runs)", log):
+            while_waiting(inputs)
+    if len(usable):
+        with timed("wait for the model", log):
+            predictions = model.result()
+        log.extend(model.timings())
+        output.check_abort()
+        scores.set_predictions(usable, predictions)
+    return scores, inputs, card
+
+
+def domain_check(scores: ClassScores, inputs: "ModelInputs", card: ModelCard) -> DomainCheck | None:
+    """The job-level out-of-distribution check (:mod:`relion_cryodiscovery.model.domain`); a warning is
+    printed when it fires (the check itself is reported with the provenance, as ``domain_check``)."""
+    usable = inputs.usable
+    check = check_job(inputs.features[usable], scores.p_d1[usable], scores.p_d2[usable], card.extra.get("domain"))
+    if check is not None and check.out_of_domain:
+        print(f"WARNING: {DOMAIN_ADVICE}")
+    return check

@@ -1,0 +1,235 @@
+"""What a run leaves behind: the selection's RELION files, the score tables, the montage and ``run.out``'s report.
+
+Everything is staged in the :class:`~relion_cryodiscovery.relion.sentinels.OutputDirectory` and
+returned as a list of names for the runner to commit. The score tables are
+``cryodiscovery_scores.csv`` (a plain table: one header line, one row per class),
+``cryodiscovery_scores.star`` (the provenance block, then the same table) and
+``cryodiscovery_scores.json`` (the provenance). :func:`write_selection` writes a select run's files
+from one :class:`SelectionOutputs`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import resource
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..version import __version__
+from ..relion.classes import ClassSet
+from ..errors import CryoDiscoveryError
+from ..model.card import ModelCard
+from ..model.domain import ADVICE as DOMAIN_ADVICE, DomainCheck
+from ..relion.nodes import NODES_FILE, OutputNode, write_nodes
+from ..relion.sentinels import OutputDirectory
+from ..timing import StepLog
+from .deferred import gc_paused
+from .parameters import JobParameters
+from .scores import SCORE_COLUMNS, ClassScores
+
+if TYPE_CHECKING:
+    from ..data.inputs import ModelInputs
+    from ..relion.job import ClassificationJob, JobContents
+    from .montage import MontageTiles
+
+MONTAGE_FILE = "cryodiscovery_montage.png"
+SCORES_STAR = "cryodiscovery_scores.star"
+SCORES_CSV = "cryodiscovery_scores.csv"
+SCORES_JSON = "cryodiscovery_scores.json"
+#: Earlier outputs that a rerun removes when it does not produce them again.
+KNOWN_OUTPUTS = (
+    "particles.star",
+    "class_averages.star",
+    "backup_selection.star",
+    "rank_model.star",
+    "rank_data.star",
+    "rank_optimiser.star",
+    SCORES_STAR,
+    SCORES_CSV,
+    SCORES_JSON,
+    MONTAGE_FILE,
+    NODES_FILE,
+)
+
+
+def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_score: float,
+               check: DomainCheck | None) -> dict[str, str]:
+    """What makes an output traceable: software, model, input, parameters, command line, domain check."""
+    used = {k: v for k, v in asdict(parameters).items() if k != "unknown"}
+    used["min_score"] = min_score
+    info = {
+        "software": f"relion_cryodiscovery {__version__}",
+        "model_version": card.model_version,
+        "model_dir": parameters.model or "(shipped default)",
+        "input": input_path,
+        "parameters": " ".join(f"{k}={v}" for k, v in used.items()),
+        "command_line": " ".join(sys.argv),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    if check is not None:
+        info["domain_check"] = check.summary() + (f"; {DOMAIN_ADVICE}" if check.out_of_domain else "")
+    return info
+
+
+def montage_title(input_path: str, card: ModelCard, check: DomainCheck | None) -> str:
+    """The montage's title: input and model version, and a warning when the job is out of domain."""
+    title = f"{input_path} ({card.model_version})"
+    return title + " - OUT OF DOMAIN: look before trusting" if check is not None and check.out_of_domain else title
+
+
+def montage_tiles(classes: ClassSet, inputs: "ModelInputs") -> "MontageTiles":
+    """The montage's images: 2D averages as RELION wrote them; for 3D maps, their first projection."""
+    with gc_paused():
+        from .montage import MontageTiles
+
+    return MontageTiles(classes.images if classes.dimensionality == 2 else inputs.images[:, 0])
+
+
+def stage_montage(output: OutputDirectory, tiles: "MontageTiles", scores: ClassScores, title: str) -> list[str]:
+    """The class montage (``tiles`` from :func:`montage_tiles`) with scores and decisions."""
+    tiles.draw(scores.class_numbers, scores.score, scores.selected, scores.reasons, output.stage(MONTAGE_FILE),
+               title=title)
+    return [MONTAGE_FILE]
+
+
+def write_scores_csv(path: Path, scores: ClassScores) -> None:
+    """``cryodiscovery_scores.csv``: a header line, then one row per class (p_d3 empty if unused)."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SCORE_COLUMNS)
+        for row in scores.table().itertuples(index=False):
+            writer.writerow(
+                [
+                    row.class_number,
+                    f"{row.score:.6f}",
+                    row.selected,
+                    f"{row.p_d1:.6f}",
+                    f"{row.p_d2:.6f}",
+                    "" if np.isnan(row.p_d3) else f"{row.p_d3:.6f}",
+                    row.d3_used,
+                    row.particles,
+                    row.reason,
+                ]
+            )
+
+
+def write_scores_star(path: Path, scores: ClassScores, info: dict[str, str]) -> None:
+    """``cryodiscovery_scores.star``: provenance block, then the same table (p_d3 = -1 if unused)."""
+    from ..relion.star import write_pairs, write_table
+
+    table = scores.table()
+    table["p_d3"] = table["p_d3"].fillna(-1.0)
+    table = table.rename(columns={name: f"cdi{name.title().replace('_', '')}" for name in table.columns})
+    with path.open("w") as handle:
+        handle.write("# CryoDiscovery class scores. p_d3 = -1 where the tie-breaker d3 was not consulted.\n")
+        write_pairs(handle, "cryodiscovery_general", {f"cdi{k.title().replace('_', '')}": v for k, v in info.items()})
+        write_table(handle, "cryodiscovery_classes", table, version=None)
+
+
+def write_scores_json(path: Path, info: dict[str, str]) -> None:
+    """``cryodiscovery_scores.json``: the provenance of the score tables beside them."""
+    path.write_text(json.dumps({"provenance": info, "columns": list(SCORE_COLUMNS), "scores_csv": SCORES_CSV},
+                               indent=1) + "\n")
+
+
+def stage_score_tables(output: OutputDirectory, scores: ClassScores, info: dict[str, str]) -> list[str]:
+    """The three score files, staged."""
+    write_scores_star(output.stage(SCORES_STAR), scores, info)
+    write_scores_csv(output.stage(SCORES_CSV), scores)
+    write_scores_json(output.stage(SCORES_JSON), info)
+    return [SCORES_STAR, SCORES_CSV, SCORES_JSON]
+
+
+@dataclass
+class SelectionOutputs:
+    """What a select run's files are made of."""
+
+    #: ``--o`` with a trailing slash, as the nodes file names outputs (``External/job011/``).
+    prefix: str
+    #: RELION version whose node labels are written.
+    relion_version: str
+    job: "ClassificationJob"
+    contents: "JobContents"
+    scores: ClassScores
+    provenance: dict[str, str]
+    #: None: no montage.
+    montage: "MontageTiles | None"
+    montage_title: str
+
+
+def write_selection(
+    output: OutputDirectory, selection: SelectionOutputs, copier: ThreadPoolExecutor, rank_data: Future
+) -> tuple[list[str], int]:
+    """Stage every output of a selection: (names to commit in order, particles written).
+
+    ``copier`` writes the big files in a thread; ``rank_data`` is its already started copy of the
+    job's data.star to ``rank_data.star``.
+    """
+    from ..relion import outputs
+
+    prefix, contents, scores = selection.prefix, selection.contents, selection.scores
+    data_star = selection.job.data_star
+    classes = contents.classes
+    names = ["particles.star"]
+    if not contents.scan.counts(classes.n_classes)[scores.selected].any():
+        raise CryoDiscoveryError(data_star, "the selected classes hold no particles; lower min_score or min_particles")
+    selected_numbers = [int(n) for n in classes.class_numbers[scores.selected]]
+    # particles.star (the data.star filtered) in the thread, while the tables and montage are drawn here.
+    particles_job = copier.submit(outputs.write_particles, output.stage("particles.star"), contents.scan,
+                                  selected_numbers)
+    rank_job = copier.submit(outputs.write_rank_files, Path(prefix.rstrip("/")), output.stage,
+                             contents.model_classes, scores.score, contents.optimiser)
+    outputs.write_backup_selection(output.stage("backup_selection.star"), scores.selected)
+    names.append("backup_selection.star")
+    nodes = [OutputNode(prefix + "particles.star", "particles")]
+    if classes.dimensionality == 2:
+        outputs.write_class_averages(output.stage("class_averages.star"), contents.model_classes,
+                                     scores.class_numbers, scores.score, scores.selected)
+        names.append("class_averages.star")
+        nodes.append(OutputNode(prefix + "class_averages.star", "class_averages"))
+    else:
+        maps = outputs.copy_selected_maps(output.stage, contents.image_files, scores.class_numbers, scores.selected)
+        names += maps
+        nodes += [OutputNode(prefix + name, "map") for name in maps]
+    names += stage_score_tables(output, scores, selection.provenance)
+    if selection.montage is not None:
+        names += stage_montage(output, selection.montage, scores, selection.montage_title)
+    n_particles = particles_job.result()
+    if n_particles == 0:
+        raise CryoDiscoveryError(data_star, "the selected classes hold no particles; lower min_score or min_particles")
+    rank = rank_job.result()
+    names += rank[:1] + [rank_data.result()] + rank[1:]
+    nodes += [OutputNode(prefix + name, name.removesuffix(".star")) for name in rank]
+    with output.stage(NODES_FILE).open("w") as handle:
+        write_nodes(handle, nodes, selection.relion_version)
+    return names, n_particles
+
+
+def earlier_outputs(directory: Path) -> list[str]:
+    """Outputs of an earlier run in ``directory`` (a rerun removes those it does not write again)."""
+    maps = [p.name for p in directory.glob("class_[0-9][0-9][0-9]*.mrc")]
+    return [name for name in KNOWN_OUTPUTS if (directory / name).exists()] + maps
+
+
+def report(log: StepLog, scores: ClassScores, info: dict[str, str], model: object = None) -> None:
+    """``run.out``: provenance, the per-class table, the time of each step, peak memory, the count kept."""
+    for key, value in info.items():
+        print(f"{key}: {value}")
+    print(f"{'class':>5} {'score':>6} {'kept':>4} {'particles':>9}  reason")
+    for row in scores.table().itertuples(index=False):
+        print(f"{row.class_number:>5} {row.score:6.3f} {row.selected:>4} {row.particles:>9}  {row.reason}")
+    for label, seconds in log:
+        print(f"time {label}: {seconds:.2f} s")
+    peak = f"peak RSS: this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    if getattr(model, "peak_rss_mb", None) is not None:
+        peak += f", model worker process {model.peak_rss_mb:.0f} MB"
+    print(peak)
+    print(f"kept {int(scores.selected.sum())} of {len(scores.selected)} classes", flush=True)
+

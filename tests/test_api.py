@@ -1,0 +1,69 @@
+"""The library API, ``relion_cryodiscovery.score`` and ``.select``, on the bundled example with the shipped model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import starfile
+
+import relion_cryodiscovery as cd
+from relion_cryodiscovery.errors import CryoDiscoveryError
+from relion_cryodiscovery.pipeline import SCORE_COLUMNS
+from relion_cryodiscovery.relion.sentinels import FAILURE, SUCCESS
+
+
+def test_importing_the_package_loads_neither_tensorflow_nor_pandas() -> None:
+    code = ("import sys, relion_cryodiscovery as cd; cd.score; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'pandas') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+def test_score_a_job_directory_returns_the_csv_table(example_project: Path, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(example_project)
+    out = tmp_path / "scored"
+    table = cd.score("Class2D/job001", out_dir=out, threads=1)
+    assert list(table.columns) == list(SCORE_COLUMNS)
+    assert len(table) == 12 and list(table["class_number"]) == list(range(1, 13))
+    data = starfile.read(sorted(Path("Class2D/job001").glob("run_it*_data.star"))[-1], always_dict=True)["particles"]
+    assert table["particles"].sum() == len(data)
+    written = pd.read_csv(out / "cryodiscovery_scores.csv")  # plain CSV: pandas reads it as it is
+    pd.testing.assert_frame_equal(table, written, check_exact=False, atol=5e-7)
+    assert (out / "cryodiscovery_scores.json").is_file() and (out / "cryodiscovery_montage.png").is_file()
+    # without out_dir nothing is kept, and the same table comes back
+    again = cd.score("Class2D/job001", threads=1)
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_score_a_bare_stack_needs_no_metadata(example_project: Path) -> None:
+    stack = sorted((example_project / "Class2D/job001").glob("run_it*_classes.mrcs"))[-1]
+    table = cd.score(stack, angpix=3.0, threads=1)
+    assert len(table) == 12 and (table["particles"] == -1).all()
+    assert table["score"].between(0, 1).all()
+
+
+def test_select_is_the_external_job(example_project: Path, example_data_star: str, monkeypatch) -> None:
+    monkeypatch.chdir(example_project)
+    table = cd.select(example_data_star, "External/job003/", min_particles=10, threads=1)
+    out = example_project / "External/job003"
+    assert (out / SUCCESS).is_file() and (out / "RELION_OUTPUT_NODES.star").is_file()
+    pd.testing.assert_frame_equal(table, pd.read_csv(out / "cryodiscovery_scores.csv"), check_exact=False, atol=5e-7)
+    backup = starfile.read(out / "backup_selection.star")["rlnSelected"].to_numpy()
+    assert list(backup) == list(table["selected"])
+    few = table["particles"] < 10
+    assert few.any() and (table.loc[few, "selected"] == 0).all()
+    assert table.loc[few, "reason"].str.startswith("too few particles").all()
+    kept = starfile.read(out / "particles.star", always_dict=True)["particles"]
+    assert len(kept) == table.loc[table.selected == 1, "particles"].sum()
+
+
+def test_select_raises_and_leaves_relion_failure(example_project: Path, monkeypatch) -> None:
+    monkeypatch.chdir(example_project)
+    with pytest.raises(CryoDiscoveryError, match="file not found"):
+        cd.select("Class2D/job001/run_it999_data.star", "External/job004/")
+    assert (example_project / "External/job004" / FAILURE).is_file()
+    with pytest.raises(CryoDiscoveryError, match="unknown parameter.*min_scor"):
+        cd.select("Class2D/job001", "External/job005/", min_scor=0.5)
