@@ -1,0 +1,118 @@
+"""Opt-in: the External job run by a RELION 4.0 or 5.0 build's own pipeliner (``RELION4_BIN``, ``RELION5_BIN``).
+
+Set ``RELION4_BIN`` and/or ``RELION5_BIN`` to the ``bin`` directory of a build (how to make one:
+docs/relion_builds.md). Each one gets the same integration test as Debian's RELION 3.1 in
+``test_relion_pipeliner.py``, in a fresh project made by that version's own jobs:
+
+Import (the bundled example's particles) -> Class2D (EM, 2 iterations) -> CryoDiscovery External job
+-> Class2D on its ``particles.star``.
+
+Checked: the External job succeeds, RELION records our outputs under that version's node-type labels
+(``relion/nodes.py``), the selected particles are exactly those of the kept classes, and a RELION job
+runs on them. Without the variables the tests are skipped (CI has no RELION 4/5 build).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import starfile
+
+from conftest import EXAMPLE, REPO
+from relion_cryodiscovery.relion.nodes import NODE_TYPES
+
+EXECUTABLE = f"{sys.executable} {REPO / 'relion_external' / 'cryodiscovery_select.py'}"
+BUILDS = {"4.0": "RELION4_BIN", "5.0": "RELION5_BIN"}
+NEEDED = ("relion_pipeliner", "relion_import", "relion_refine")
+
+
+def build_dir(version: str) -> Path:
+    """The ``bin`` directory named by the version's variable; skips when unset, fails when incomplete."""
+    value = os.environ.get(BUILDS[version], "")
+    if not value:
+        pytest.skip(f"{BUILDS[version]} is not set (opt-in test against a RELION {version} build)")
+    directory = Path(value)
+    missing = [name for name in NEEDED if not (directory / name).is_file()]
+    assert not missing, f"{BUILDS[version]}={value} lacks {missing} (docs/relion_builds.md)"
+    return directory
+
+
+def pipeliner(project: Path, bin_dir: Path, *args: str, timeout: float = 900) -> None:
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    result = subprocess.run([str(bin_dir / "relion_pipeliner"), *args], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def pipeline(project: Path) -> dict:
+    return starfile.read(project / "default_pipeline.star", always_dict=True)
+
+
+def statuses(project: Path) -> dict[str, str]:
+    """Process name -> RELION 4/5 status label ("Succeeded", "Failed", "Running", "Scheduled")."""
+    processes = pipeline(project)["pipeline_processes"]
+    return dict(zip(processes["rlnPipeLineProcessName"], processes["rlnPipeLineProcessStatusLabel"]))
+
+
+def run_new_job(project: Path, bin_dir: Path, job_type: str, options: dict[str, str]) -> str:
+    """Add a job with ``--addJob`` (a directory name such as ``Class2D`` works in 4.0 and 5.0), run it."""
+    before = set(statuses(project)) if (project / "default_pipeline.star").exists() else set()
+    pipeliner(project, bin_dir, "--addJob", job_type,
+              "--addJobOptions", "".join(f"{key} == {value};" for key, value in options.items()))
+    (job,) = set(statuses(project)) - before
+    pipeliner(project, bin_dir, "--RunJobs", job, "--sec_wait_after", "1")
+    return job
+
+
+@pytest.mark.relion
+@pytest.mark.slow
+@pytest.mark.parametrize("version", sorted(BUILDS))
+def test_external_job_in_a_project_of_that_version(version: str, tmp_path: Path) -> None:
+    bin_dir = build_dir(version)
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copytree(EXAMPLE / "Simulated", project / "Simulated")
+
+    imported = run_new_job(project, bin_dir, "Import", {
+        "do_raw": "No", "do_other": "Yes", "fn_in_other": "Simulated/particles.star",
+        "node_type": "Particles STAR file (.star)"})
+    assert statuses(project)[imported] == "Succeeded", (project / imported / "run.err").read_text()
+    class2d_options = {
+        "nr_classes": "4", "do_em": "Yes", "do_grad": "No", "nr_iter_em": "2", "particle_diameter": "110",
+        "psi_sampling": "15", "offset_range": "3", "offset_step": "2", "nr_threads": "2", "nr_mpi": "1",
+        "do_preread_images": "Yes", "other_args": "--random_seed 1"}
+    class2d = run_new_job(project, bin_dir, "Class2D", {"fn_img": f"{imported}particles.star", **class2d_options})
+    assert statuses(project)[class2d] == "Succeeded", (project / class2d / "run.err").read_text()
+    data_star = f"{class2d}run_it002_data.star"
+
+    external = run_new_job(project, bin_dir, "External", {
+        "fn_exe": EXECUTABLE, "in_part": data_star, "param1_label": "min_particles", "param1_value": "5",
+        "nr_threads": "2"})
+    out = project / external
+    assert statuses(project)[external] == "Succeeded", (out / "run.err").read_text()
+    assert "model_version:" in (out / "run.out").read_text()
+
+    nodes = pipeline(project)["pipeline_nodes"]
+    labels = dict(zip(nodes["rlnPipeLineNodeName"], nodes["rlnPipeLineNodeTypeLabel"]))
+    column = 2 if version == "5.0" else 1
+    assert labels[f"{external}particles.star"] == NODE_TYPES["particles"][column]
+    assert labels[f"{external}class_averages.star"] == NODE_TYPES["class_averages"][column]
+    assert labels[f"{external}rank_optimiser.star"] == NODE_TYPES["rank_optimiser"][column]
+
+    data = starfile.read(project / data_star, always_dict=True)
+    kept = starfile.read(out / "particles.star", always_dict=True)
+    selected = starfile.read(out / "backup_selection.star")["rlnSelected"].to_numpy() > 0
+    classes = [number + 1 for number, keep in enumerate(selected) if keep]
+    expected = data["particles"][data["particles"]["rlnClassNumber"].isin(classes)]
+    assert list(kept["particles"]["rlnImageName"]) == list(expected["rlnImageName"])
+
+    downstream = run_new_job(project, bin_dir, "Class2D", {
+        "fn_img": f"{external}particles.star", **class2d_options, "nr_classes": "2"})
+    assert statuses(project)[downstream] == "Succeeded", (project / downstream / "run.err").read_text()
+    refined = starfile.read(project / downstream / "run_it002_data.star", always_dict=True)
+    assert len(refined["particles"]) == len(expected)
