@@ -39,7 +39,7 @@ import numpy as np
 from scipy import fft, ndimage, special
 from scipy.spatial.transform import Rotation
 
-from ..data.classes import ClassSet
+from ..relion.classes import ClassSet
 from ..data.masks import soft_disc
 from .atomic import (ELEMENTS, PENG_ELECTRON, atomic_model_names, catalog, load_model, scattering_weights)
 from .ctf import CtfParams, ctf_values, frequency_grid
