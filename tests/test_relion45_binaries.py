@@ -122,3 +122,65 @@ def test_external_job_in_a_project_of_that_version(version: str, tmp_path: Path)
     assert statuses(project)[downstream] == "Succeeded", (project / downstream / "run.err").read_text()
     refined = starfile.read(project / downstream / "run_it002_data.star", always_dict=True)
     assert len(refined["particles"]) == len(expected)
+
+
+SCHEME = REPO / "schedules" / "relion45_clean2d" / "Schemes" / "clean2d"
+
+
+@pytest.mark.relion
+@pytest.mark.slow
+@pytest.mark.parametrize("version", sorted(BUILDS))
+def test_scheme_runs_cleaning_rounds_then_initial_model(version: str, tmp_path: Path) -> None:
+    """The shipped Scheme run by that version's ``relion_schemer`` on the bundled example's particles."""
+    from test_relion_schedule import expected_rounds, read_graph, set_job_options
+
+    bin_dir = build_dir(version)
+    missing = [name for name in ("relion_schemer", "relion_align_symmetry") if not (bin_dir / name).is_file()]
+    if missing:  # InitialModel runs relion_align_symmetry after relion_refine
+        pytest.skip(f"no {', '.join(missing)} in {bin_dir} (make schemer align_symmetry)")
+    exe_dir = Path(sys.executable).parent
+    if not (exe_dir / "cryodiscovery_select").exists():
+        pytest.skip("the cryodiscovery_select command is not installed in this environment")
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copytree(EXAMPLE / "Simulated", project / "Simulated")
+    (project / "default_pipeline.star").write_text("data_pipeline_general\n\n_rlnPipeLineJobCounter 1\n")
+    shutil.copytree(SCHEME, project / "Schemes" / "clean2d")
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{exe_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+
+    def schemer(*args: str, timeout: float = 120) -> None:
+        result = subprocess.run([str(bin_dir / "relion_schemer"), "--scheme", "clean2d", *args], cwd=project,
+                                env=env, capture_output=True, text=True, timeout=timeout)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    for name, value in {"input_particles": "Simulated/particles.star", "particle_diameter": "130",
+                        "class2d_classes": "6", "class2d_iter": "40", "inimodel_iter": "10",
+                        "threads": "2"}.items():
+        schemer("--set_var", name, "--value", value, "--original_value", value)
+    set_job_options(project / "Schemes/clean2d/class2d/job.star",
+                    {"psi_sampling": "10", "offset_range": "3", "do_preread_images": "Yes",
+                     "other_args": "--random_seed 1"})
+    set_job_options(project / "Schemes/clean2d/inimodel/job.star",
+                    {"do_preread_images": "Yes", "other_args": "--random_seed 1"})
+    schemer("--reset")
+    schemer("--run", "--pipeline_control", "Schemes/clean2d/", timeout=3600)
+
+    processes = pipeline(project)["pipeline_processes"]
+    status = dict(zip(processes["rlnPipeLineProcessName"], processes["rlnPipeLineProcessStatusLabel"]))
+    assert set(status.values()) == {"Succeeded"}, status
+    class2d = sorted(p for p in status if p.startswith("Class2D/"))
+    external = sorted(p for p in status if p.startswith("External/"))
+    inimodel = [p for p in status if p.startswith("InitialModel/")]
+    assert len(class2d) == len(external) >= 1 and len(inimodel) == 1
+    final = read_graph(project / "Schemes/clean2d", "Scheme")
+    fractions = []
+    for class2d_job, external_job in zip(class2d, external):
+        data = sorted((project / class2d_job).glob("run_it*_data.star"))[-1]
+        n_in = len(starfile.read(data, always_dict=True)["particles"])
+        n_kept = len(starfile.read(project / external_job / "particles.star", always_dict=True)["particles"])
+        fractions.append(1 - n_kept / n_in)
+    rounds = expected_rounds(fractions, final.floats["min_reject_fraction"], int(final.floats["max_rounds"]))
+    assert len(class2d) == rounds, fractions
+    assert final.floats["round"] == rounds and final.bools["stop_cleaning"]
+    assert final.strings["current_particles"] == f"{external[-1]}particles.star"
+    assert list((project / inimodel[0]).glob("run_it*_class001.mrc"))
