@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,24 @@ requires_relion = pytest.mark.skipif(
     shutil.which("relion_pipeliner") is None or shutil.which("relion_refine") is None,
     reason="Debian's RELION (relion_pipeliner, relion_refine) is not installed; scripts/setup.sh installs it",
 )
+
+
+def new_project_with_particles(tmp_path: Path) -> Path:
+    """A new RELION project holding only the bundled example's particles (``Simulated/``) and the
+    one-line pipeline file a new project starts with (RELION 5's command-line pipeliner needs it)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copytree(EXAMPLE / "Simulated", project / "Simulated")
+    (project / "default_pipeline.star").write_text("data_pipeline_general\n\n_rlnPipeLineJobCounter 1\n")
+    return project
+
+
+def select_command_dir() -> Path:
+    """The directory holding the installed ``cryodiscovery_select`` command (skips the test without it)."""
+    exe_dir = Path(sys.executable).parent
+    if not (exe_dir / "cryodiscovery_select").exists():
+        pytest.skip("the cryodiscovery_select command is not installed in this environment")
+    return exe_dir
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import starfile
 
-from conftest import EXAMPLE, REPO
+from conftest import REPO, new_project_with_particles, select_command_dir
 from relion_cryodiscovery.relion.nodes import NODE_TYPES
 
 EXECUTABLE = f"{sys.executable} {REPO / 'relion_external' / 'cryodiscovery_select.py'}"
@@ -76,11 +76,7 @@ def run_new_job(project: Path, bin_dir: Path, job_type: str, options: dict[str, 
 @pytest.mark.parametrize("version", sorted(BUILDS))
 def test_external_job_in_a_project_of_that_version(version: str, tmp_path: Path) -> None:
     bin_dir = build_dir(version)
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copytree(EXAMPLE / "Simulated", project / "Simulated")
-    # what the GUI writes for a new project (the command-line pipeliner needs the file to exist)
-    (project / "default_pipeline.star").write_text("data_pipeline_general\n\n_rlnPipeLineJobCounter 1\n")
+    project = new_project_with_particles(tmp_path)
 
     imported = run_new_job(project, bin_dir, "Import", {
         "do_raw": "No", "do_other": "Yes", "fn_in_other": "Simulated/particles.star",
@@ -138,13 +134,8 @@ def test_scheme_runs_cleaning_rounds_then_initial_model(version: str, tmp_path: 
     missing = [name for name in ("relion_schemer", "relion_align_symmetry") if not (bin_dir / name).is_file()]
     if missing:  # InitialModel runs relion_align_symmetry after relion_refine
         pytest.skip(f"no {', '.join(missing)} in {bin_dir} (make schemer align_symmetry)")
-    exe_dir = Path(sys.executable).parent
-    if not (exe_dir / "cryodiscovery_select").exists():
-        pytest.skip("the cryodiscovery_select command is not installed in this environment")
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copytree(EXAMPLE / "Simulated", project / "Simulated")
-    (project / "default_pipeline.star").write_text("data_pipeline_general\n\n_rlnPipeLineJobCounter 1\n")
+    exe_dir = select_command_dir()
+    project = new_project_with_particles(tmp_path)
     shutil.copytree(SCHEME, project / "Schemes" / "clean2d")
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{exe_dir}{os.pathsep}{os.environ.get('PATH', '')}")
 

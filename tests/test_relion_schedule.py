@@ -18,14 +18,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import starfile
 
-from conftest import EXAMPLE, REPO, requires_relion
+from conftest import REPO, new_project_with_particles, requires_relion, select_command_dir
 
 SCHEDULE = REPO / "schedules" / "relion31_clean2d" / "Schedules" / "clean2d"
 BUILD_SCRIPT = REPO / "schedules" / "relion31_clean2d" / "build_schedule.sh"
@@ -422,13 +421,8 @@ def particle_count(path: Path) -> int:
 @pytest.mark.relion
 @pytest.mark.slow
 def test_schedule_runs_cleaning_rounds_until_the_rule_then_initial_model(tmp_path):
-    exe_dir = Path(sys.executable).parent
-    if not (exe_dir / "cryodiscovery_select").exists():
-        pytest.skip("the cryodiscovery_select command is not installed in this environment")
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copytree(EXAMPLE / "Simulated", project / "Simulated")
-    (project / "default_pipeline.star").write_text("data_pipeline_general\n\n_rlnPipeLineJobCounter 1\n")
+    exe_dir = select_command_dir()
+    project = new_project_with_particles(tmp_path)
     shutil.copytree(SCHEDULE, project / "Schedules" / "clean2d")
     for name, value in {"current_particles": "Simulated/particles.star", "particle_diameter": "130",
                         "class2d_classes": "6", "class2d_iter": "5", "threads": "2"}.items():
