@@ -49,8 +49,20 @@ def split_val(arrays, fraction: float, seed: int):
 def concat(parts):
     from relion_cryodiscovery.training.trainer import TrainingArrays
 
+    weights = None
+    if any(p.weights is not None for p in parts):
+        weights = np.concatenate([p.sample_weights() for p in parts])
     return TrainingArrays(np.concatenate([p.images for p in parts]), np.concatenate([p.features for p in parts]),
-                          np.concatenate([p.labels for p in parts]), np.concatenate([p.groups for p in parts]))
+                          np.concatenate([p.labels for p in parts]), np.concatenate([p.groups for p in parts]),
+                          weights)
+
+
+def weighted(arrays, weight: float):
+    """The same classes with every sample weight set to ``weight``."""
+    from relion_cryodiscovery.training.trainer import TrainingArrays
+
+    return TrainingArrays(arrays.images, arrays.features, arrays.labels, arrays.groups,
+                          np.full(len(arrays), weight, np.float32))
 
 
 def main() -> int:
@@ -62,6 +74,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=14)
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--no_real_corpus", action="store_true", help="train on the lab corpus only")
+    parser.add_argument("--real_weight", type=float, default=1.0,
+                        help="sample weight of the real relion_refine training classes (the lab corpus has weight 1)")
     parser.add_argument("--max_fnr", type=float, default=0.05,
                         help="threshold rule: the highest threshold with validation FNR <= this")
     parser.add_argument("--recalibrate", action="store_true",
@@ -91,14 +105,14 @@ def main() -> int:
         real = to_arrays([j for j in jobs if j.dimensionality == 2])
         real3d = to_arrays([j for j in jobs if j.dimensionality == 3]) if any(j.dimensionality == 3 for j in jobs) else None
         real_tr, real_va = split_val(real, 0.15, args.seed + 1)
-        parts_train.append(real_tr)
+        parts_train.append(weighted(real_tr, args.real_weight) if args.real_weight != 1.0 else real_tr)
         parts_val.append(real_va)
         if real3d is not None:  # 3D classes: each of their 6 views is a sample labelled with its class
             flat = type(real3d)(real3d.images.reshape(-1, 1, *real3d.images.shape[2:]),
                                 np.repeat(real3d.features, real3d.n_views, 0), np.repeat(real3d.labels, real3d.n_views),
                                 np.repeat(real3d.groups, real3d.n_views))
             tr3, va3 = split_val(flat, 0.2, args.seed + 2)
-            parts_train.append(tr3)
+            parts_train.append(weighted(tr3, args.real_weight) if args.real_weight != 1.0 else tr3)
             parts_val.append(va3)
     train, val = concat(parts_train), concat(parts_val)
     dropped = [g for g in args.drop_groups.split(",") if g]

@@ -73,3 +73,22 @@ def test_spread_of_a_nearly_constant_measure_is_floored():
     q10, q90 = np.quantile(per_job, [0.1, 0.9])
     assert q90 - q10 > 0 and np.isclose(ref["scale"][i], (q90 - q10) / 2.563)
     assert abs((1.5 - ref["median"][i]) / ref["scale"][i]) < ref["distance_threshold"]
+
+
+def test_a_single_typical_class_is_judged_by_the_spread_of_classes_not_of_job_medians():
+    """One class at 2 within-job spreads from the centre is an ordinary class, not an odd job; one far
+    beyond every class still flags. Without the within-job spread (references before 0.6.0) the ordinary
+    class is several job-median spreads out."""
+    rng = np.random.default_rng(4)
+    ref = _reference(rng)
+    column = domain_columns()[5]
+    i = list(ref["columns"]).index(column)
+    assert 0.8 < ref["within_scale"][i] < 1.2  # the classes' own spread, N(0, 1)
+    one = np.zeros((1, 2 * N_FEATURES))
+    one[0, column] = 2.0
+    p = np.full(1, 0.5)
+    assert not check_job(one, p, p, ref).out_of_domain
+    old = {k: v for k, v in ref.items() if k != "within_scale"}
+    assert job_distance(one, old) > job_distance(one, ref)
+    one[0, column] = 12.0
+    assert check_job(one, p, p, ref).out_of_domain

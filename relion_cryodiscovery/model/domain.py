@@ -4,7 +4,10 @@ Each job is described by the median over its classes of every pixel-derived feat
 statistics and spectral measures; never metadata, which may be missing). The reference is the
 median and robust spread (1.4826 x MAD, at least the 10-90% range / 2.563) of those job descriptors over the training jobs; a job's
 **distance** is its largest robust z-score over the descriptors (so one far-off property, such as
-classes sharper or more finely sampled than anything in training, is enough). A job is flagged
+classes sharper or more finely sampled than anything in training, is enough). A job of few classes has
+a noisier median: its spread adds the typical within-job spread of a class's value, scaled as the
+variance of a median of ``n`` values (``pi / 2n``, at most 1), so a single good class is not judged
+against the medians of whole jobs as if it were one. A job is flagged
 when its distance exceeds ``MARGIN`` x the largest distance among the validation jobs (jobs the
 model was not fitted on).
 
@@ -42,11 +45,30 @@ def job_descriptor(features: np.ndarray, columns: np.ndarray) -> np.ndarray:
     return np.median(np.asarray(features, float)[:, columns], axis=0)
 
 
+def median_variance_factor(n_classes: int) -> float:
+    """Variance of the median of ``n`` values in units of one value's variance (``pi / 2n``, at most 1)."""
+    return min(1.0, np.pi / (2.0 * max(int(n_classes), 1)))
+
+
 def job_distance(features: np.ndarray, reference: dict) -> float:
-    """Largest robust z-score of the job's descriptor against the training jobs'."""
+    """Largest robust z-score of the job's descriptor against the training jobs'.
+
+    References with a ``within_scale`` (models from 0.6.0) widen the spread for jobs of few classes.
+    """
     columns = np.asarray(reference["columns"], int)
-    z = (job_descriptor(features, columns) - np.asarray(reference["median"])) / np.asarray(reference["scale"])
+    scale = np.asarray(reference["scale"], float)
+    if "within_scale" in reference:
+        within = np.asarray(reference["within_scale"], float)
+        scale = np.sqrt(scale**2 + within**2 * median_variance_factor(len(features)))
+    z = (job_descriptor(features, columns) - np.asarray(reference["median"])) / scale
     return float(np.max(np.abs(z)))
+
+
+def within_job_scale(jobs: list[np.ndarray], columns: np.ndarray) -> np.ndarray:
+    """The typical spread of one class's value around its job's median (median over jobs of 1.4826 x MAD)."""
+    spreads = [1.4826 * np.median(np.abs(f[:, columns] - np.median(f[:, columns], axis=0)), axis=0)
+               for f in jobs if len(f) >= MIN_CLASSES]
+    return np.median(np.array(spreads), axis=0) if spreads else np.zeros(len(columns))
 
 
 def disagreement_rate(p_d1: np.ndarray, p_d2: np.ndarray) -> float:
@@ -62,7 +84,8 @@ def fit_domain_reference(train_features: np.ndarray, train_groups: np.ndarray, v
                          val_groups: np.ndarray, feature_names=FEATURE_NAMES) -> dict:
     """Reference statistics from the training jobs, the threshold from the validation jobs."""
     columns = domain_columns(feature_names)
-    train = np.array([job_descriptor(f, columns) for f in _by_job(train_features, train_groups)])
+    train_jobs = [np.asarray(f, float) for f in _by_job(train_features, train_groups)]
+    train = np.array([job_descriptor(f, columns) for f in train_jobs])
     median = np.median(train, axis=0)
     scale = 1.4826 * np.median(np.abs(train - median), axis=0)
     # Where most training jobs share one value (a measure that is ~0 for masked classes), the MAD is a
@@ -71,7 +94,9 @@ def fit_domain_reference(train_features: np.ndarray, train_groups: np.ndarray, v
     scale = np.maximum(scale, (q90 - q10) / 2.563)
     scale = np.where(scale > 1e-6, scale, np.maximum(train.std(axis=0), 1e-3))
     reference = {"columns": columns.tolist(), "names": [feature_names[i] for i in columns],
-                 "median": median.tolist(), "scale": scale.tolist(), "margin": MARGIN, "training_jobs": len(train)}
+                 "median": median.tolist(), "scale": scale.tolist(),
+                 "within_scale": within_job_scale(train_jobs, columns).tolist(), "margin": MARGIN,
+                 "training_jobs": len(train)}
     distances = np.array([job_distance(f, reference) for f in _by_job(val_features, val_groups)])
     reference.update({
         "distance_threshold": float(MARGIN * distances.max()),
