@@ -64,10 +64,17 @@ def job_distance(features: np.ndarray, reference: dict) -> float:
     return float(np.max(np.abs(z)))
 
 
+def robust_spread(values: np.ndarray) -> np.ndarray:
+    """Per column: 1.4826 x MAD, at least the 10-90% range / 2.563 (a normal's sigma), so a measure whose
+    values mostly coincide (~0 for masked classes) or whose good classes form a tail is not a hair trigger."""
+    mad = 1.4826 * np.median(np.abs(values - np.median(values, axis=0)), axis=0)
+    q10, q90 = np.quantile(values, [0.1, 0.9], axis=0)
+    return np.maximum(mad, (q90 - q10) / 2.563)
+
+
 def within_job_scale(jobs: list[np.ndarray], columns: np.ndarray) -> np.ndarray:
-    """The typical spread of one class's value around its job's median (median over jobs of 1.4826 x MAD)."""
-    spreads = [1.4826 * np.median(np.abs(f[:, columns] - np.median(f[:, columns], axis=0)), axis=0)
-               for f in jobs if len(f) >= MIN_CLASSES]
+    """The typical spread of one class's value around its job's median (median over jobs)."""
+    spreads = [robust_spread(f[:, columns]) for f in jobs if len(f) >= MIN_CLASSES]
     return np.median(np.array(spreads), axis=0) if spreads else np.zeros(len(columns))
 
 
@@ -87,11 +94,7 @@ def fit_domain_reference(train_features: np.ndarray, train_groups: np.ndarray, v
     train_jobs = [np.asarray(f, float) for f in _by_job(train_features, train_groups)]
     train = np.array([job_descriptor(f, columns) for f in train_jobs])
     median = np.median(train, axis=0)
-    scale = 1.4826 * np.median(np.abs(train - median), axis=0)
-    # Where most training jobs share one value (a measure that is ~0 for masked classes), the MAD is a
-    # hair trigger; the 10-90% range (a normal's sigma is that over 2.563) sets a floor.
-    q10, q90 = np.quantile(train, [0.1, 0.9], axis=0)
-    scale = np.maximum(scale, (q90 - q10) / 2.563)
+    scale = robust_spread(train)
     scale = np.where(scale > 1e-6, scale, np.maximum(train.std(axis=0), 1e-3))
     reference = {"columns": columns.tolist(), "names": [feature_names[i] for i in columns],
                  "median": median.tolist(), "scale": scale.tolist(),
