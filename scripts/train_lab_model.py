@@ -70,7 +70,7 @@ def main() -> int:
     parser.add_argument("--lab", type=Path, default=REPO / "corpus_cache" / "lab", help="make_lab_corpus.py output")
     parser.add_argument("--o", type=Path, default=REPO / "models" / "default", help="model directory to write")
     parser.add_argument("--staging", type=Path, default=None, help="training folder (default: <o>.training)")
-    parser.add_argument("--model_version", default="0.5.0")
+    parser.add_argument("--model_version", default="0.5.1")
     parser.add_argument("--epochs", type=int, default=14)
     parser.add_argument("--seed", type=int, default=20261201)
     parser.add_argument("--no_real_corpus", action="store_true", help="train on the lab corpus only")
