@@ -1,6 +1,8 @@
 # Same 13 tiles as make_himena065.py, with the GUI overlays inpainted instead of left in:
 # green caption text (G - (R+B)/2 > 15, dilated 2 px), the white dotted zoom line across tile 3 and the
-# white inset border in the top rows of tile 7 (pure white, min channel > 235, dilated 1 px).
+# white inset border in the top rows of tile 7 (pure white, min channel > 235, dilated 1 px); in tiles 7 and 8
+# also the strip of the GUI inset above that border (every row down to the lowest row of the top 20 that is
+# mostly white, plus 2 rows), whose coloured pixels and grey text are not caught by the rules above.
 # Inpainting: skimage.restoration.inpaint_biharmonic. Output: job065_visible13_inpainted_fig8bit.mrcs (+ preview).
 import numpy as np, mrcfile
 from PIL import Image
@@ -18,6 +20,10 @@ for i, (r, c) in enumerate(cells):
     green = ndimage.binary_dilation(col[..., 1] - (col[..., 0] + col[..., 2]) / 2 > 15, iterations=2)
     white = ndimage.binary_dilation(col.min(-1) > 235, iterations=1) if i in (2, 6) else np.zeros_like(green)
     mask = green | white
+    if i in (6, 7):  # the inset strip across the top of tiles 7 and 8 (1-based)
+        border = [y for y in range(20) if (col[y].min(-1) > 235).mean() > 0.5]
+        if border:
+            mask[: max(border) + 3] = True
     tiles.append(inpaint_biharmonic(t / 255.0, mask) * 255.0)
     masks.append(mask)
     print(i, 'masked px', int(mask.sum()))
