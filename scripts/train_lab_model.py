@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -58,11 +59,10 @@ def concat(parts):
 
 
 def weighted(arrays, weight: float):
-    """The same classes with every sample weight set to ``weight``."""
-    from relion_cryodiscovery.training.trainer import TrainingArrays
-
-    return TrainingArrays(arrays.images, arrays.features, arrays.labels, arrays.groups,
-                          np.full(len(arrays), weight, np.float32))
+    """The same classes with every sample weight set to ``weight`` (unchanged at weight 1)."""
+    if weight == 1.0:
+        return arrays
+    return dataclasses.replace(arrays, weights=np.full(len(arrays), weight, np.float32))
 
 
 def main() -> int:
@@ -105,14 +105,14 @@ def main() -> int:
         real = to_arrays([j for j in jobs if j.dimensionality == 2])
         real3d = to_arrays([j for j in jobs if j.dimensionality == 3]) if any(j.dimensionality == 3 for j in jobs) else None
         real_tr, real_va = split_val(real, 0.15, args.seed + 1)
-        parts_train.append(weighted(real_tr, args.real_weight) if args.real_weight != 1.0 else real_tr)
+        parts_train.append(weighted(real_tr, args.real_weight))
         parts_val.append(real_va)
         if real3d is not None:  # 3D classes: each of their 6 views is a sample labelled with its class
             flat = type(real3d)(real3d.images.reshape(-1, 1, *real3d.images.shape[2:]),
                                 np.repeat(real3d.features, real3d.n_views, 0), np.repeat(real3d.labels, real3d.n_views),
                                 np.repeat(real3d.groups, real3d.n_views))
             tr3, va3 = split_val(flat, 0.2, args.seed + 2)
-            parts_train.append(weighted(tr3, args.real_weight) if args.real_weight != 1.0 else tr3)
+            parts_train.append(weighted(tr3, args.real_weight))
             parts_val.append(va3)
     train, val = concat(parts_train), concat(parts_val)
     dropped = [g for g in args.drop_groups.split(",") if g]

@@ -53,7 +53,7 @@ def median_variance_factor(n_classes: int) -> float:
 def job_distance(features: np.ndarray, reference: dict) -> float:
     """Largest robust z-score of the job's descriptor against the training jobs'.
 
-    References with a ``within_scale`` (models from 0.6.0) widen the spread for jobs of few classes.
+    References with a ``within_scale`` (models from 0.5.1) widen the spread for jobs of few classes.
     """
     columns = np.asarray(reference["columns"], int)
     scale = np.asarray(reference["scale"], float)
