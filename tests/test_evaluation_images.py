@@ -128,3 +128,26 @@ def test_montage_draws_without_matplotlibs_font(tmp_path: Path, monkeypatch) -> 
 def test_montage_rejects_mismatched_lengths(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         class_montage(np.zeros((3, 8, 8)), [1, 2], [0.1, 0.2], [0, 1], ["", ""], tmp_path / "m.png")
+
+
+def test_out_of_domain_warning_leads_the_title_and_fits_a_one_class_montage(tmp_path: Path) -> None:
+    """The warning comes before the input path, so cutting a long path to the montage's width keeps it, and a
+    montage of one class is still wide enough to show it."""
+    from types import SimpleNamespace
+
+    from relion_cryodiscovery.model.domain import DomainCheck
+    from relion_cryodiscovery.pipeline.montage import MIN_WIDTH, TITLE_PX, _fit, _font
+    from relion_cryodiscovery.pipeline.writing import montage_title
+
+    card = SimpleNamespace(model_version="9.9")
+    long_path = "/data/projects/" + "deep/" * 30 + "Class2D/job042/run_it025_optimiser.star"
+    title = montage_title(long_path, card, DomainCheck(20.0, 0.0, 15.0))
+    assert montage_title("x.mrcs", card, DomainCheck(1.0, 0.0, 15.0)) == "x.mrcs (9.9)"
+    assert montage_size(1)[0] == MIN_WIDTH > TILE
+    shown = _fit(f"{title}: 1/1 selected", _font(TITLE_PX, bold=True), MIN_WIDTH - 8)
+    assert shown.startswith("OUT OF DOMAIN: look before trusting") and shown.endswith("…")
+    out = class_montage(np.random.default_rng(1).normal(size=(1, 32, 32)), [1], [0.9], [1], ["selected"],
+                        tmp_path / "one.png", title=title)
+    png = imread(out)
+    assert png.shape[:2] == montage_size(1)[::-1]
+    assert (png[:TITLE_BAND, 2 * TILE:, :3] < 100).any()  # the title runs on past the single tile

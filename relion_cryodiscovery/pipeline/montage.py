@@ -39,6 +39,8 @@ REASON_PITCH = 9
 REASON_TOP = 13
 TEXT_BAND = REASON_TOP + REASON_LINES * REASON_PITCH + 1
 TITLE_BAND = 28
+#: The narrowest montage: wide enough for the title's warning and counts when a job has few classes.
+MIN_WIDTH = 5 * TILE
 #: Font sizes in pixels: tile labels, "no image", the title.
 LABEL_PX = 8
 NOTE_PX = 10
@@ -54,7 +56,7 @@ def montage_layout(n_classes: int, ncols: int | None = None) -> tuple[int, int]:
 def montage_size(n_classes: int, ncols: int | None = None) -> tuple[int, int]:
     """(width, height) in pixels of the montage PNG for ``n_classes``."""
     rows, cols = montage_layout(n_classes, ncols)
-    return cols * TILE, TITLE_BAND + rows * (TILE + TEXT_BAND)
+    return max(cols * TILE, MIN_WIDTH), TITLE_BAND + rows * (TILE + TEXT_BAND)
 
 
 def tile_origin(index: int, cols: int) -> tuple[int, int]:

@@ -79,9 +79,10 @@ def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_
 
 
 def montage_title(input_path: str, card: ModelCard, check: DomainCheck | None) -> str:
-    """The montage's title: input and model version, and a warning when the job is out of domain."""
+    """The montage's title: input and model version, led by a warning when the job is out of domain (first, so
+    that cutting a long input path to the montage's width never cuts the warning)."""
     title = f"{input_path} ({card.model_version})"
-    return title + " - OUT OF DOMAIN: look before trusting" if check is not None and check.out_of_domain else title
+    return "OUT OF DOMAIN: look before trusting - " + title if check is not None and check.out_of_domain else title
 
 
 def montage_tiles(classes: ClassSet, inputs: "ModelInputs") -> "MontageTiles":
