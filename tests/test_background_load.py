@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from relion_cryodiscovery.pipeline import scoring
-from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.relion.sentinels import FAILURE, SUCCESS
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,8 +10,12 @@ the montage and the RELION outputs all read it; :meth:`ClassScores.table` is the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas
 
 #: Columns of ``cryodiscovery_scores.csv`` / ``.star`` and of :meth:`ClassScores.table`, in order.
 SCORE_COLUMNS = ("class_number", "score", "selected", "p_d1", "p_d2", "p_d3", "d3_used", "particles", "reason")
