@@ -1,4 +1,13 @@
-"""Scores -> which classes to keep, each decision with its reason."""
+"""Scores -> which classes to keep, each decision with its reason.
+
+The rule is an absolute threshold on the calibrated score (``min_score``), optionally raised for one job
+by a **job-relative bar** (``relative_gap``): a person judges a class beside the best classes of the
+same job, so a class is kept only if its score is within ``relative_gap`` logits of the mean logit of
+the job's best classes (:func:`best_classes`). The bar only ever raises the threshold; a job whose
+best classes are weak is judged by ``min_score`` alone (so a job of only junk keeps nothing by it).
+Which threshold and gap a ``strictness`` setting means is part of the model
+(:meth:`relion_cryodiscovery.model.card.ModelCard.operating_point`).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +18,34 @@ import numpy as np
 from .errors import CryoDiscoveryError
 
 
+#: The job's best classes: this fraction of its eligible classes by score, at least one, at most TOP_MAX.
+TOP_FRACTION = 0.2
+TOP_MAX = 5
+_EPS = 1e-4
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, float), _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))
+
+
+def best_classes(scores: np.ndarray) -> np.ndarray:
+    """Indices of the job's best classes by score (the reference of the job-relative bar)."""
+    k = int(min(TOP_MAX, max(1, round(TOP_FRACTION * len(scores)))))
+    return np.argsort(-np.asarray(scores, float), kind="stable")[:k]
+
+
+def relative_bar(scores: np.ndarray, gap: float) -> float:
+    """The job-relative bar: ``sigmoid(mean logit of the best classes - gap)`` (0 for no scores)."""
+    if len(scores) == 0:
+        return 0.0
+    best = float(_logit(np.asarray(scores)[best_classes(scores)]).mean())
+    return float(1.0 / (1.0 + np.exp(-(best - gap))))
+
+
 @dataclass(frozen=True)
 class SelectionRule:
-    """The user's parameters (External-tab Params)."""
+    """The user's parameters (External-tab Params) and the model's operating point."""
 
     #: Keep classes whose calibrated P(good) is at least this.
     min_score: float
@@ -19,6 +53,10 @@ class SelectionRule:
     min_particles: int = 0
     #: Keep at least this many classes (best scores first), even below ``min_score``.
     min_classes: int = 0
+    #: Also require a score within this many logits of the job's best classes (None: ``min_score`` alone).
+    relative_gap: float | None = None
+    #: Words for the reasons, e.g. "strictness strict".
+    label: str = ""
 
     def validate(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:
@@ -27,12 +65,16 @@ class SelectionRule:
             raise CryoDiscoveryError(None, f"min_particles must be 0 or more, not {self.min_particles}")
         if self.min_classes < 0:
             raise CryoDiscoveryError(None, f"min_classes must be 0 or more, not {self.min_classes}")
+        if self.relative_gap is not None and not self.relative_gap > 0:
+            raise CryoDiscoveryError(None, f"the job-relative gap must be positive, not {self.relative_gap}")
 
 
 @dataclass
 class Selection:
     selected: np.ndarray  # (K,) bool
     reasons: list[str]  # (K,) why dropped ("" when kept) or why kept below the threshold
+    #: The threshold this job was judged by: ``min_score``, or the job-relative bar when higher.
+    threshold: float = 0.0
 
 
 def select_classes(
@@ -59,16 +101,22 @@ def select_classes(
             reasons[i], eligible[i] = "no particles in this class", False
         elif 0 <= counts[i] < rule.min_particles:
             reasons[i], eligible[i] = f"too few particles ({counts[i]} < min_particles {rule.min_particles})", False
-    selected = eligible & (scores >= rule.min_score)
+    threshold, why = rule.min_score, f"min_score {rule.min_score:.3f}"
+    if rule.relative_gap is not None and eligible.any():
+        bar = relative_bar(scores[eligible], rule.relative_gap)
+        if bar > threshold:
+            threshold = bar
+            why = f"the job-relative bar {bar:.3f} ({rule.label or 'relative_gap'}: within {rule.relative_gap:g} logits of the job's best classes)"
+    selected = eligible & (scores >= threshold)
     for i in np.flatnonzero(eligible & ~selected):
-        reasons[i] = f"score {scores[i]:.3f} < min_score {rule.min_score:.3f}"
+        reasons[i] = f"score {scores[i]:.3f} < {why}"
     if selected.sum() < rule.min_classes:
         order = [i for i in np.argsort(-scores, kind="stable") if eligible[i] and not selected[i]]
         for i in order[: rule.min_classes - int(selected.sum())]:
             selected[i] = True
             reasons[i] = f"kept by min_classes {rule.min_classes} (score {scores[i]:.3f})"
     if allow_empty and not selected.any():
-        return Selection(selected=selected, reasons=reasons)
+        return Selection(selected=selected, reasons=reasons, threshold=threshold)
     if not eligible.any():
         raise CryoDiscoveryError(
             None, "no class is eligible (all are empty or have fewer than min_particles particles); lower min_particles"
@@ -78,6 +126,6 @@ def select_classes(
         raise CryoDiscoveryError(
             None,
             f"no class passed the selection (best score {best:.3f} < min_score {rule.min_score:g}); "
-            "lower min_score or set min_classes to keep the N best classes",
+            "lower min_score or set min_classes to keep the N best classes (or choose strictness lenient)",
         )
-    return Selection(selected=selected, reasons=reasons)
+    return Selection(selected=selected, reasons=reasons, threshold=threshold)

@@ -37,3 +37,37 @@ def test_scoring_may_select_nothing():
     result = select_classes(np.array([0.1, 0.2]), None, ["", ""], SelectionRule(0.5), allow_empty=True)
     assert not result.selected.any()
     assert result.reasons == ["score 0.100 < min_score 0.500", "score 0.200 < min_score 0.500"]
+
+
+def test_a_score_equal_to_min_score_is_kept():
+    result = select_classes(np.array([0.5, 0.4999]), np.array([10, 10]), ["", ""], SelectionRule(0.5))
+    assert list(result.selected) == [True, False]
+    assert result.threshold == 0.5
+
+
+def test_job_relative_bar_raises_the_threshold_in_a_job_of_strong_classes():
+    # five sharp classes at 0.98-0.99 and blobs at 0.3-0.9: the bar (gap 2 logits) drops the blobs
+    scores = np.array([0.99, 0.99, 0.985, 0.98, 0.98, 0.9, 0.7, 0.3])
+    rule = SelectionRule(0.177, relative_gap=2.0, label="strictness strict")
+    result = select_classes(scores, None, [""] * 8, rule)
+    assert list(result.selected) == [True] * 5 + [False] * 3
+    assert 0.9 < result.threshold < 0.98
+    assert "job-relative bar" in result.reasons[5] and "strictness strict" in result.reasons[5]
+
+
+def test_job_relative_bar_never_lowers_min_score():
+    # an early-round job of weak classes, and a job of only junk: min_score alone decides
+    weak = np.array([0.3, 0.25, 0.2, 0.1, 0.05])
+    result = select_classes(weak, None, [""] * 5, SelectionRule(0.177, relative_gap=2.0), allow_empty=True)
+    assert result.threshold == 0.177 and list(result.selected) == [True, True, True, False, False]
+    junk = np.array([0.1, 0.05, 0.02])
+    result = select_classes(junk, None, [""] * 3, SelectionRule(0.177, relative_gap=2.0), allow_empty=True)
+    assert not result.selected.any()
+
+
+def test_best_classes_are_the_top_fifth_within_one_and_five():
+    from relion_cryodiscovery.selection import best_classes
+
+    assert list(best_classes(np.array([0.1, 0.9, 0.5]))) == [1]
+    assert len(best_classes(np.linspace(0, 1, 100))) == 5
+    assert sorted(best_classes(np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]))) == [8, 9]

@@ -19,7 +19,10 @@ IGNORED = ("pipeline_control",)
 
 #: The External tab's Params (label -> help), as RELION passes them (``--label value``).
 PARAMETER_HELP = {
-    "min_score": "minimum calibrated P(good) to keep a class (default: the model's calibrated threshold)",
+    "min_score": "keep classes with calibrated P(good) >= this, an absolute override of strictness (default: none)",
+    "strictness": "lenient, balanced or strict: the model's operating point; strict also judges each class "
+                  "against the job's best classes (default balanced)",
+    "contrast": "auto (detect protein-dark classes and score them flipped), normal or inverted (default auto)",
     "min_particles": "drop classes with fewer particles (default 0)",
     "min_classes": "keep at least this many best-scoring classes (default 0)",
     "model": "model directory with d1/d2/d3.keras and model_card.json (default: the shipped model)",
@@ -117,6 +120,8 @@ def external_arguments(values: dict[str, str], require_input: bool = True) -> Ex
         values.pop(name, None)
     parameters = JobParameters(
         min_score=_number(values, "min_score", float, None),
+        strictness=values.get("strictness") or "balanced",
+        contrast=values.get("contrast") or "auto",
         min_particles=_number(values, "min_particles", int, 0),
         min_classes=_number(values, "min_classes", int, 0),
         model=values.get("model") or None,

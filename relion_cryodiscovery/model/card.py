@@ -16,6 +16,10 @@ CARD_FILENAME = "model_card.json"
 #: Bump when a field changes meaning; loaders refuse other versions.
 FORMAT_VERSION = 1
 SUPPORTED_FORMAT_VERSIONS = (1,)
+#: The ``strictness`` settings, most lenient first; ``balanced`` is the default.
+STRICTNESS_LEVELS: tuple[str, ...] = ("lenient", "balanced", "strict")
+#: ``strict`` on cards without operating points (before 0.6.0): the threshold plus this job-relative gap.
+DEFAULT_STRICT_GAP = 3.0
 
 
 @dataclass
@@ -52,6 +56,20 @@ class ModelCard:
     ece: float
     #: Anything else (training configuration, boosting rules, library versions).
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def operating_point(self, strictness: str = "balanced") -> tuple[float, float | None]:
+        """(min_score, job-relative gap or None) that ``strictness`` means for this model.
+
+        From ``extra["decision"]`` (models from 0.6.0, each with its measured figures); older cards:
+        ``lenient`` and ``balanced`` are the calibrated threshold, ``strict`` adds :data:`DEFAULT_STRICT_GAP`.
+        """
+        if strictness not in STRICTNESS_LEVELS:
+            raise CryoDiscoveryError(None, f"strictness must be one of {', '.join(STRICTNESS_LEVELS)}, not {strictness!r}")
+        point = self.extra.get("decision", {}).get(strictness)
+        if point is not None:
+            gap = point.get("relative_gap")
+            return float(point["min_score"]), None if gap is None else float(gap)
+        return float(self.threshold), DEFAULT_STRICT_GAP if strictness == "strict" else None
 
     def to_json(self) -> str:
         return json.dumps(_json_safe(asdict(self)), indent=2, sort_keys=False, allow_nan=False)

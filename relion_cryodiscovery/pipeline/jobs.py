@@ -33,16 +33,24 @@ from .writing import (SelectionOutputs, earlier_outputs, montage_tiles, montage_
 
 def decide(classes: ClassSet, scores: ClassScores, problems: list[str], card: ModelCard, parameters: JobParameters,
            allow_empty: bool = False) -> float:
-    """Apply the selection rule to ``scores`` (in place); returns the threshold used (``min_score`` or the
-    model's calibrated one)."""
-    min_score = parameters.min_score if parameters.min_score is not None else float(card.threshold)
-    rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes)
+    """Apply the selection rule to ``scores`` (in place); returns the threshold this job was judged by.
+
+    ``min_score``, when given, is an absolute override; else ``strictness`` picks the model's operating
+    point (:meth:`~relion_cryodiscovery.model.card.ModelCard.operating_point`), which for ``strict``
+    raises the threshold to the job-relative bar when the job's best classes are strong.
+    """
+    if parameters.min_score is not None:
+        rule = SelectionRule(parameters.min_score, parameters.min_particles, parameters.min_classes)
+    else:
+        min_score, gap = card.operating_point(parameters.strictness)
+        rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes, gap,
+                             f"strictness {parameters.strictness}")
     try:
         decision = select_classes(scores.score, classes.particle_counts, problems, rule, allow_empty)
     except CryoDiscoveryError as error:  # name the job whose classes were judged
         raise CryoDiscoveryError(error.path or classes.source, error.problem) from None
     scores.set_decision(decision.selected, decision.reasons)
-    return min_score
+    return decision.threshold
 
 
 def note_skipped(classes: ClassSet, problems: list[str]) -> None:
@@ -89,13 +97,13 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
             print(f"NOTE: {job.data_star} has no data_optics block (RELION 3.0 format); particles.star keeps that "
                   "format, which RELION 3.1 and later convert when they read it")
         while_waiting = (lambda inputs: montage.append(montage_tiles(classes, inputs))) if parameters.montage else None
-        scores, inputs, card = score_classes(classes, parameters, output, log, model, while_waiting)
+        scores, inputs, card, polarity = score_classes(classes, parameters, output, log, model, while_waiting)
         note_skipped(classes, inputs.problems)
         check = domain_check(scores, inputs, card)
         min_score = decide(classes, scores, inputs.problems, card, parameters)
-        info = provenance(card, parameters, input_path, min_score, check)
+        info = provenance(card, parameters, input_path, min_score, check, polarity)
         selection = SelectionOutputs(prefix, version, job, contents, scores, info, montage[0] if montage else None,
-                                     montage_title(input_path, card, check))
+                                     montage_title(input_path, card, check, polarity))
         with timed("write outputs", log):
             names, n_particles = write_selection(output, selection, copier, rank_data)
     finally:
@@ -124,15 +132,15 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
             classes = read_classes(Path(input_path), parameters.angpix)
         montage: list = []
         while_waiting = (lambda inputs: montage.append(montage_tiles(classes, inputs))) if parameters.montage else None
-        scores, inputs, card = score_classes(classes, parameters, output, log, model, while_waiting)
+        scores, inputs, card, polarity = score_classes(classes, parameters, output, log, model, while_waiting)
     finally:
         model.close()
     check = domain_check(scores, inputs, card)
     min_score = decide(classes, scores, inputs.problems, card, parameters, allow_empty=True)
-    info = provenance(card, parameters, input_path, min_score, check)
+    info = provenance(card, parameters, input_path, min_score, check, polarity)
     names = stage_score_tables(output, scores, info)
     if parameters.montage:
-        names += stage_montage(output, montage[0], scores, montage_title(input_path, card, check))
+        names += stage_montage(output, montage[0], scores, montage_title(input_path, card, check, polarity))
     output.commit(names, [])
     log.append(("total", time.perf_counter() - start))
     report(log, scores, info, model)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from ..data.polarity import CONTRAST_CHOICES
 from ..errors import CryoDiscoveryError
+from ..model.card import STRICTNESS_LEVELS
 from ..selection import SelectionRule
 
 
@@ -17,8 +19,12 @@ from ..selection import SelectionRule
 class JobParameters:
     """Parameters of a select or score run (the External tab's Params)."""
 
-    #: Minimum calibrated P(good); None = the model's calibrated threshold.
+    #: Minimum calibrated P(good), an absolute override of ``strictness``; None = the model's operating point.
     min_score: float | None = None
+    #: "lenient", "balanced" or "strict": the model's operating point (strict adds the job-relative bar).
+    strictness: str = "balanced"
+    #: "auto" (detect inverted contrast per job), "normal" or "inverted" (force the input's polarity).
+    contrast: str = "auto"
     #: Classes with fewer particles are not selected.
     min_particles: int = 0
     #: At least this many best-scoring classes are kept, even below ``min_score``.
@@ -57,4 +63,8 @@ class JobParameters:
             raise CryoDiscoveryError(None, f"--j must be between 1 and 1024, not {self.threads}")
         if self.angpix is not None and not 0.05 <= self.angpix <= 100:
             raise CryoDiscoveryError(None, f"angpix must be a pixel size in Angstrom (0.05-100), not {self.angpix}")
+        if self.strictness not in STRICTNESS_LEVELS:
+            raise CryoDiscoveryError(None, f"strictness must be one of {', '.join(STRICTNESS_LEVELS)}, not {self.strictness!r}")
+        if self.contrast not in CONTRAST_CHOICES:
+            raise CryoDiscoveryError(None, f"contrast must be one of {', '.join(CONTRAST_CHOICES)}, not {self.contrast!r}")
         SelectionRule(self.min_score if self.min_score is not None else 0.5, self.min_particles, self.min_classes).validate()

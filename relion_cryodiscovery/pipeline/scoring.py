@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol
 
@@ -35,6 +36,7 @@ from .scores import ClassScores
 
 if TYPE_CHECKING:
     from ..data.inputs import ModelInputs
+    from ..data.polarity import Polarity
 
 
 class ModelLoader(Protocol):
@@ -185,18 +187,25 @@ def start_model(directory: Path, parameters: JobParameters) -> ModelLoader:
 def score_classes(
     classes: ClassSet, parameters: JobParameters, output: OutputDirectory, log: StepLog, model: ModelLoader,
     while_waiting: Callable[["ModelInputs"], None] | None = None,
-) -> tuple[ClassScores, "ModelInputs", ModelCard]:
+) -> tuple[ClassScores, "ModelInputs", ModelCard, "Polarity"]:
     """Preprocess and predict with ``model`` (from :func:`start_model`): the class scores, the network
-    inputs and the model card. ``while_waiting(inputs)`` runs while the model loads and predicts
-    (e.g. the montage's tiles)."""
+    inputs, the model card and the job's contrast polarity. A job whose contrast is inverted
+    (:mod:`relion_cryodiscovery.data.polarity`, or ``parameters.contrast``) is scored with its contrast
+    flipped back; ``classes`` itself is never changed. ``while_waiting(inputs)`` runs while the model
+    loads and predicts (e.g. the montage's tiles)."""
     import_heavy()
     from ..data import inputs as data_inputs
+    from ..data.polarity import job_polarity
     from ..data.preprocess import PreprocessConfig
 
     with timed("read model card", log):
         card = read_card(model_directory(parameters.model))
+    config = PreprocessConfig.from_dict(card.preprocessing)
     with timed("preprocess", log):
-        inputs = data_inputs.model_inputs(classes, PreprocessConfig.from_dict(card.preprocessing))
+        inputs = data_inputs.model_inputs(classes, config)
+        polarity = job_polarity(inputs.features, inputs.usable, parameters.contrast)
+        if polarity.inverted:
+            inputs = data_inputs.model_inputs(replace(classes, images=-classes.images), config)
     output.check_abort()
     scores = ClassScores.unscored(classes.class_numbers, classes.particle_counts)
     usable = np.flatnonzero(inputs.usable)
@@ -211,7 +220,7 @@ def score_classes(
         log.extend(model.timings())
         output.check_abort()
         scores.set_predictions(usable, predictions)
-    return scores, inputs, card
+    return scores, inputs, card, polarity
 
 
 def domain_check(scores: ClassScores, inputs: "ModelInputs", card: ModelCard) -> DomainCheck | None:

@@ -36,6 +36,7 @@ from .scores import SCORE_COLUMNS, ClassScores
 
 if TYPE_CHECKING:
     from ..data.inputs import ModelInputs
+    from ..data.polarity import Polarity
     from ..relion.job import ClassificationJob, JobContents
     from .montage import MontageTiles
 
@@ -60,8 +61,9 @@ KNOWN_OUTPUTS = (
 
 
 def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_score: float,
-               check: DomainCheck | None) -> dict[str, str]:
-    """What makes an output traceable: software, model, input, parameters, command line, domain check."""
+               check: DomainCheck | None, polarity: "Polarity | None" = None) -> dict[str, str]:
+    """What makes an output traceable: software, model, input, parameters (``min_score``: the threshold the
+    job was judged by), command line, contrast polarity, domain check."""
     used = {k: v for k, v in asdict(parameters).items() if k != "unknown"}
     used["min_score"] = min_score
     info = {
@@ -73,15 +75,20 @@ def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_
         "command_line": " ".join(sys.argv),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
     }
+    if polarity is not None:
+        info["contrast"] = polarity.summary()
     if check is not None:
         info["domain_check"] = check.summary() + (f"; {DOMAIN_ADVICE}" if check.out_of_domain else "")
     return info
 
 
-def montage_title(input_path: str, card: ModelCard, check: DomainCheck | None) -> str:
-    """The montage's title: input and model version, led by a warning when the job is out of domain (first, so
-    that cutting a long input path to the montage's width never cuts the warning)."""
+def montage_title(input_path: str, card: ModelCard, check: DomainCheck | None,
+                  polarity: "Polarity | None" = None) -> str:
+    """The montage's title: input and model version, led by the warnings (out of domain, inverted contrast)
+    first, so that cutting a long input path to the montage's width never cuts them."""
     title = f"{input_path} ({card.model_version})"
+    if polarity is not None and polarity.inverted:
+        title = "CONTRAST INVERTED: scored flipped - " + title
     return "OUT OF DOMAIN: look before trusting - " + title if check is not None and check.out_of_domain else title
 
 
