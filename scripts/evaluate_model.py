@@ -56,6 +56,37 @@ def pooled_metrics(labels, scores, threshold, hf, distribution) -> dict:
     }
 
 
+def at_operating_points(labels, scores, card) -> dict:
+    """Good classes lost and junk removed at each strictness setting (the selection rule the job applies)."""
+    from relion_cryodiscovery.model.card import STRICTNESS_LEVELS
+    from relion_cryodiscovery.selection import SelectionRule, select_classes
+
+    labels = np.asarray(labels).astype(int)
+    out = {}
+    for level in STRICTNESS_LEVELS:
+        min_score, gap = card.operating_point(level)
+        chosen = select_classes(np.asarray(scores, float), None, [""] * len(scores),
+                                SelectionRule(min_score, relative_gap=gap), allow_empty=True)
+        good = labels == 1
+        out[level] = {"lost": int((good & ~chosen.selected).sum()),
+                      "fnr": float((good & ~chosen.selected).sum() / max(good.sum(), 1)),
+                      "junk_removed": float((~good & ~chosen.selected).sum() / (~good).sum()) if (~good).any() else float("nan"),
+                      "threshold": float(chosen.threshold)}
+    return out
+
+
+def pooled_operating_points(labels, scores, groups, card) -> dict:
+    """:func:`at_operating_points` job by job (the bar is per job), pooled over the classes."""
+    labels, scores, groups = np.asarray(labels).astype(int), np.asarray(scores, float), np.asarray(groups)
+    lost, junk, n_good, n_bad = {}, {}, int((labels == 1).sum()), int((labels == 0).sum())
+    for g in np.unique(groups):
+        m = groups == g
+        for level, v in at_operating_points(labels[m], scores[m], card).items():
+            lost[level] = lost.get(level, 0) + v["lost"]
+            junk[level] = junk.get(level, 0) + round(v["junk_removed"] * (labels[m] == 0).sum()) if (labels[m] == 0).any() else junk.get(level, 0)
+    return {level: {"fnr": lost[level] / max(n_good, 1), "junk_removed": junk[level] / max(n_bad, 1)} for level in lost}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
@@ -68,7 +99,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from relion_cryodiscovery.data.features import FEATURE_NAMES, N_FEATURES
-    from relion_cryodiscovery.data.inputs import model_inputs
+    from relion_cryodiscovery.data.inputs import oriented_model_inputs
     from relion_cryodiscovery.evaluation.real_sets import hf_baseline, load_real_sets, set_metrics
     from relion_cryodiscovery.model.domain import check_job
     from relion_cryodiscovery.model.ensemble import BoostedEnsemble
@@ -88,17 +119,21 @@ def main() -> int:
     # 1. real class averages
     real_rows = []
     for real in load_real_sets(args.shared, args.extra):
-        inputs = model_inputs(real.classes)
+        inputs, polarity = oriented_model_inputs(real.classes)
         scores = ensemble.predict(inputs.images, inputs.features)
         check = check_job(inputs.features, scores.p_d1, scores.p_d2, reference)
         row = {"set": real.spec.name, "what": real.spec.what, "positives_only": real.spec.positives_only,
                **set_metrics(real.labels, scores.calibrated, scores.calibrated >= threshold, hf_baseline(real.classes),
                              real.counts),
                "d3_decided": int(scores.d3_used.sum()),
+               "contrast_inverted": bool(polarity.inverted),
+               "operating_points": at_operating_points(real.labels, scores.calibrated, card),
                "domain": check.to_dict() if check is not None else None,
                "scores": [round(float(x), 4) for x in scores.calibrated]}
         real_rows.append(row)
+        ops = " ".join(f"{k[0]}:{v['lost']}/{_f(v['junk_removed'], 2)}" for k, v in row["operating_points"].items())
         print(f"{row['set']:32s} n={row['classes']:3d} good={row['good']:3d} kept={row['kept']:3d} FN={row['false_negatives']:2d} "
+              f"junk_rm={_f(row['junk_removed'], 2)} [{ops}] inv={int(polarity.inverted)} "
               f"auc={_f(row['auc'])} hf={_f(row['auc_hf_baseline'])} dist={_f(row['auc_distribution_baseline'])} "
               f"min={row['score_min']:.2f} d3={row['d3_decided']} ood={check.out_of_domain if check else None}", flush=True)
     results["real_sets"] = real_rows
@@ -121,6 +156,7 @@ def main() -> int:
             check = check_job(feats[m], scores.p_d1[m], scores.p_d2[m], reference)
             flagged.append(bool(check.out_of_domain) if check else False)
         lab["jobs_flagged_out_of_domain"] = int(sum(flagged))
+        lab["operating_points"] = pooled_operating_points(z["labels"], scores.calibrated, groups, card)
         results["lab_holdout"] = lab
         print("lab hold-out", json.dumps(lab), flush=True)
 

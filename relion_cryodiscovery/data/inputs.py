@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..relion.classes import ClassSet
 from .features import class_features
+from .polarity import Polarity, job_polarity
 from .preprocess import PreprocessConfig, prepare_images
 
 
@@ -32,3 +33,14 @@ def model_inputs(classes: ClassSet, config: PreprocessConfig = PreprocessConfig(
     )
     features = class_features(classes, prepared.images, prepared.usable)
     return ModelInputs(prepared.images, features, prepared.usable, prepared.problems)
+
+
+def oriented_model_inputs(classes: ClassSet, config: PreprocessConfig = PreprocessConfig(),
+                          contrast: str = "auto") -> tuple[ModelInputs, Polarity]:
+    """:func:`model_inputs` the right way up: a job whose contrast is inverted (detected, or ``contrast``
+    forced; :mod:`.polarity`) gets the inputs of its flipped images. ``classes`` is not changed."""
+    inputs = model_inputs(classes, config)
+    polarity = job_polarity(inputs.features, inputs.usable, contrast)
+    if polarity.inverted:
+        inputs = model_inputs(replace(classes, images=-classes.images), config)
+    return inputs, polarity

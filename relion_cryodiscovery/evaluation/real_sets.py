@@ -43,6 +43,8 @@ class RealSetSpec:
     #: The stack is in gallery order (largest class first) with no counts: the distribution baseline
     #: ranks by position; the model gets no counts.
     gallery_order: bool = False
+    #: Score the stack with its contrast inverted (protein dark), as a polarity check.
+    inverted: bool = False
     what: str = ""
 
 
@@ -66,6 +68,9 @@ SHARED_SETS: tuple[RealSetSpec, ...] = (
     RealSetSpec("t20s_cryosparc_select2d", "t20s_cryosparc_selected/T20S_selected15_figure8bit.mrcs",
                 positives_only=True, erase=_T20S_BAR,
                 what="T20S proteasome, 15 classes kept by cryoSPARC Select 2D (8-bit figure, 382 px, ~0.73 A/px)"),
+    RealSetSpec("t20s_cryosparc_select2d_inverted", "t20s_cryosparc_selected/T20S_selected15_figure8bit.mrcs",
+                positives_only=True, erase=_T20S_BAR, inverted=True,
+                what="the same 15 T20S classes with the contrast inverted (protein dark): the polarity check"),
     RealSetSpec("magellon_graded", "magellon_graded_classes/example_labels_k20_fig8bit_overlayfilled.mrcs",
                 labels="magellon_graded_classes/labels.csv", counts=("magellon_graded_classes/grades.csv", "n_particles"),
                 pixel_size=1.65,
@@ -136,6 +141,8 @@ def load_real_set(spec: RealSetSpec, root: Path) -> RealSet | None:
     if images.ndim == 2:
         images = images[None]
     images = _erase(images, spec.erase)
+    if spec.inverted:
+        images = -images
     k = len(images)
     labels = np.ones(k, np.int8) if spec.positives_only else _column(root / spec.labels, "label").astype(np.int8)
     keep = labels >= 0  # -1: the labelling passes disagreed; left out
@@ -180,6 +187,7 @@ def set_metrics(labels: np.ndarray, scores: np.ndarray, selected: np.ndarray, hf
     out = {
         "classes": int(len(labels)), "good": int(good.sum()), "kept": int(selected.sum()),
         "false_negatives": int((good & ~selected).sum()),
+        "junk_removed": float((~good & ~selected).sum() / (~good).sum()) if (~good).any() else float("nan"),
         "fnr": float((good & ~selected).sum() / max(good.sum(), 1)) if good.any() else float("nan"),
         "accuracy": float((selected == good).mean()),
         "auc": float(roc_auc(labels, scores)) if both else float("nan"),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol
 
@@ -195,17 +194,13 @@ def score_classes(
     loads and predicts (e.g. the montage's tiles)."""
     import_heavy()
     from ..data import inputs as data_inputs
-    from ..data.polarity import job_polarity
     from ..data.preprocess import PreprocessConfig
 
     with timed("read model card", log):
         card = read_card(model_directory(parameters.model))
-    config = PreprocessConfig.from_dict(card.preprocessing)
     with timed("preprocess", log):
-        inputs = data_inputs.model_inputs(classes, config)
-        polarity = job_polarity(inputs.features, inputs.usable, parameters.contrast)
-        if polarity.inverted:
-            inputs = data_inputs.model_inputs(replace(classes, images=-classes.images), config)
+        inputs, polarity = data_inputs.oriented_model_inputs(
+            classes, PreprocessConfig.from_dict(card.preprocessing), parameters.contrast)
     output.check_abort()
     scores = ClassScores.unscored(classes.class_numbers, classes.particle_counts)
     usable = np.flatnonzero(inputs.usable)

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Write a model's strictness operating points (``extra["decision"]`` of its card).
+
+    python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --strict_gap 2.5
+
+* ``lenient``: the threshold at which at most 2% of the good validation classes are lost
+  (:func:`relion_cryodiscovery.model.calibration.choose_threshold`, the validation jobs named in the card);
+* ``balanced`` (the default): the card's calibrated threshold (at most 5% lost);
+* ``strict``: ``balanced`` plus the job-relative bar (:func:`relion_cryodiscovery.selection.relative_bar`)
+  ``--strict_gap`` logits below the mean logit of the job's best classes.
+
+The figures each point reaches are measured by ``scripts/evaluate_model.py`` (real sets first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from cryodiscovery_dev import corpus_paths  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--lab", type=Path, default=corpus_paths.LAB_CORPUS)
+    parser.add_argument("--lenient_fnr", type=float, default=0.02)
+    parser.add_argument("--strict_gap", type=float, default=2.5)
+    args = parser.parse_args()
+
+    from relion_cryodiscovery.model.calibration import choose_threshold
+    from relion_cryodiscovery.model.card import ModelCard
+    from relion_cryodiscovery.model.ensemble import BoostedEnsemble
+
+    card = ModelCard.load(args.model)
+    data = np.load(args.lab / "train.npz")
+    val = np.isin(data["groups"], card.training_data["val_jobs"])
+    ensemble = BoostedEnsemble.load(args.model)
+    scores = ensemble.predict(data["images"][val].astype(np.float32), data["features"][val]).calibrated
+    labels = data["labels"][val]
+    lenient = choose_threshold(scores, labels, max_fnr=args.lenient_fnr, cap=float(card.threshold))
+    card.extra["decision"] = {
+        "lenient": {"min_score": lenient, "relative_gap": None,
+                    "rule": f"at most {args.lenient_fnr:g} of the good validation classes below it "
+                            f"({int(val.sum())} lab validation classes)"},
+        "balanced": {"min_score": float(card.threshold), "relative_gap": None, "rule": card.threshold_rule},
+        "strict": {"min_score": float(card.threshold), "relative_gap": args.strict_gap,
+                   "rule": f"balanced, raised to sigmoid(mean logit of the job's best classes - {args.strict_gap:g}) "
+                           "when that is higher"},
+        "default": "balanced",
+        "command": " ".join(["python scripts/set_operating_points.py", *sys.argv[1:]]),
+    }
+    card.save(args.model)
+    print({k: v["min_score"] for k, v in card.extra["decision"].items() if isinstance(v, dict)})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
