@@ -36,12 +36,12 @@ def score(source: str | Path, model: str | Path | None = None, out_dir: str | Pa
     (``class_number, score, selected, p_d1, p_d2, p_d3, d3_used, particles, reason``).
 
     ``source`` is a Class2D/Class3D job directory (its last iteration), any ``*_model.star``,
-    ``*_optimiser.star`` or ``*_data.star`` of one, or a ``.mrcs`` stack of class averages (give
-    ``angpix``). ``model`` is a model directory (default: the shipped model). ``out_dir``, if given,
-    receives the score files and the montage, as ``relion_cryodiscovery score`` writes them; else
-    nothing is kept (and no montage is drawn). ``options`` are :class:`JobParameters` fields:
-    ``min_score``, ``min_particles``, ``min_classes``, ``gpus``, ``batch_size``, ``threads``,
-    ``montage``, ``angpix``.
+    ``*_optimiser.star`` or ``*_data.star`` of one (RELION 3.0's files too), a ``.mrcs`` stack of class
+    averages (give ``angpix``) or a ``.mrc`` 3D map (one 3D class). ``model`` is a model directory
+    (default: the shipped model). ``out_dir``, if given, receives the score files and the montage, as
+    ``relion_cryodiscovery score`` writes them; else nothing is kept (and no montage is drawn).
+    ``options`` are :class:`JobParameters` fields: ``min_score``, ``min_particles``, ``min_classes``,
+    ``gpus``, ``batch_size``, ``threads``, ``montage``, ``angpix``.
 
     >>> table = score("Class2D/job010/")                                      # doctest: +SKIP
     >>> table.loc[table.selected == 1, "class_number"].tolist()               # doctest: +SKIP

@@ -165,6 +165,29 @@ def test_score_bare_stack(project, session_tiny_model, tmp_path):
     assert (scores["particles"] == -1).all()
 
 
+def test_score_a_3d_map_as_one_3d_class(session_tiny_model, tmp_path, capsys):
+    """A 64^3 map (MRC space group 1) is one 3D class, not 64 z-sections; a map not a cube is refused."""
+    volume = simulate_map("globular", 300, 3.0, 64, seed=4)[0]
+    with mrcfile.new(tmp_path / "map.mrc") as mrc:
+        mrc.set_data(volume.astype(np.float32))
+        mrc.voxel_size = 3.0
+        assert mrc.header.ispg == 1
+    assert cli(["score", "--i", str(tmp_path / "map.mrc"), "--o", str(tmp_path / "scored"),
+                "--model", str(session_tiny_model)]) == 0
+    scores = pd.read_csv(tmp_path / "scored/cryodiscovery_scores.csv")
+    assert list(scores["class_number"]) == [1] and scores["score"].between(0, 1).all()
+    assert (tmp_path / "scored/cryodiscovery_montage.png").is_file()
+    assert "holds a 3D map (64 x 64 x 64), scored as one 3D class" in capsys.readouterr().out
+
+    with mrcfile.new(tmp_path / "slab.mrc") as mrc:
+        mrc.set_data(volume[:40].astype(np.float32))
+    assert cli(["score", "--i", str(tmp_path / "slab.mrc"), "--o", str(tmp_path / "refused"),
+                "--model", str(session_tiny_model)]) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and "slab.mrc: is a 3D map by its MRC header" in errors[0], errors
+    assert sorted(p.name for p in (tmp_path / "refused").iterdir()) == [FAILURE]
+
+
 def _fake_class3d_job(project: Path) -> str:
     """A Class3D iteration: two real maps, one noise map, one empty map; particles from the 2D job."""
     job = project / "Class3D/job010"

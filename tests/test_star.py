@@ -85,6 +85,44 @@ def test_relion30_file_without_optics(tmp_path):
     assert "2@p.mrcs 2" in out.getvalue() and "1@p.mrcs 1" not in out.getvalue()
 
 
+DATA_30_IMAGES = """# RELION; version 3.0.8
+
+data_images
+
+loop_
+_rlnImageName #1
+_rlnClassNumber #2
+_rlnDetectorPixelSize #3
+_rlnMagnification #4
+1@p.mrcs 1 14.000000 50000.000000
+2@p.mrcs 2 14.000000 50000.000000
+"""
+
+
+def test_relion30_images_block_is_the_particle_table(tmp_path):
+    """RELION 3.1 converts a file without data_optics from its first block, whatever its name."""
+    path = _write(tmp_path, DATA_30_IMAGES)
+    scan = scan_particles(path)
+    assert not scan.has_optics and scan.block == "images" and list(scan.class_numbers) == [1, 2]
+    assert scan.pixel_size == pytest.approx(2.8)  # 14 um * 1e4 / 50000
+    out = io.BytesIO()
+    assert filter_particles(scan, [2], out) == 1
+    kept = DATA_30_IMAGES.replace("1@p.mrcs 1 14.000000 50000.000000\n", "")
+    assert out.getvalue() == kept.encode() + b"\n"
+
+
+def test_pixel_size_of_the_first_particle(tmp_path):
+    assert scan_particles(_write(tmp_path, DATA_31)).pixel_size == pytest.approx(2.0)
+    assert scan_particles(_write(tmp_path, DATA_30)).pixel_size is None
+
+
+def test_a_31_file_needs_data_particles(tmp_path):
+    """With data_optics first, only data_particles (or a bare data_) holds the particles, as in RELION 3.1."""
+    text = DATA_31.replace("data_particles", "data_images")
+    with pytest.raises(CryoDiscoveryError, match="has no particle table"):
+        scan_particles(_write(tmp_path, text))
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

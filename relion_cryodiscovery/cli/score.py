@@ -2,8 +2,11 @@
 
 --i is a RELION Class2D/Class3D job directory (its last iteration), any *_model.star,
 *_optimiser.star or *_data.star of one (siblings are found by the shared prefix; only the
-_model.star is needed, the _data.star adds particle counts), or a bare .mrcs stack of class
-averages exported from another package (give --angpix; every metadata feature is then missing).
+_model.star is needed, the _data.star adds particle counts; RELION 3.0's files are read too), a bare
+.mrcs stack of class averages exported from another package (give --angpix; every metadata feature
+is then missing), or a .mrc 3D map, scored as one 3D class. A .mrc is a map when its header says
+volume (MRC space group 1-230) or, with space group 0 (as RELION writes maps), when it is a cube;
+name a stack of 2D class averages .mrcs.
 Writes cryodiscovery_scores.csv (a plain table), cryodiscovery_scores.star and .json (with the
 provenance) and cryodiscovery_montage.png into --o, with RELION's state files. The "selected"
 column applies --min_score (default: the model's calibrated threshold).
@@ -25,7 +28,7 @@ from .main import option
 def add_args(parser: argparse.ArgumentParser) -> None:
     """Options of the score subcommand."""
     parser.add_argument("--i", required=True, metavar="FILE",
-                        help="job directory, *_model.star, *_optimiser.star, *_data.star or .mrcs stack")
+                        help="job directory, *_model/_optimiser/_data.star, .mrcs stack or .mrc map")
     parser.add_argument("--o", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--angpix", type=float, metavar="A",
                         help="pixel size in Angstrom (for a bare stack without a header value)")

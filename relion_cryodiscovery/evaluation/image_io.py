@@ -15,7 +15,7 @@ import pandas as pd
 from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.relion.job import resolve_path
 from relion_cryodiscovery.relion.mrc import read_mrc, split_image_reference
-from relion_cryodiscovery.relion.star import find_table
+from relion_cryodiscovery.relion.star import find_table, pixel_size_of
 
 
 def find_base(star_path: Path, ref: str, project_dir: str | Path | None = None) -> Path:
@@ -71,7 +71,7 @@ def load_class_images(star_path: str | Path, project_dir: str | Path | None = No
 
 
 def read_particles(star_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """(particles, optics) tables of a RELION 3.1+ particles STAR file (optics None if absent)."""
+    """(particles, optics) tables of a particles STAR file (optics None in RELION 3.0, any block name)."""
     star_path = Path(star_path)
     particles = find_table(star_path, "particles", ("rlnImageName",))
     try:
@@ -82,13 +82,17 @@ def read_particles(star_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame | 
 
 
 def particle_pixel_size(particles: pd.DataFrame, optics: pd.DataFrame | None) -> float | None:
-    """Pixel size in Angstrom from the optics table (or an old per-particle column)."""
+    """Pixel size in Angstrom from the optics table, or from the first particle of a RELION 3.0 file
+    (:func:`~relion_cryodiscovery.relion.star.pixel_size_of`; an old ``rlnPixelSize`` column last)."""
     for table in (optics, particles):
-        if table is None:
+        if table is None or table.empty:
             continue
-        for column in ("rlnImagePixelSize", "rlnPixelSize"):
-            if column in table.columns:
-                return float(table[column].iloc[0])
+        row = table.iloc[0].to_dict()
+        value = pixel_size_of(row)
+        if value is None and "rlnPixelSize" in row:
+            value = float(row["rlnPixelSize"])
+        if value is not None:
+            return value
     return None
 
 

@@ -1,9 +1,10 @@
-"""What a run reads: a Class2D/Class3D job given by any of its STAR files or its directory, or a bare stack.
+"""What a run reads: a Class2D/Class3D job given by any of its STAR files or its directory, or an MRC file.
 
 The External job is given ``run_itNNN_data.star`` and finds the rest through
 :func:`relion_cryodiscovery.relion.job.locate_job`. ``score`` also takes any ``<prefix>_model.star``,
 ``<prefix>_optimiser.star`` or ``<prefix>_data.star`` (siblings share the prefix; only the model.star is
-needed) and a ``.mrc``/``.mrcs`` stack of class averages (:func:`read_classes`).
+needed), RELION 3.0's files as well as 3.1's and later, and a ``.mrcs`` stack of class averages or a
+``.mrc`` 3D map, scored as one 3D class (:func:`read_classes`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def locate_scored_job(path: Path) -> "ClassificationJob":
         return locate_job(path, require_data=False)
     if not match:
         raise CryoDiscoveryError(
-            path, "expected a class-average stack (.mrcs), a job directory or a *_model.star, *_optimiser.star "
-                  "or *_data.star of a Class2D/Class3D job")
+            path, "expected a class-average stack (.mrcs), a 3D map (.mrc), a job directory or a "
+                  "*_model.star, *_optimiser.star or *_data.star of a Class2D/Class3D job")
     if not path.is_file():
         raise CryoDiscoveryError(path, "file not found")
     root = str(path.parent / match["root"])
@@ -52,7 +53,7 @@ def locate_scored_job(path: Path) -> "ClassificationJob":
 
 
 def read_classes(source: str | Path, angpix: float | None = None) -> ClassSet:
-    """The classes to score in ``source``: a job (directory or STAR file) or a stack of class averages.
+    """The classes to score in ``source``: a job (directory or STAR file), a stack of class averages or a map.
 
     ``angpix`` sets the pixel size (needed for a stack whose header has none)."""
     from ..relion import job as relion_job
@@ -61,7 +62,12 @@ def read_classes(source: str | Path, angpix: float | None = None) -> ClassSet:
     if path.suffix in STACK_SUFFIXES:
         if not path.is_file():
             raise CryoDiscoveryError(path, "file not found")
-        return relion_job.read_bare_stack(path, angpix)
+        classes = relion_job.read_bare_classes(path, angpix)
+        if classes.dimensionality == 3:
+            shape = " x ".join(map(str, classes.images.shape[1:]))
+            print(f"NOTE: {path} holds a 3D map ({shape}), scored as one 3D class (a stack of 2D class "
+                  "averages should be named .mrcs)")
+        return classes
     classes = relion_job.read_job(locate_scored_job(path)).classes
     if angpix:
         classes.pixel_size = angpix

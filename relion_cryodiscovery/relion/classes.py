@@ -1,7 +1,7 @@
 """The classes of one classification job: images plus whatever metadata RELION wrote.
 
 A :class:`ClassSet` is the hand-over point between RELION I/O and the model: the job
-readers (:func:`.job.read_job`, :func:`.job.read_bare_stack`) fill it, the preprocessing and
+readers (:func:`.job.read_job`, :func:`.job.read_bare_classes`) fill it, the preprocessing and
 feature code (``relion_cryodiscovery.data``) read it. It lives here, in the lowest layer, so
 that reading a job needs nothing above ``relion``. Metadata that a source lacks is simply absent
 from :attr:`ClassSet.metadata`; it is never filled with zeros here.

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .classes import MODEL_CLASS_COLUMNS, ClassSet
 from ..errors import CryoDiscoveryError
-from .mrc import read_mrc, split_image_reference
+from .mrc import mrc_layout, read_mrc, split_image_reference
 from .star import ParticleScan, read_blocks, read_pairs, scan_particles
 
 _ROOT_PATTERN = re.compile(r"^(?P<root>.*_it(?P<iteration>\d{3,}))_(?P<kind>data|model|optimiser)\.star$")
@@ -192,7 +192,7 @@ def read_job(job: ClassificationJob) -> JobContents:
             job.data_star, f"_rlnClassNumber {int(out_of_range[0])} is outside 1..{k} (the model has {k} classes)"
         )
     optimiser = read_pairs(job.optimiser_star, "optimiser_general") if job.optimiser_star else {}
-    pixel_size = _float_or_none(general, "rlnPixelSize") or voxel
+    pixel_size = _float_or_none(general, "rlnPixelSize") or (scan.pixel_size if scan else None) or voxel
     metadata = {
         column: _numbers(table[column], job.model_star, column)
         for column in MODEL_CLASS_COLUMNS
@@ -223,9 +223,20 @@ def read_job(job: ClassificationJob) -> JobContents:
     )
 
 
-def read_bare_stack(path: Path, pixel_size: float | None) -> ClassSet:
-    """A class-average ``.mrcs`` exported from another package: images only, all metadata missing."""
+def read_bare_classes(path: Path, pixel_size: float | None) -> ClassSet:
+    """Classes from an MRC file alone, all metadata missing: a stack of 2D class averages (e.g.
+    exported from another package) or one 3D map, scored as one 3D class (see :func:`.mrc.mrc_layout`)."""
+    layout = mrc_layout(path)
+    if layout == "volume stack":
+        raise CryoDiscoveryError(path, "is a stack of 3D volumes (MRC space group 401-630); give one map")
     data, voxel = read_mrc(path)
+    if layout == "volume":
+        if len(set(data.shape)) != 1:
+            shape = " x ".join(map(str, data.shape[::-1]))
+            raise CryoDiscoveryError(path, f"is a 3D map by its MRC header (space group 1-230) but not a "
+                                           f"cube ({shape}); name a stack of 2D class averages .mrcs")
+        return ClassSet(dimensionality=3, class_numbers=np.arange(1, 2), images=data[None],
+                        pixel_size=pixel_size or voxel, source=str(path))
     if data.ndim == 2:
         data = data[None]
     if data.ndim != 3 or data.shape[1] != data.shape[2]:

@@ -4,6 +4,7 @@ Class images, maps and particle stacks are all read through :func:`read_mrc`, wh
 header against the file size before anything is allocated and turns every failure into a
 :class:`~relion_cryodiscovery.errors.CryoDiscoveryError` naming the file. RELION names one image of
 a stack ``N@stack.mrcs`` (N counted from 1); :func:`split_image_reference` parses that.
+:func:`mrc_layout` says whether a file holds 2D images or a volume (RELION's names, then the header).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def split_image_reference(reference: str) -> tuple[int | None, str]:
     return int(index), name
 
 
-def check_mrc_header(path: Path) -> None:
-    """Refuse a file whose MRC header does not describe the data it holds (before anything is allocated)."""
+def _header(path: Path) -> np.void:
+    """The 1024-byte main header in the file's byte order, with its size checked."""
     try:
         size = path.stat().st_size
         with path.open("rb") as handle:
@@ -44,7 +45,14 @@ def check_mrc_header(path: Path) -> None:
         order = byte_order_from_machine_stamp(np.frombuffer(raw, dtype=HEADER_DTYPE)[0]["machst"])
     except ValueError:  # unknown stamp: mrcfile (permissive) assumes native order
         order = "="
-    header = np.frombuffer(raw, dtype=HEADER_DTYPE.newbyteorder(order))[0]
+    return np.frombuffer(raw, dtype=HEADER_DTYPE.newbyteorder(order))[0]
+
+
+def check_mrc_header(path: Path) -> np.void:
+    """Refuse a file whose MRC header does not describe the data it holds (before anything is allocated);
+    returns the header."""
+    header = _header(path)
+    size = path.stat().st_size
     nx, ny, nz, nsymbt = (int(header[name]) for name in ("nx", "ny", "nz", "nsymbt"))
     try:
         itemsize = dtype_from_mode(int(header["mode"])).itemsize
@@ -57,6 +65,29 @@ def check_mrc_header(path: Path) -> None:
         raise CryoDiscoveryError(
             path, f"MRC data are truncated: the header describes {expected} bytes but the file has {size}"
         )
+    return header
+
+
+def mrc_layout(path: str | Path) -> str:
+    """What the sections of an MRC file are: ``"images"`` (one 2D image or a stack of them),
+    ``"volume"`` or ``"volume stack"``.
+
+    RELION's rule decides first: ``.mrcs`` is a stack of 2D images, whatever the header says. For
+    ``.mrc`` with nz > 1 the MRC2014 space group (ISPG) decides: 1-230 a volume, 401-630 a stack of
+    volumes. ISPG 0 (an image stack in MRC2014, but also what RELION and cryoSPARC write for every
+    map) is ambiguous: a cube is a volume (RELION reads a ``.mrc`` as a 3D map), any other shape a
+    stack of 2D images (e.g. cryoSPARC's class averages, which cannot be a class map).
+    """
+    path = Path(path)
+    header = check_mrc_header(path)
+    nx, ny, nz, ispg = (int(header[name]) for name in ("nx", "ny", "nz", "ispg"))
+    if nz == 1 or path.suffix.lower() == ".mrcs":
+        return "images"
+    if 401 <= ispg <= 630:
+        return "volume stack"
+    if 1 <= ispg <= 230 or nx == ny == nz:
+        return "volume"
+    return "images"
 
 
 def read_mrc(path: str | Path, mmap: bool = False) -> tuple[np.ndarray, float | None]:

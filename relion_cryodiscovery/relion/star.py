@@ -12,7 +12,10 @@ instead of 1.1 s and the filter 0.45 s instead of 0.7 s, and the filter holds no
 ``nextTokenInSTAR`` splits them: a value that starts with ``"`` or ``'`` runs to the same quote
 followed by white space or the line end (so it may hold spaces), and a value starting with ``#``
 begins a comment that ends the row; rows holding either go through :func:`star_values`, the others
-never leave numpy. :func:`write_table` writes small RELION-style tables.
+never leave numpy. A file without ``data_optics`` (RELION 3.0 and earlier) is read as RELION 3.1
+converts it: its first block (``data_`` or ``data_images``) is the particle table, the pixel size is
+per particle (:func:`pixel_size_of`), and the filter keeps that format. :func:`write_table` writes
+small RELION-style tables.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from __future__ import annotations
 import io
 import linecache
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, TextIO
+from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, TextIO
 
 import numpy as np
 import pandas as pd
@@ -93,7 +96,7 @@ class ParticleScan:
     columns: list[str]
     #: True when the file has a ``data_optics`` block (RELION 3.1 and later).
     has_optics: bool
-    #: Name of the particle block (``particles`` for 3.1+, ``""`` for RELION 3.0).
+    #: Name of the particle block: ``particles`` (3.1+), or RELION 3.0's first block (``""``, ``images``).
     block: str
     #: Byte offset and 1-based line number of the first particle row (-1: not recorded).
     rows_offset: int = -1
@@ -105,6 +108,8 @@ class ParticleScan:
     #: Size and modification time when scanned, to notice a file changed before it is filtered.
     size: int = -1
     mtime_ns: int = -1
+    #: Pixel size in A of the first particle (its optics group's, or a RELION 3.0 row's), None if not given.
+    pixel_size: float | None = None
 
     def counts(self, n_classes: int) -> np.ndarray:
         """Particles per class 1..n_classes."""
@@ -169,6 +174,33 @@ def star_values(line: bytes) -> list[tuple[int, bytes]]:
             values.append((start, line[start:i]))
 
 
+def pixel_size_of(row: Mapping[str, object]) -> float | None:
+    """Pixel size in A of one STAR row as RELION 3.1 converts it: ``rlnDetectorPixelSize`` (um) * 1e4 /
+    ``rlnMagnification`` when both are given (RELION 3.0 and earlier), else ``rlnImagePixelSize``;
+    None when neither gives a positive number."""
+
+    def number(label: str) -> float | None:
+        try:
+            value = float(row[label])  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError):
+            return None
+        return value if np.isfinite(value) and value > 0 else None
+
+    detector, magnification = number("rlnDetectorPixelSize"), number("rlnMagnification")
+    if detector is not None and magnification is not None:
+        return detector * 1e4 / magnification
+    return number("rlnImagePixelSize")
+
+
+def _header_pixel_size(header: _Header) -> float | None:
+    """The first particle's pixel size: from its optics group's row (3.1+) or from the row itself (3.0)."""
+    if not header.has_optics:
+        return pixel_size_of(header.first_row)
+    group = header.first_row.get("rlnOpticsGroup")
+    rows = [row for row in header.optics_rows if row.get("rlnOpticsGroup") == group] or header.optics_rows[:1]
+    return pixel_size_of(rows[0]) if rows else None
+
+
 def _open_binary(path: Path) -> BinaryIO:
     try:
         return path.open("rb")
@@ -198,13 +230,33 @@ class _Header:
     #: Byte offset and line number of the first row; offset -1 when the table has no rows.
     rows_offset: int
     rows_line: int
+    #: The first particle row and the optics rows, by column label (for :func:`pixel_size_of`).
+    first_row: dict[str, str] = field(default_factory=dict)
+    optics_rows: list[dict[str, str]] = field(default_factory=list)
+
+
+def _row_values(columns: list[str], line: str) -> dict[str, str]:
+    """One loop row by column label (empty if it cannot be split)."""
+    try:
+        values = star_values(line.encode("utf-8"))
+    except UnclosedQuote:
+        return {}
+    return {column: value.decode("utf-8") for column, (_, value) in zip(columns, values)}
+
+
+def _is_particle_block(block: str, index: int) -> bool:
+    """The particle table is ``data_particles`` (RELION 3.1+) or, as RELION 3.1 converts a file without
+    ``data_optics``, the file's first block: ``data_`` or ``data_images`` of RELION 3.0 and earlier."""
+    return block in ("particles", "") or (index == 1 and block != "optics")
 
 
 def _particle_header(handle: BinaryIO, path: Path) -> _Header:
     """Read lines up to the first particle row (the handle's position is then undefined)."""
     block: str | None = None
+    n_blocks = 0
     has_optics = False
     columns: list[str] = []
+    optics_rows: list[dict[str, str]] = []
     in_loop = False
     offset = 0
     line_number = 0
@@ -214,20 +266,25 @@ def _particle_header(handle: BinaryIO, path: Path) -> _Header:
         stripped = line.strip()
         if stripped.startswith("data_"):
             block = stripped[5:]
+            n_blocks += 1
             has_optics |= block == "optics"
             columns, in_loop = [], False
         elif stripped.startswith("loop_"):
             in_loop = True
         elif stripped.startswith("_") and in_loop:
             columns.append(stripped.split()[0][1:])
-        elif _is_row(line) and block is not None and block in ("particles", "") and in_loop and columns:
-            return _Header(columns, has_optics, block, offset, line_number)
+        elif _is_row(line) and block is not None and in_loop and columns:
+            if _is_particle_block(block, n_blocks):
+                return _Header(columns, has_optics, block, offset, line_number, _row_values(columns, line),
+                               optics_rows)
+            if block == "optics":
+                optics_rows.append(_row_values(columns, line))
         offset += len(raw)
     if block is None:
         raise CryoDiscoveryError(path, "not a STAR file (no data_ block)")
-    if block not in ("particles", "") or not columns:
-        raise CryoDiscoveryError(path, "has no data_particles table")
-    return _Header(columns, has_optics, block, -1, line_number + 1)
+    if not (_is_particle_block(block, n_blocks) and columns):
+        raise CryoDiscoveryError(path, "has no particle table (data_particles, or RELION 3.0's data_images)")
+    return _Header(columns, has_optics, block, -1, line_number + 1, {}, optics_rows)
 
 
 @dataclass
@@ -457,7 +514,8 @@ def scan_particles(path: str | Path, class_column: str = "rlnClassNumber") -> Pa
     if not len(numbers):
         raise CryoDiscoveryError(path, "particle table has no rows")
     return ParticleScan(path, numbers, header.columns, header.has_optics, header.block,
-                        header.rows_offset, header.rows_line, rows_end, not comments, size, mtime_ns)
+                        header.rows_offset, header.rows_line, rows_end, not comments, size, mtime_ns,
+                        _header_pixel_size(header))
 
 
 def _byte_writer(out: TextIO | BinaryIO) -> Callable[[bytes], object]:
