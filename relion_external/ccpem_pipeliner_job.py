@@ -50,6 +50,7 @@ from pipeliner.job_options import (
     IntJobOption,
     JobOptionCondition,
     JobOptionValidationResult,
+    MultipleChoiceJobOption,
     StringJobOption,
 )
 from pipeliner.node_factory import NODE_CLASSES
@@ -231,6 +232,18 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
             step_value=0.05,
             help_text=f"Leave blank for the model's calibrated threshold; {PARAMETER_HELP['min_score']}.",
         )
+        self.joboptions["strictness"] = MultipleChoiceJobOption(
+            label="Strictness:",
+            choices=["lenient", "balanced", "strict"],
+            default_value_index=1,
+            help_text=f"{PARAMETER_HELP['strictness']}. Ignored when a minimum score is given.",
+        )
+        self.joboptions["contrast"] = MultipleChoiceJobOption(
+            label="Contrast:",
+            choices=["auto", "normal", "inverted"],
+            default_value_index=0,
+            help_text=PARAMETER_HELP["contrast"],
+        )
         self.joboptions["min_particles"] = IntJobOption(
             label="Minimum particles per class:",
             default_value=0,
@@ -265,7 +278,7 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
         )
         self.get_runtab_options(mpi=False, threads=True, addtl_args=True)
         self.set_joboption_order(
-            ["fn_model", "fn_data", "min_score", "min_particles", "min_classes", "model", "gpus",
+            ["fn_model", "fn_data", "strictness", "min_score", "contrast", "min_particles", "min_classes", "model", "gpus",
              "batch_size", "montage"]
         )
 
@@ -329,6 +342,8 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
         ]
         if not self.joboptions["min_score"].is_blank:
             command += ["--min_score", self.joboptions["min_score"].get_number()]
+        for key in ("strictness", "contrast"):
+            command += [f"--{key}", self.joboptions[key].get_string()]
         for key in ("min_particles", "min_classes", "batch_size"):
             command += [f"--{key}", int(self.joboptions[key].get_number())]
         model_card = self.joboptions["model"].get_string()
