@@ -35,6 +35,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     option(parser, "--min_score", type=float, metavar="P",
                         help="threshold for the 'selected' column (default: the model's calibrated one)")
+    parser.add_argument("--strictness", default="balanced", choices=("lenient", "balanced", "strict"),
+                        help="the model's operating point for the 'selected' column; strict also judges each class "
+                             "against the job's best classes")
+    parser.add_argument("--contrast", default="auto", choices=("auto", "normal", "inverted"),
+                        help="auto: detect protein-dark classes and score them flipped; or force the input's polarity")
     parser.add_argument("--gpus", default="", metavar="LIST",
                         help="empty = all visible GPUs, 'cpu' = CPU only, or a list such as 0,1")
     option(parser, "--batch_size", type=int, default=256, metavar="N", help="classes per inference batch")
@@ -46,6 +51,8 @@ def main(args: argparse.Namespace) -> int:
     """Score inside RELION's state-file contract; returns the exit code."""
     parameters = JobParameters(
         min_score=args.min_score,
+        strictness=args.strictness,
+        contrast=args.contrast,
         model=args.model,
         gpus=args.gpus,
         batch_size=args.batch_size,
