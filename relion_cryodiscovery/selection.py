@@ -35,11 +35,15 @@ def best_classes(scores: np.ndarray) -> np.ndarray:
     return np.argsort(-np.asarray(scores, float), kind="stable")[:k]
 
 
-def relative_bar(scores: np.ndarray, gap: float) -> float:
-    """The job-relative bar: ``sigmoid(mean logit of the best classes - gap)`` (0 for no scores)."""
+def relative_bar(scores: np.ndarray, gap: float, active_from: float = 0.0) -> float:
+    """The job-relative bar: ``sigmoid(mean logit of the best classes - gap)``; 0 (no bar) when there are
+    no scores or when the best classes' mean logit is below ``logit(active_from)`` (a job without
+    near-certain classes is judged by the absolute threshold alone)."""
     if len(scores) == 0:
         return 0.0
     best = float(_logit(np.asarray(scores)[best_classes(scores)]).mean())
+    if active_from > 0 and best < float(_logit(np.array([active_from]))[0]):
+        return 0.0
     return float(1.0 / (1.0 + np.exp(-(best - gap))))
 
 
@@ -55,8 +59,16 @@ class SelectionRule:
     min_classes: int = 0
     #: Also require a score within this many logits of the job's best classes (None: ``min_score`` alone).
     relative_gap: float | None = None
+    #: ... only in jobs whose best classes' mean calibrated score is at least this (0: always).
+    relative_from: float = 0.0
     #: Words for the reasons, e.g. "strictness strict".
     label: str = ""
+
+    @classmethod
+    def at(cls, point: dict, min_particles: int = 0, min_classes: int = 0, label: str = "") -> "SelectionRule":
+        """The rule at a model's operating point (:meth:`~relion_cryodiscovery.model.card.ModelCard.operating_point`)."""
+        return cls(point["min_score"], min_particles, min_classes, point.get("relative_gap"),
+                   point.get("relative_from", 0.0), label)
 
     def validate(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:
@@ -67,6 +79,8 @@ class SelectionRule:
             raise CryoDiscoveryError(None, f"min_classes must be 0 or more, not {self.min_classes}")
         if self.relative_gap is not None and not self.relative_gap > 0:
             raise CryoDiscoveryError(None, f"the job-relative gap must be positive, not {self.relative_gap}")
+        if not 0.0 <= self.relative_from < 1.0:
+            raise CryoDiscoveryError(None, f"the job-relative bar's activation must be in [0, 1), not {self.relative_from}")
 
 
 @dataclass
@@ -103,7 +117,7 @@ def select_classes(
             reasons[i], eligible[i] = f"too few particles ({counts[i]} < min_particles {rule.min_particles})", False
     threshold, why = rule.min_score, f"min_score {rule.min_score:.3f}"
     if rule.relative_gap is not None and eligible.any():
-        bar = relative_bar(scores[eligible], rule.relative_gap)
+        bar = relative_bar(scores[eligible], rule.relative_gap, rule.relative_from)
         if bar > threshold:
             threshold = bar
             why = f"the job-relative bar {bar:.3f} ({rule.label or 'relative_gap'}: within {rule.relative_gap:g} logits of the job's best classes)"

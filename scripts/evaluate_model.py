@@ -64,9 +64,8 @@ def at_operating_points(labels, scores, card) -> dict:
     labels = np.asarray(labels).astype(int)
     out = {}
     for level in STRICTNESS_LEVELS:
-        min_score, gap = card.operating_point(level)
         chosen = select_classes(np.asarray(scores, float), None, [""] * len(scores),
-                                SelectionRule(min_score, relative_gap=gap), allow_empty=True)
+                                SelectionRule.at(card.operating_point(level)), allow_empty=True)
         good = labels == 1
         out[level] = {"lost": int((good & ~chosen.selected).sum()),
                       "fnr": float((good & ~chosen.selected).sum() / max(good.sum(), 1)),

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Write a model's strictness operating points (``extra["decision"]`` of its card).
 
-    python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --strict_gap 2.5
+    python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --strict_gap 2.0 --strict_from 0.97
 
 * ``lenient``: the threshold at which at most 2% of the good validation classes are lost
   (:func:`relion_cryodiscovery.model.calibration.choose_threshold`, the validation jobs named in the card);
 * ``balanced`` (the default): the card's calibrated threshold (at most 5% lost);
 * ``strict``: ``balanced`` plus the job-relative bar (:func:`relion_cryodiscovery.selection.relative_bar`)
-  ``--strict_gap`` logits below the mean logit of the job's best classes.
+  ``--strict_gap`` logits below the mean logit of the job's best classes, in jobs whose best classes score
+  at least ``--strict_from`` on average.
 
 The figures each point reaches are measured by ``scripts/evaluate_model.py`` (real sets first).
 """
@@ -31,7 +32,9 @@ def main() -> int:
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--lab", type=Path, default=corpus_paths.LAB_CORPUS)
     parser.add_argument("--lenient_fnr", type=float, default=0.02)
-    parser.add_argument("--strict_gap", type=float, default=2.5)
+    parser.add_argument("--strict_gap", type=float, default=2.0)
+    parser.add_argument("--strict_from", type=float, default=0.97,
+                        help="the bar applies to jobs whose best classes' mean calibrated score is at least this")
     args = parser.parse_args()
 
     from relion_cryodiscovery.model.calibration import choose_threshold
@@ -51,8 +54,9 @@ def main() -> int:
                             f"({int(val.sum())} lab validation classes)"},
         "balanced": {"min_score": float(card.threshold), "relative_gap": None, "rule": card.threshold_rule},
         "strict": {"min_score": float(card.threshold), "relative_gap": args.strict_gap,
-                   "rule": f"balanced, raised to sigmoid(mean logit of the job's best classes - {args.strict_gap:g}) "
-                           "when that is higher"},
+                   "relative_from": args.strict_from,
+                   "rule": f"balanced; in a job whose best classes score >= {args.strict_from:g} on average, raised to "
+                           f"sigmoid(mean logit of the job's best classes - {args.strict_gap:g})"},
         "default": "balanced",
         "command": " ".join(["python scripts/set_operating_points.py", *sys.argv[1:]]),
     }

@@ -71,3 +71,26 @@ def test_best_classes_are_the_top_fifth_within_one_and_five():
     assert list(best_classes(np.array([0.1, 0.9, 0.5]))) == [1]
     assert len(best_classes(np.linspace(0, 1, 100))) == 5
     assert sorted(best_classes(np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]))) == [8, 9]
+
+
+def test_job_relative_bar_waits_for_near_certain_best_classes():
+    # best classes at ~0.95: below relative_from 0.97, so min_score alone decides; at ~0.99 the bar applies
+    rule = SelectionRule(0.177, relative_gap=2.0, relative_from=0.97)
+    modest = np.array([0.95, 0.95, 0.6, 0.3, 0.2])
+    assert select_classes(modest, None, [""] * 5, rule).selected.all()
+    sharp = np.array([0.99, 0.99, 0.6, 0.3, 0.2])
+    assert list(select_classes(sharp, None, [""] * 5, rule).selected) == [True, True, False, False, False]
+
+
+def test_operating_points_of_a_card():
+    from relion_cryodiscovery.model.shipped import default_model_dir
+    from relion_cryodiscovery.model.card import ModelCard
+
+    card = ModelCard.load(default_model_dir())
+    for level in ("lenient", "balanced", "strict"):
+        point = card.operating_point(level)
+        rule = SelectionRule.at(point)
+        assert 0 < rule.min_score <= card.threshold
+        assert (rule.relative_gap is not None) == (level == "strict")
+    with pytest.raises(CryoDiscoveryError, match="strictness"):
+        card.operating_point("very")

@@ -57,8 +57,9 @@ class ModelCard:
     #: Anything else (training configuration, boosting rules, library versions).
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def operating_point(self, strictness: str = "balanced") -> tuple[float, float | None]:
-        """(min_score, job-relative gap or None) that ``strictness`` means for this model.
+    def operating_point(self, strictness: str = "balanced") -> dict[str, float | None]:
+        """What ``strictness`` means for this model: ``min_score``, ``relative_gap`` (None: no job-relative
+        bar) and ``relative_from`` (the bar applies to jobs whose best classes score at least this).
 
         From ``extra["decision"]`` (models from 0.6.0, each with its measured figures); older cards:
         ``lenient`` and ``balanced`` are the calibrated threshold, ``strict`` adds :data:`DEFAULT_STRICT_GAP`.
@@ -66,10 +67,11 @@ class ModelCard:
         if strictness not in STRICTNESS_LEVELS:
             raise CryoDiscoveryError(None, f"strictness must be one of {', '.join(STRICTNESS_LEVELS)}, not {strictness!r}")
         point = self.extra.get("decision", {}).get(strictness)
-        if point is not None:
-            gap = point.get("relative_gap")
-            return float(point["min_score"]), None if gap is None else float(gap)
-        return float(self.threshold), DEFAULT_STRICT_GAP if strictness == "strict" else None
+        if point is None:
+            point = {"min_score": self.threshold, "relative_gap": DEFAULT_STRICT_GAP if strictness == "strict" else None}
+        gap = point.get("relative_gap")
+        return {"min_score": float(point["min_score"]), "relative_gap": None if gap is None else float(gap),
+                "relative_from": float(point.get("relative_from", 0.0))}
 
     def to_json(self) -> str:
         return json.dumps(_json_safe(asdict(self)), indent=2, sort_keys=False, allow_nan=False)

@@ -42,9 +42,8 @@ def decide(classes: ClassSet, scores: ClassScores, problems: list[str], card: Mo
     if parameters.min_score is not None:
         rule = SelectionRule(parameters.min_score, parameters.min_particles, parameters.min_classes)
     else:
-        min_score, gap = card.operating_point(parameters.strictness)
-        rule = SelectionRule(min_score, parameters.min_particles, parameters.min_classes, gap,
-                             f"strictness {parameters.strictness}")
+        rule = SelectionRule.at(card.operating_point(parameters.strictness), parameters.min_particles,
+                                parameters.min_classes, f"strictness {parameters.strictness}")
     try:
         decision = select_classes(scores.score, classes.particle_counts, problems, rule, allow_empty)
     except CryoDiscoveryError as error:  # name the job whose classes were judged
