@@ -182,6 +182,8 @@ def main() -> int:
             dists.append(counts / max(np.nansum(counts), 1) * len(counts))
         rel = pooled_metrics(np.concatenate(labels), np.concatenate(sc), threshold, np.concatenate(hfs), np.concatenate(dists))
         rel["jobs"] = len(labels)
+        rel["operating_points"] = pooled_operating_points(
+            np.concatenate(labels), np.concatenate(sc), np.concatenate([[i] * len(x) for i, x in enumerate(labels)]), card)
         rel["jobs_flagged_out_of_domain"] = int(flagged)
         results["relion_holdout"] = rel
         print("relion hold-out", json.dumps(rel), flush=True)
