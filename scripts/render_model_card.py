@@ -23,15 +23,39 @@ def _f(value, digits: int = 3) -> str:
 
 
 def real_table(rows: list[dict]) -> list[str]:
-    out = ["| set | what | classes | good | kept | false neg. | FNR | ROC-AUC | AUC: high-freq. power | AUC: class distribution | lowest score | d3 decided | domain check |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    out = ["| set | what | classes | good | kept | false neg. | FNR | junk removed at the default | lenient: lost / junk removed | strict: lost / junk removed | ROC-AUC | AUC: high-freq. power | AUC: class distribution | lowest score | d3 decided | contrast | domain check |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         d = r.get("domain") or {}
         dom = "-" if not d else (("**flagged**" if d["out_of_domain"] else "quiet")
                                  + f" (distance {d['distance']:.2f} / {d['distance_threshold']:.2f}; d1-d2 split {d['disagreement']:.2f})")
+        ops = r.get("operating_points", {})
+        at = {k: (f"{v['lost']} / {_f(v['junk_removed'], 2)}" if v else "-") for k, v in ops.items()}
+        contrast = "inverted, scored flipped" if r.get("contrast_inverted") else "normal"
         out.append(f"| `{r['set']}` | {r['what']} | {r['classes']} | {r['good']} | {r['kept']} | {r['false_negatives']} | "
-                   f"{_f(r['fnr'])} | {_f(r['auc'])} | {_f(r['auc_hf_baseline'])} | {_f(r['auc_distribution_baseline'])} | "
-                   f"{_f(r['score_min'])} | {r['d3_decided']} | {dom} |")
+                   f"{_f(r['fnr'])} | {_f(r.get('junk_removed'), 2)} | {at.get('lenient', '-')} | {at.get('strict', '-')} | {_f(r['auc'])} | {_f(r['auc_hf_baseline'])} | {_f(r['auc_distribution_baseline'])} | "
+                   f"{_f(r['score_min'])} | {r['d3_decided']} | {contrast} | {dom} |")
+    return out
+
+
+def decision_table(card: dict) -> list[str]:
+    """The strictness operating points and what each reaches on the simulated and relion_refine hold-outs."""
+    decision = card.get("extra", {}).get("decision", {})
+    ev = card.get("extra", {}).get("evaluation", {})
+    out = ["| strictness | min_score | job-relative bar | lab-like hold-out: FNR / junk removed | relion_refine hold-out: FNR / junk removed | rule |",
+           "|---|---:|---|---:|---:|---|"]
+    for level in ("lenient", "balanced", "strict"):
+        point = decision.get(level)
+        if not point:
+            continue
+        bar = "-" if point.get("relative_gap") is None else (
+            f"{point['relative_gap']:g} logits below the best classes, in jobs whose best score >= {point.get('relative_from', 0):g}")
+        cells = []
+        for key in ("lab_holdout", "relion_holdout"):
+            m = ev.get(key, {}).get("operating_points", {}).get(level)
+            cells.append(f"{_f(m['fnr'])} / {_f(m['junk_removed'])}" if m else "-")
+        name = f"**{level}** (default)" if level == decision.get("default") else level
+        out.append(f"| {name} | {_f(point['min_score'])} | {bar} | {cells[0]} | {cells[1]} | {point.get('rule', '')} |")
     return out
 
 
@@ -80,6 +104,10 @@ def render(card: dict, notes: str = "") -> str:
         "`domain check`: the job's feature distance / the flag threshold, and the d1-d2 disagreement rate (reported, not used).",
         "",
         *real_table(ev.get("real_sets", [])),
+        "",
+        "### Strictness (the `strictness` parameter; `min_score` overrides it)",
+        "",
+        *decision_table(card),
         "",
         "## 2. Simulated and relion_refine hold-outs (structures never trained on)",
         "",

@@ -37,7 +37,7 @@ def main() -> int:
                         help="the bar applies to jobs whose best classes' mean calibrated score is at least this")
     args = parser.parse_args()
 
-    from relion_cryodiscovery.model.calibration import choose_threshold
+    from relion_cryodiscovery.model.calibration import operating_points
     from relion_cryodiscovery.model.card import ModelCard
     from relion_cryodiscovery.model.ensemble import BoostedEnsemble
 
@@ -47,19 +47,9 @@ def main() -> int:
     ensemble = BoostedEnsemble.load(args.model)
     scores = ensemble.predict(data["images"][val].astype(np.float32), data["features"][val]).calibrated
     labels = data["labels"][val]
-    lenient = choose_threshold(scores, labels, max_fnr=args.lenient_fnr, cap=float(card.threshold))
-    card.extra["decision"] = {
-        "lenient": {"min_score": lenient, "relative_gap": None,
-                    "rule": f"at most {args.lenient_fnr:g} of the good validation classes below it "
-                            f"({int(val.sum())} lab validation classes)"},
-        "balanced": {"min_score": float(card.threshold), "relative_gap": None, "rule": card.threshold_rule},
-        "strict": {"min_score": float(card.threshold), "relative_gap": args.strict_gap,
-                   "relative_from": args.strict_from,
-                   "rule": f"balanced; in a job whose best classes score >= {args.strict_from:g} on average, raised to "
-                           f"sigmoid(mean logit of the job's best classes - {args.strict_gap:g})"},
-        "default": "balanced",
-        "command": " ".join(["python scripts/set_operating_points.py", *sys.argv[1:]]),
-    }
+    card.extra["decision"] = operating_points(
+        scores, labels, card.threshold, card.threshold_rule, args.lenient_fnr, args.strict_gap, args.strict_from)
+    card.extra["decision"]["command"] = " ".join(["python scripts/set_operating_points.py", *sys.argv[1:]])
     card.save(args.model)
     print({k: v["min_score"] for k, v in card.extra["decision"].items() if isinstance(v, dict)})
     return 0

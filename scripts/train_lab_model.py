@@ -143,6 +143,11 @@ def main() -> int:
 
     ensemble.card.extra["domain"] = fit_domain_reference(train.features, train.groups, val.features, val.groups,
                                                          ensemble.card.feature_names)
+    from relion_cryodiscovery.model.calibration import operating_points
+
+    val_scores = ensemble.predict(val.images, val.features).calibrated
+    ensemble.card.extra["decision"] = operating_points(val_scores, val.labels, ensemble.card.threshold,
+                                                       ensemble.card.threshold_rule)
     if args.recalibrate:
         ensemble.card.extra["recalibration_command"] = " ".join(["python scripts/train_lab_model.py", *sys.argv[1:]])
     else:

@@ -95,3 +95,20 @@ def choose_threshold(
         return float(cap)
     allowed_misses = int(np.floor(max_fnr * len(good) + 1e-9))
     return float(min(cap, good[allowed_misses]))
+
+
+def operating_points(calibrated: np.ndarray, labels: np.ndarray, threshold: float, threshold_rule: str,
+                     lenient_fnr: float = 0.02, strict_gap: float = 2.0, strict_from: float = 0.97) -> dict:
+    """The ``strictness`` settings of a model (its card's ``extra["decision"]``) from validation scores:
+    ``lenient`` at most ``lenient_fnr`` of the good classes lost, ``balanced`` the calibrated ``threshold``,
+    ``strict`` that plus the job-relative bar (:func:`relion_cryodiscovery.selection.relative_bar`)."""
+    lenient = choose_threshold(calibrated, labels, max_fnr=lenient_fnr, cap=float(threshold))
+    return {
+        "lenient": {"min_score": lenient, "relative_gap": None,
+                    "rule": f"at most {lenient_fnr:g} of the good validation classes below it ({len(labels)} classes)"},
+        "balanced": {"min_score": float(threshold), "relative_gap": None, "rule": threshold_rule},
+        "strict": {"min_score": float(threshold), "relative_gap": strict_gap, "relative_from": strict_from,
+                   "rule": f"balanced; in a job whose best classes score >= {strict_from:g} on average, raised to "
+                           f"sigmoid(mean logit of the job's best classes - {strict_gap:g})"},
+        "default": "balanced",
+    }
