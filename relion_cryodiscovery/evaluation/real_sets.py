@@ -90,6 +90,14 @@ EXTRA_SETS: tuple[RealSetSpec, ...] = (
                 positives_only=True, what="T20S, 12 classes kept by cryoSPARC Select 2D J38 (8-bit figure, ~142 px)"),
     RealSetSpec("cryosparc_magnification_j39", "cryosparc_tools_magnification_select2d/J39_selected12_fig8bit.mrcs",
                 positives_only=True, what="T20S, 12 classes kept by cryoSPARC Select 2D J39 (8-bit figure, ~142 px)"),
+    RealSetSpec("cryosparc_magnification_p70_j104",
+                "cryosparc_tools_magnification_p70_select2d/J104_selected11_fig8bit.mrcs", positives_only=True,
+                what="T20S (EMPIAR-10025 subset, particles 0.6575 A/px), 11 classes kept by cryoSPARC Select 2D P70 J104 "
+                     "(8-bit figure, 142 px; earlier magnification.ipynb)"),
+    RealSetSpec("cryosparc_magnification_p70_j105",
+                "cryosparc_tools_magnification_p70_select2d/J105_selected11_fig8bit.mrcs", positives_only=True,
+                what="T20S (EMPIAR-10025 subset, particles 0.8767 A/px), 11 classes kept by cryoSPARC Select 2D P70 J105 "
+                     "(8-bit figure, 142 px; earlier magnification.ipynb)"),
     RealSetSpec("relion4_tutorial_job013_ranker", "relion4tut_betagal_job013_classranker/job013_classes_100_json8bit.mrcs",
                 labels="relion4tut_betagal_job013_classranker/labels.csv", pixel_size=3.54,
                 counts=("relion4tut_betagal_job013_classranker/metadata.csv", "n_particles_est(9191*dist)"),
