@@ -68,6 +68,7 @@ from relion_cryodiscovery.version import __version__
 from relion_cryodiscovery.cli.external_args import PARAMETER_HELP
 from relion_cryodiscovery.pipeline.writing import MONTAGE_FILE, SCORES_CSV, SCORES_JSON
 from relion_cryodiscovery.relion.nodes import NODES_FILE
+from relion_cryodiscovery.relion.star import scan_particles
 
 Metadata = Dict[str, Union[int, float, str, bool, dict, list, None]]
 
@@ -364,7 +365,7 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
         metadata: Metadata = {
             "NumberOfClasses": len(rows),
             "NumberOfSelectedClasses": sum(row["selected"] == "1" for row in rows),
-            "NumberOfSelectedParticles": StarFile(particles).count_block("particles"),
+            "NumberOfSelectedParticles": len(scan_particles(particles).class_numbers),
             "ScoreThreshold": float(threshold.group(1)) if threshold else None,
             "ModelVersion": provenance.get("model_version"),
         }
