@@ -120,7 +120,8 @@ def main() -> int:
     for real in load_real_sets(args.shared, args.extra):
         inputs, polarity = oriented_model_inputs(real.classes)
         scores = ensemble.predict(inputs.images, inputs.features)
-        check = check_job(inputs.features, scores.p_d1, scores.p_d2, reference)
+        check = check_job(inputs.features[inputs.usable], scores.p_d1[inputs.usable], scores.p_d2[inputs.usable],
+                          reference, inputs.images[inputs.usable], args.model, int((~inputs.usable).sum()))
         row = {"set": real.spec.name, "what": real.spec.what, "positives_only": real.spec.positives_only,
                **set_metrics(real.labels, scores.calibrated, scores.calibrated >= threshold, hf_baseline(real.classes),
                              real.counts),
@@ -152,7 +153,7 @@ def main() -> int:
         flagged = []
         for g in sorted(set(groups.tolist())):
             m = groups == g
-            check = check_job(feats[m], scores.p_d1[m], scores.p_d2[m], reference)
+            check = check_job(feats[m], scores.p_d1[m], scores.p_d2[m], reference, z["images"][m], args.model)
             flagged.append(bool(check.out_of_domain) if check else False)
         lab["jobs_flagged_out_of_domain"] = int(sum(flagged))
         lab["operating_points"] = pooled_operating_points(z["labels"], scores.calibrated, groups, card)
@@ -173,7 +174,7 @@ def main() -> int:
             if not u.any():
                 continue
             s = ensemble.predict(job.inputs.images[u], job.inputs.features[u])
-            check = check_job(job.inputs.features[u], s.p_d1, s.p_d2, reference)
+            check = check_job(job.inputs.features[u], s.p_d1, s.p_d2, reference, job.inputs.images[u], args.model)
             flagged += bool(check and check.out_of_domain)
             labels.append(job.labels[u])
             sc.append(s.calibrated)

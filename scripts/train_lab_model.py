@@ -139,10 +139,12 @@ def main() -> int:
             train, val, config, make_strategy(None), staging, resume=staging.is_dir(),
             feature_names=list(FEATURE_NAMES), feature_fills=[float(x) for x in FEATURE_FILLS],
             preprocessing=PreprocessConfig().to_dict())
-    from relion_cryodiscovery.model.domain import fit_domain_reference
+    from relion_cryodiscovery.model.domain import REFERENCE_FILE, fit_domain_reference
 
-    ensemble.card.extra["domain"] = fit_domain_reference(train.features, train.groups, val.features, val.groups,
-                                                         ensemble.card.feature_names)
+    domain = fit_domain_reference(train.features, train.groups, val.features, val.groups, ensemble.card.feature_names,
+                                  train_images=train.images, val_images=val.images, train_labels=train.labels,
+                                  val_labels=val.labels, seed=args.seed)
+    ensemble.card.extra["domain"] = domain.save(staging)
     from relion_cryodiscovery.model.calibration import operating_points
 
     val_scores = ensemble.predict(val.images, val.features).calibrated
@@ -162,7 +164,7 @@ def main() -> int:
         ensemble.card.extra["ablation_dropped_groups"] = dropped
     ensemble.card.save(staging)
     args.o.mkdir(parents=True, exist_ok=True)
-    for name in ("d1.keras", "d2.keras", "d3.keras", "model_card.json"):
+    for name in ("d1.keras", "d2.keras", "d3.keras", "model_card.json", REFERENCE_FILE):
         shutil.copyfile(staging / name, args.o / name)
     print(f"model written to {args.o} in {time.perf_counter() - started:.0f} s")
     return 0

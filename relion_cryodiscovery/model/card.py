@@ -13,6 +13,8 @@ from typing import Any
 from ..errors import CryoDiscoveryError
 
 CARD_FILENAME = "model_card.json"
+#: Fields of :class:`ModelCard` that describe where it was read from, not the model (not in the JSON).
+_NOT_WRITTEN = ("directory",)
 #: Bump when a field changes meaning; loaders refuse other versions.
 FORMAT_VERSION = 1
 SUPPORTED_FORMAT_VERSIONS = (1,)
@@ -56,6 +58,9 @@ class ModelCard:
     ece: float
     #: Anything else (training configuration, boosting rules, library versions).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The model directory this card was read from (set by :meth:`load`, never written): where the
+    #: files the card names beside itself live (e.g. the domain check's ``domain_reference.npz``).
+    directory: Path | None = field(default=None, compare=False, repr=False)
 
     def operating_point(self, strictness: str = "balanced") -> dict[str, float | None]:
         """What ``strictness`` means for this model: ``min_score``, ``relative_gap`` (None: no job-relative
@@ -74,7 +79,8 @@ class ModelCard:
                 "relative_from": float(point.get("relative_from", 0.0))}
 
     def to_json(self) -> str:
-        return json.dumps(_json_safe(asdict(self)), indent=2, sort_keys=False, allow_nan=False)
+        values = {k: v for k, v in asdict(self).items() if k not in _NOT_WRITTEN}
+        return json.dumps(_json_safe(values), indent=2, sort_keys=False, allow_nan=False)
 
     def save(self, directory: str | Path) -> Path:
         """Write ``directory/model_card.json``; return its path."""
@@ -103,12 +109,12 @@ class ModelCard:
                 f"unknown model card format_version {version!r} "
                 f"(this CryoDiscovery reads {SUPPORTED_FORMAT_VERSIONS})",
             )
-        names = [f.name for f in fields(cls)]
-        required = [f.name for f in fields(cls) if f.name != "extra"]
+        names = [f.name for f in fields(cls) if f.name not in _NOT_WRITTEN]
+        required = [name for name in names if name != "extra"]
         missing = [name for name in required if name not in values]
         if missing:
             raise CryoDiscoveryError(path, f"model card lacks field(s) {', '.join(missing)}")
-        card = cls(**{name: _json_restore(values[name]) for name in names if name in values})
+        card = cls(**{name: _json_restore(values[name]) for name in names if name in values}, directory=path.parent)
         n_names = len(card.feature_names)
         if card.n_features != 2 * n_names or len(card.feature_fills) != n_names:
             raise CryoDiscoveryError(

@@ -222,7 +222,10 @@ def domain_check(scores: ClassScores, inputs: "ModelInputs", card: ModelCard) ->
     """The job-level out-of-distribution check (:mod:`relion_cryodiscovery.model.domain`); a warning is
     printed when it fires (the check itself is reported with the provenance, as ``domain_check``)."""
     usable = inputs.usable
-    check = check_job(inputs.features[usable], scores.p_d1[usable], scores.p_d2[usable], card.extra.get("domain"))
+    check = check_job(inputs.features[usable], scores.p_d1[usable], scores.p_d2[usable], card.extra.get("domain"),
+                      images=inputs.images[usable], model_dir=card.directory, unusable=int((~usable).sum()))
+    if check is not None and check.note:
+        print(f"NOTE: domain check: {check.note}")
     if check is not None and check.out_of_domain:
         print(f"WARNING: {DOMAIN_ADVICE}")
     return check
