@@ -22,13 +22,20 @@ def _f(value, digits: int = 3) -> str:
     return str(value)
 
 
+def domain_cell(d: dict) -> str:
+    """One job's out-of-domain check: quiet/flagged, each signal's value / threshold, the d1-d2 split."""
+    if not d:
+        return "-"
+    signals = [f"{name} {v['value']:.3g} / {v['threshold']:.3g}" for name, v in d.get("signals", {}).items()]
+    signals.append(f"features {d['distance']:.2f} / {d['distance_threshold']:.2f}")
+    return (("**flagged**" if d["out_of_domain"] else "quiet") + f" ({'; '.join(signals)}; d1-d2 split {d['disagreement']:.2f})")
+
+
 def real_table(rows: list[dict]) -> list[str]:
     out = ["| set | what | classes | good | kept | false neg. | FNR | junk removed at the default | lenient: lost / junk removed | strict: lost / junk removed | ROC-AUC | AUC: high-freq. power | AUC: class distribution | lowest score | d3 decided | contrast | domain check |",
            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
-        d = r.get("domain") or {}
-        dom = "-" if not d else (("**flagged**" if d["out_of_domain"] else "quiet")
-                                 + f" (distance {d['distance']:.2f} / {d['distance_threshold']:.2f}; d1-d2 split {d['disagreement']:.2f})")
+        dom = domain_cell(r.get("domain") or {})
         ops = r.get("operating_points", {})
         at = {k: (f"{v['lost']} / {_f(v['junk_removed'], 2)}" if v else "-") for k, v in ops.items()}
         contrast = "inverted, scored flipped" if r.get("contrast_inverted") else "normal"
@@ -67,6 +74,23 @@ def sim_table(named: list[tuple[str, dict]]) -> list[str]:
                    f"{_f(m['fnr'])} | {_f(m['fpr'])} | {_f(m['ece'])} | {_f(m['auc_hf_baseline'])} | "
                    f"{_f(m['auc_distribution_baseline'])} ({m.get('classes_with_distribution')}) | {m.get('jobs_flagged_out_of_domain')} |")
     return out
+
+
+def domain_section(domain: dict) -> list[str]:
+    """What flags a job (``model/domain.py``), with the thresholds of this model's reference."""
+    views = domain.get("views")
+    feature = (f"the feature distance (largest robust z of the job's median pixel features against the training jobs) "
+               f"exceeds {_f(domain.get('distance_threshold'))} ({domain.get('margin')} x the largest of "
+               f"{domain.get('validation_jobs')} validation jobs)")
+    if not views:
+        return [f"A job is flagged when {feature} (`model/domain.py`)."]
+    job = views["job_thresholds"]
+    return [f"A job is flagged when any signal is over its threshold, or no class image is usable (`model/domain.py`, "
+            f"reference `{views['file']}`, sha256 in the card): **reconstruction** (median fraction of a view's energy "
+            f"the first {views['components']} principal components of {views['basis_views']} training views do not "
+            f"reproduce) > {_f(job['reconstruction'])}; **solvent** (log10 energy and detail outside the particle circle "
+            f"vs its core) > {_f(job['solvent'])}; {feature}. Thresholds: {views['threshold_rule']}. "
+            "Detection rates on non-class-average inputs and false alarms: `docs/model_card_notes.md`, section 6b."]
 
 
 def render(card: dict, notes: str = "") -> str:
@@ -115,9 +139,7 @@ def render(card: dict, notes: str = "") -> str:
                                             ("real relion_refine jobs (simulated particles)", "relion_holdout")) if k in ev]),
         "",
         "## 3. Out-of-distribution check",
-        f"A job is flagged when its feature distance to the training classes exceeds {_f(domain.get('distance_threshold'))} "
-        f"({domain.get('margin')} x the largest of {domain.get('validation_jobs')} validation jobs; their quantiles "
-        f"0.5/0.9/0.99/1: {', '.join(_f(x, 2) for x in domain.get('validation_distance_quantiles', []))}) (`model/domain.py`).",
+        *domain_section(domain),
         "",
     ]
     lines += ["## The bundled example, scored by this model",
