@@ -3,8 +3,11 @@
 The rule is an absolute threshold on the calibrated score (``min_score``), optionally raised for one job
 by a **job-relative bar** (``relative_gap``): a person judges a class beside the best classes of the
 same job, so a class is kept only if its score is within ``relative_gap`` logits of the mean logit of
-the job's best classes (:func:`best_classes`). The bar only ever raises the threshold; a job whose
-best classes are weak is judged by ``min_score`` alone (so a job of only junk keeps nothing by it).
+the job's best classes (:func:`best_classes`). With ``relative_detail`` the bar drops only classes that
+are also that much coarser in spectral resolution than the best classes (the low-resolution blobs a
+person rejects beside the sharp classes; a sharp rare view that scores lower is kept). The bar only
+ever raises the threshold, and only in jobs whose best classes score at least ``relative_from``; a job
+whose best classes are weak is judged by ``min_score`` alone (so a job of only junk keeps nothing by it).
 Which threshold and gap a ``strictness`` setting means is part of the model
 (:meth:`relion_cryodiscovery.model.card.ModelCard.operating_point`).
 """
@@ -61,6 +64,9 @@ class SelectionRule:
     relative_gap: float | None = None
     #: ... only in jobs whose best classes' mean calibrated score is at least this (0: always).
     relative_from: float = 0.0
+    #: ... and only for classes whose spectral resolution (log10 k D) is this much below the best classes'
+    #: median (None: every class below the bar).
+    relative_detail: float | None = None
     #: Words for the reasons, e.g. "strictness strict".
     label: str = ""
 
@@ -68,7 +74,7 @@ class SelectionRule:
     def at(cls, point: dict, min_particles: int = 0, min_classes: int = 0, label: str = "") -> "SelectionRule":
         """The rule at a model's operating point (:meth:`~relion_cryodiscovery.model.card.ModelCard.operating_point`)."""
         return cls(point["min_score"], min_particles, min_classes, point.get("relative_gap"),
-                   point.get("relative_from", 0.0), label)
+                   point.get("relative_from", 0.0), point.get("relative_detail"), label)
 
     def validate(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:
@@ -97,11 +103,13 @@ def select_classes(
     problems: list[str],
     rule: SelectionRule,
     allow_empty: bool = False,
+    resolution: np.ndarray | None = None,
 ) -> Selection:
     """Apply the rule. Classes with an unusable image or no particles are never kept.
 
-    An empty selection is an error (RELION cannot continue from it) unless ``allow_empty``
-    (scoring only).
+    ``resolution``: each class's spectral resolution (log10 k D, NaN where unknown), for a rule with
+    ``relative_detail``. An empty selection is an error (RELION cannot continue from it) unless
+    ``allow_empty`` (scoring only).
     """
     rule.validate()
     k = len(scores)
@@ -116,14 +124,28 @@ def select_classes(
         elif 0 <= counts[i] < rule.min_particles:
             reasons[i], eligible[i] = f"too few particles ({counts[i]} < min_particles {rule.min_particles})", False
     threshold, why = rule.min_score, f"min_score {rule.min_score:.3f}"
+    selected = eligible & (scores >= threshold)
+    sharp = np.zeros(k, dtype=bool)  # below the bar but kept: as sharp as the job's best classes
     if rule.relative_gap is not None and eligible.any():
         bar = relative_bar(scores[eligible], rule.relative_gap, rule.relative_from)
         if bar > threshold:
             threshold = bar
-            why = f"the job-relative bar {bar:.3f} ({rule.label or 'relative_gap'}: within {rule.relative_gap:g} logits of the job's best classes)"
-    selected = eligible & (scores >= threshold)
+            why = f"the job-relative bar {bar:.3f} ({rule.label or 'relative_gap'}: within {rule.relative_gap:g} logits of the job's best classes"
+            below = scores < bar
+            if rule.relative_detail is not None and resolution is not None:
+                resolution = np.asarray(resolution, float)
+                top = np.flatnonzero(eligible)[best_classes(scores[eligible])]
+                reference = np.nanmedian(resolution[top]) if np.isfinite(resolution[top]).any() else np.nan
+                coarser = resolution < reference - rule.relative_detail  # NaN compares False: never coarser
+                sharp = selected & below & ~coarser
+                below &= coarser
+                why += f", or as sharp as them within {rule.relative_detail:g} in log10 k D"
+            why += ")"
+            selected &= ~below
     for i in np.flatnonzero(eligible & ~selected):
         reasons[i] = f"score {scores[i]:.3f} < {why}"
+    for i in np.flatnonzero(sharp):
+        reasons[i] = f"kept below the job-relative bar {threshold:.3f}: as sharp as the job's best classes (score {scores[i]:.3f})"
     if selected.sum() < rule.min_classes:
         order = [i for i in np.argsort(-scores, kind="stable") if eligible[i] and not selected[i]]
         for i in order[: rule.min_classes - int(selected.sum())]:

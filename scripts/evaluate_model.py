@@ -56,8 +56,9 @@ def pooled_metrics(labels, scores, threshold, hf, distribution) -> dict:
     }
 
 
-def at_operating_points(labels, scores, card) -> dict:
+def at_operating_points(labels, scores, card, features) -> dict:
     """Good classes lost and junk removed at each strictness setting (the selection rule the job applies)."""
+    from relion_cryodiscovery.data.features import feature_values
     from relion_cryodiscovery.model.card import STRICTNESS_LEVELS
     from relion_cryodiscovery.selection import SelectionRule, select_classes
 
@@ -65,7 +66,8 @@ def at_operating_points(labels, scores, card) -> dict:
     out = {}
     for level in STRICTNESS_LEVELS:
         chosen = select_classes(np.asarray(scores, float), None, [""] * len(scores),
-                                SelectionRule.at(card.operating_point(level)), allow_empty=True)
+                                SelectionRule.at(card.operating_point(level)), allow_empty=True,
+                                resolution=feature_values(features, "spectral_resolution_kd"))
         good = labels == 1
         out[level] = {"lost": int((good & ~chosen.selected).sum()),
                       "fnr": float((good & ~chosen.selected).sum() / max(good.sum(), 1)),
@@ -74,13 +76,13 @@ def at_operating_points(labels, scores, card) -> dict:
     return out
 
 
-def pooled_operating_points(labels, scores, groups, card) -> dict:
+def pooled_operating_points(labels, scores, groups, card, features) -> dict:
     """:func:`at_operating_points` job by job (the bar is per job), pooled over the classes."""
     labels, scores, groups = np.asarray(labels).astype(int), np.asarray(scores, float), np.asarray(groups)
     lost, junk, n_good, n_bad = {}, {}, int((labels == 1).sum()), int((labels == 0).sum())
     for g in np.unique(groups):
         m = groups == g
-        for level, v in at_operating_points(labels[m], scores[m], card).items():
+        for level, v in at_operating_points(labels[m], scores[m], card, features[m]).items():
             lost[level] = lost.get(level, 0) + v["lost"]
             junk[level] = junk.get(level, 0) + round(v["junk_removed"] * (labels[m] == 0).sum()) if (labels[m] == 0).any() else junk.get(level, 0)
     return {level: {"fnr": lost[level] / max(n_good, 1), "junk_removed": junk[level] / max(n_bad, 1)} for level in lost}
@@ -127,7 +129,7 @@ def main() -> int:
                              real.counts),
                "d3_decided": int(scores.d3_used.sum()),
                "contrast_inverted": bool(polarity.inverted),
-               "operating_points": at_operating_points(real.labels, scores.calibrated, card),
+               "operating_points": at_operating_points(real.labels, scores.calibrated, card, inputs.features),
                "domain": check.to_dict() if check is not None else None,
                "scores": [round(float(x), 4) for x in scores.calibrated]}
         real_rows.append(row)
@@ -156,7 +158,7 @@ def main() -> int:
             check = check_job(feats[m], scores.p_d1[m], scores.p_d2[m], reference, z["images"][m], args.model)
             flagged.append(bool(check.out_of_domain) if check else False)
         lab["jobs_flagged_out_of_domain"] = int(sum(flagged))
-        lab["operating_points"] = pooled_operating_points(z["labels"], scores.calibrated, groups, card)
+        lab["operating_points"] = pooled_operating_points(z["labels"], scores.calibrated, groups, card, feats)
         results["lab_holdout"] = lab
         print("lab hold-out", json.dumps(lab), flush=True)
 
@@ -167,7 +169,7 @@ def main() -> int:
 
         _, test_projects = split_projects(real_projects(REPO))
         jobs = read_projects(test_projects, PreprocessConfig.from_dict(card.preprocessing))
-        labels, sc, hfs, dists, flagged = [], [], [], [], 0
+        labels, sc, hfs, dists, job_features, flagged = [], [], [], [], [], 0
         col = {n: i for i, n in enumerate(FEATURE_NAMES)}
         for job in jobs:
             u = job.inputs.usable
@@ -177,6 +179,7 @@ def main() -> int:
             check = check_job(job.inputs.features[u], s.p_d1, s.p_d2, reference, job.inputs.images[u], args.model)
             flagged += bool(check and check.out_of_domain)
             labels.append(job.labels[u])
+            job_features.append(job.inputs.features[u])
             sc.append(s.calibrated)
             hfs.append(job.inputs.features[u][:, col["hf_power_fraction"]])
             counts = job.particle_counts[u] if job.particle_counts is not None else np.full(u.sum(), np.nan)
@@ -184,7 +187,8 @@ def main() -> int:
         rel = pooled_metrics(np.concatenate(labels), np.concatenate(sc), threshold, np.concatenate(hfs), np.concatenate(dists))
         rel["jobs"] = len(labels)
         rel["operating_points"] = pooled_operating_points(
-            np.concatenate(labels), np.concatenate(sc), np.concatenate([[i] * len(x) for i, x in enumerate(labels)]), card)
+            np.concatenate(labels), np.concatenate(sc), np.concatenate([[i] * len(x) for i, x in enumerate(labels)]), card,
+            np.concatenate(job_features))
         rel["jobs_flagged_out_of_domain"] = int(flagged)
         results["relion_holdout"] = rel
         print("relion hold-out", json.dumps(rel), flush=True)

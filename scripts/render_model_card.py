@@ -56,7 +56,9 @@ def decision_table(card: dict) -> list[str]:
         if not point:
             continue
         bar = "-" if point.get("relative_gap") is None else (
-            f"{point['relative_gap']:g} logits below the best classes, in jobs whose best score >= {point.get('relative_from', 0):g}")
+            f"{point['relative_gap']:g} logits below the best classes, in jobs whose best score >= {point.get('relative_from', 0):g}"
+            + ("" if point.get("relative_detail") is None else
+               f"; only classes coarser than them by {point['relative_detail']:g} (log10 k D)"))
         cells = []
         for key in ("lab_holdout", "relion_holdout"):
             m = ev.get(key, {}).get("operating_points", {}).get(level)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a model's strictness operating points (``extra["decision"]`` of its card).
 
-    python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --strict_gap 2.0 --strict_from 0.97
+    python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --strict_gap 2.0 --strict_from 0.97 --strict_detail 0.15
 
 * ``lenient``: the threshold at which at most 2% of the good validation classes are lost
   (:func:`relion_cryodiscovery.model.calibration.choose_threshold`, the validation jobs named in the card);
@@ -35,6 +35,8 @@ def main() -> int:
     parser.add_argument("--strict_gap", type=float, default=2.0)
     parser.add_argument("--strict_from", type=float, default=0.97,
                         help="the bar applies to jobs whose best classes' mean calibrated score is at least this")
+    parser.add_argument("--strict_detail", type=float, default=0.15,
+                        help="the bar drops only classes this much coarser (log10 k D) than the best classes; <= 0: all")
     args = parser.parse_args()
 
     from relion_cryodiscovery.model.calibration import operating_points
@@ -48,7 +50,8 @@ def main() -> int:
     scores = ensemble.predict(data["images"][val].astype(np.float32), data["features"][val]).calibrated
     labels = data["labels"][val]
     card.extra["decision"] = operating_points(
-        scores, labels, card.threshold, card.threshold_rule, args.lenient_fnr, args.strict_gap, args.strict_from)
+        scores, labels, card.threshold, card.threshold_rule, args.lenient_fnr, args.strict_gap, args.strict_from,
+        args.strict_detail if args.strict_detail > 0 else None)
     card.extra["decision"]["command"] = " ".join(["python scripts/set_operating_points.py", *sys.argv[1:]])
     card.save(args.model)
     print({k: v["min_score"] for k, v in card.extra["decision"].items() if isinstance(v, dict)})

@@ -94,3 +94,16 @@ def test_operating_points_of_a_card():
         assert (rule.relative_gap is not None) == (level == "strict")
     with pytest.raises(CryoDiscoveryError, match="strictness"):
         card.operating_point("very")
+
+
+def test_with_relative_detail_the_bar_drops_only_coarser_classes():
+    # best classes at 0.99 with spectral resolution 1.30; a blob (1.05) and a sharp rare view (1.28) both score 0.6
+    scores = np.array([0.99, 0.99, 0.6, 0.6, 0.1])
+    resolution = np.array([1.30, 1.31, 1.05, 1.28, np.nan])
+    rule = SelectionRule(0.177, relative_gap=2.0, relative_from=0.97, relative_detail=0.15)
+    result = select_classes(scores, None, [""] * 5, rule, resolution=resolution)
+    assert list(result.selected) == [True, True, False, True, False]
+    assert "as sharp as the job's best classes" in result.reasons[3]
+    assert "job-relative bar" in result.reasons[2] and "min_score" not in result.reasons[4]
+    # without the resolutions, the bar drops both
+    assert list(select_classes(scores, None, [""] * 5, rule).selected) == [True, True, False, False, False]

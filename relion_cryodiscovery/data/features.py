@@ -80,6 +80,13 @@ def n_feature_inputs() -> int:
     return 2 * N_FEATURES
 
 
+def feature_values(features: np.ndarray, name: str) -> np.ndarray:
+    """One feature's values from feature rows, NaN where the feature is missing."""
+    features = np.asarray(features, float)
+    i = FEATURE_NAMES.index(name)
+    return np.where(features[:, N_FEATURES + i] > 0.5, np.nan, features[:, i])
+
+
 def _zscore(values: np.ndarray) -> np.ndarray:
     finite = np.isfinite(values)
     out = np.full_like(values, np.nan)

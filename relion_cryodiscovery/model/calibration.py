@@ -98,7 +98,8 @@ def choose_threshold(
 
 
 def operating_points(calibrated: np.ndarray, labels: np.ndarray, threshold: float, threshold_rule: str,
-                     lenient_fnr: float = 0.02, strict_gap: float = 2.0, strict_from: float = 0.97) -> dict:
+                     lenient_fnr: float = 0.02, strict_gap: float = 2.0, strict_from: float = 0.97,
+                     strict_detail: float | None = 0.15) -> dict:
     """The ``strictness`` settings of a model (its card's ``extra["decision"]``) from validation scores:
     ``lenient`` at most ``lenient_fnr`` of the good classes lost, ``balanced`` the calibrated ``threshold``,
     ``strict`` that plus the job-relative bar (:func:`relion_cryodiscovery.selection.relative_bar`)."""
@@ -108,7 +109,10 @@ def operating_points(calibrated: np.ndarray, labels: np.ndarray, threshold: floa
                     "rule": f"at most {lenient_fnr:g} of the good validation classes below it ({len(labels)} classes)"},
         "balanced": {"min_score": float(threshold), "relative_gap": None, "rule": threshold_rule},
         "strict": {"min_score": float(threshold), "relative_gap": strict_gap, "relative_from": strict_from,
-                   "rule": f"balanced; in a job whose best classes score >= {strict_from:g} on average, raised to "
-                           f"sigmoid(mean logit of the job's best classes - {strict_gap:g})"},
+                   "relative_detail": strict_detail,
+                   "rule": f"balanced; in a job whose best classes score >= {strict_from:g} on average, a class must also "
+                           f"score within {strict_gap:g} logits of them"
+                           + ("" if strict_detail is None else f" unless it is as sharp as they are (spectral resolution "
+                                                               f"within {strict_detail:g} in log10 k D)")},
         "default": "balanced",
     }

@@ -12,10 +12,12 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..relion.classes import ClassSet
+from ..data.features import feature_values
 from ..errors import CryoDiscoveryError
 from ..model.card import ModelCard
 from ..relion.nodes import NODES_FILE, choose_version, version_conflict
@@ -27,12 +29,15 @@ from .parameters import JobParameters
 from .scores import ClassScores
 from .scoring import domain_check, model_directory, score_classes, start_model
 from .sources import read_classes
+
+if TYPE_CHECKING:
+    from ..data.inputs import ModelInputs
 from .writing import (SelectionOutputs, earlier_outputs, montage_tiles, montage_title, provenance, report,
                       stage_montage, stage_score_tables, write_selection)
 
 
-def decide(classes: ClassSet, scores: ClassScores, problems: list[str], card: ModelCard, parameters: JobParameters,
-           allow_empty: bool = False) -> float:
+def decide(classes: ClassSet, scores: ClassScores, inputs: "ModelInputs", card: ModelCard,
+           parameters: JobParameters, allow_empty: bool = False) -> float:
     """Apply the selection rule to ``scores`` (in place); returns the threshold this job was judged by.
 
     ``min_score``, when given, is an absolute override; else ``strictness`` picks the model's operating
@@ -45,7 +50,8 @@ def decide(classes: ClassSet, scores: ClassScores, problems: list[str], card: Mo
         rule = SelectionRule.at(card.operating_point(parameters.strictness), parameters.min_particles,
                                 parameters.min_classes, f"strictness {parameters.strictness}")
     try:
-        decision = select_classes(scores.score, classes.particle_counts, problems, rule, allow_empty)
+        resolution = np.where(inputs.usable, feature_values(inputs.features, "spectral_resolution_kd"), np.nan)
+        decision = select_classes(scores.score, classes.particle_counts, inputs.problems, rule, allow_empty, resolution)
     except CryoDiscoveryError as error:  # name the job whose classes were judged
         raise CryoDiscoveryError(error.path or classes.source, error.problem) from None
     scores.set_decision(decision.selected, decision.reasons)
@@ -99,7 +105,7 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
         scores, inputs, card, polarity = score_classes(classes, parameters, output, log, model, while_waiting)
         note_skipped(classes, inputs.problems)
         check = domain_check(scores, inputs, card)
-        min_score = decide(classes, scores, inputs.problems, card, parameters)
+        min_score = decide(classes, scores, inputs, card, parameters)
         info = provenance(card, parameters, input_path, min_score, check, polarity)
         selection = SelectionOutputs(prefix, version, job, contents, scores, info, montage[0] if montage else None,
                                      montage_title(input_path, card, check, polarity))
@@ -135,7 +141,7 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
     finally:
         model.close()
     check = domain_check(scores, inputs, card)
-    min_score = decide(classes, scores, inputs.problems, card, parameters, allow_empty=True)
+    min_score = decide(classes, scores, inputs, card, parameters, allow_empty=True)
     info = provenance(card, parameters, input_path, min_score, check, polarity)
     names = stage_score_tables(output, scores, info)
     if parameters.montage:
