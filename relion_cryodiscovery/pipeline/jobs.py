@@ -29,11 +29,11 @@ from .parameters import JobParameters
 from .scores import ClassScores
 from .scoring import domain_check, model_directory, score_classes, start_model
 from .sources import read_classes
+from .writing import (SelectionOutputs, earlier_outputs, montage_tiles, montage_title, provenance, report,
+                      stage_montage, stage_score_tables, write_selection)
 
 if TYPE_CHECKING:
     from ..data.inputs import ModelInputs
-from .writing import (SelectionOutputs, earlier_outputs, montage_tiles, montage_title, provenance, report,
-                      stage_montage, stage_score_tables, write_selection)
 
 
 def decide(classes: ClassSet, scores: ClassScores, inputs: "ModelInputs", card: ModelCard,
