@@ -66,7 +66,7 @@ def test_save_load_round_trip_and_abort(tmp_path) -> None:
     before = ensemble.predict(images, features, batch_size=12)
     ensemble.save(tmp_path)
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == ["d1.keras", "d2.keras", "d3.keras", "model_card.json"]
+    assert written == ["d1.keras", "d1.onnx", "d2.keras", "d2.onnx", "d3.keras", "d3.onnx", "model_card.json"]
     loaded = BoostedEnsemble.load(tmp_path)
     after = loaded.predict(images, features, batch_size=12)
     for name in ("p_d1", "p_d2", "p_d3", "d3_used", "raw", "calibrated"):

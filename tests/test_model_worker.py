@@ -15,6 +15,7 @@ import pytest
 
 from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.model.card import ModelCard
+from relion_cryodiscovery.model.runtime import RUNTIME_ENV
 from relion_cryodiscovery.model.worker import SCORE_FIELDS, WORKER_ENV as CRYO_ENV, ModelWorker, load_ensemble
 
 REPO = Path(__file__).resolve().parents[1]
@@ -191,6 +192,7 @@ def test_the_worker_writes_nothing_outside_o_either(project: Path, session_tiny_
     log = tmp_path / "audit.tsv"
     out = "External/job005/"
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_HOME", "MPLCONFIGDIR", CRYO_ENV)}
+    env.update({RUNTIME_ENV: "tensorflow"})  # the worker runs only on the TensorFlow path
     env.update(HOME=str(home), TMPDIR=str(tmp), XDG_CACHE_HOME=str(home / ".cache"),
                XDG_CONFIG_HOME=str(home / ".config"), GUARD_OUT=str(project / out), GUARD_LOG=str(log),
                PYTHONPATH=os.pathsep.join([str(hooks), str(REPO)]))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from relion_cryodiscovery.model.runtime import RUNTIME_ENV
 from relion_cryodiscovery.relion.sentinels import ABORT_NOW, ABORTED, FAILURE, STAGING_PREFIX, SUCCESS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,11 +144,14 @@ def test_sigkill_at_random_points_never_leaves_a_truncated_output(
 #: Stage -> (module attribute to slow down, what is patched). The patched function signals that the
 #: stage has started, then repeats the real work for a minute, so the abort lands inside that work
 #: and only RELION_JOB_ABORT_NOW can end the run early.
+#: The stages run on the CPU's runtime (ONNX Runtime) unless a third entry names another (model/runtime.py).
 STAGES = {
     "read_job": ("relion_cryodiscovery.relion.job", "read_job"),
     "preprocess": ("relion_cryodiscovery.data.inputs", "model_inputs"),
-    "model_loading": ("relion_cryodiscovery.model.ensemble", "load_member"),
-    "inference": ("relion_cryodiscovery.model.ensemble", "predict_views"),
+    "model_loading": ("relion_cryodiscovery.model.onnx_members", "_session"),
+    "inference": ("relion_cryodiscovery.model.vote", "class_means"),
+    "model_loading_tensorflow": ("relion_cryodiscovery.model.ensemble", "load_member", "tensorflow"),
+    "inference_tensorflow": ("relion_cryodiscovery.model.ensemble", "vote_predict", "tensorflow"),
     "writing": ("relion_cryodiscovery.relion.outputs", "write_particles"),
 }
 
@@ -176,8 +180,9 @@ WRAPPER = textwrap.dedent('''
 
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_abort_interrupts_every_stage(stage: str, project: Path, session_tiny_model: Path,
-                                              tmp_path: Path) -> None:
-    module, attribute = STAGES[stage]
+                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module, attribute, *runtime = STAGES[stage]
+    monkeypatch.setenv(RUNTIME_ENV, runtime[0] if runtime else "onnx")
     wrapper = tmp_path / "slow_stage.py"
     wrapper.write_text(WRAPPER)
     flag = tmp_path / "stage_started"

@@ -1,20 +1,14 @@
-"""The boosted ensemble: d1 and d2 vote, d3 breaks ties; safe save/load; batched inference.
+"""The boosted ensemble of Keras members: safe save/load and batched inference with TensorFlow.
 
-Score rule, per class (a class's probability from one model is the mean over its V views):
-
-* ``d3_used = (p_d1 >= 0.5) != (p_d2 >= 0.5)`` -- d3 is run only on those classes;
-* ``raw = (p_d1 + p_d2) / 2`` where d1 and d2 agree, ``raw = p_d3`` where they disagree;
-* ``calibrated = card calibration(raw)`` (see :mod:`.calibration`).
-
-So ``raw >= 0.5`` is exactly the majority vote of the three models, and ``p_d3`` is NaN where
-d3 was not consulted.
+The score rule (d1 and d2 vote, d3 breaks ties, calibration) is :mod:`.vote`'s, shared with the ONNX
+Runtime path (:mod:`.onnx_members`); this module supplies the Keras members' forward pass.
 """
 
 from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,38 +17,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..errors import CryoDiscoveryError, JobAborted
+from ..errors import CryoDiscoveryError
 from .calibration import PlattCalibration
 from .card import ModelCard
+from .vote import MEMBERS, EnsembleScores, Forward, class_means, combine_scores, predict as vote_predict
 
-MEMBERS = ("d1", "d2", "d3")
+__all__ = ["MEMBERS", "BoostedEnsemble", "EnsembleScores", "combine_scores", "load_member", "predict_views"]
+
 #: Pseudo class names Keras writes inside config.json for tensors (not code).
 _DATA_CLASS_NAMES = {
     "__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__typespec__", "__slice__", "__ellipsis__",
 }
 _CODE_CLASS_NAMES = {"Lambda", "__lambda__", "function", "TFOpLambda"}
-
-
-@dataclass
-class EnsembleScores:
-    """Per-class outputs of :meth:`BoostedEnsemble.predict` (all arrays have length K)."""
-
-    p_d1: np.ndarray
-    p_d2: np.ndarray
-    #: NaN where d3 was not consulted.
-    p_d3: np.ndarray
-    #: True exactly where d1 and d2 disagree at 0.5.
-    d3_used: np.ndarray
-    raw: np.ndarray
-    calibrated: np.ndarray
-
-
-def combine_scores(p_d1: np.ndarray, p_d2: np.ndarray, p_d3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The module's score rule: return ``(d3_used, raw)``."""
-    p_d1, p_d2, p_d3 = (np.asarray(p, dtype=np.float32) for p in (p_d1, p_d2, p_d3))
-    d3_used = (p_d1 >= 0.5) != (p_d2 >= 0.5)
-    raw = np.where(d3_used, p_d3, 0.5 * (p_d1 + p_d2)).astype(np.float32)
-    return d3_used, raw
 
 
 class _Forward:
@@ -98,16 +72,6 @@ class _Forward:
         return self._step(chunk(image), chunk(features)).numpy()
 
 
-def _check_inputs(images: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    images = np.asarray(images, dtype=np.float32)
-    features = np.asarray(features, dtype=np.float32)
-    if images.ndim != 4:
-        raise ValueError(f"images must be (K, V, S, S), got shape {images.shape}")
-    if features.ndim != 2 or len(features) != len(images):
-        raise ValueError(f"features must be (K, F) with K={len(images)}, got shape {features.shape}")
-    return images, features
-
-
 def predict_views(
     models: list[keras.Model],
     images: np.ndarray,
@@ -116,23 +80,19 @@ def predict_views(
     strategy: tf.distribute.Strategy | None = None,
     should_abort: Callable[[], bool] | None = None,
 ) -> np.ndarray:
-    """Per-class probabilities ``(K, len(models))`` = mean over each class's V views.
+    """Per-class probabilities ``(K, len(models))`` = mean over each class's V views (:func:`.vote.class_means`)."""
+    return class_means(_Forward(models, strategy), len(models), images, features, batch_size, should_abort)
 
-    ``batch_size`` counts view images per step (whole classes per batch, at least one).
-    """
-    images, features = _check_inputs(images, features)
-    k, v = images.shape[:2]
-    forward = _Forward(models, strategy)
-    per_batch = max(1, batch_size // max(v, 1))
-    out = np.zeros((k, len(models)), dtype=np.float32)
-    for start in range(0, k, per_batch):
-        if should_abort is not None and should_abort():
-            raise JobAborted("abort requested during inference")
-        stop = min(start + per_batch, k)
-        views = images[start:stop].reshape((-1,) + images.shape[2:])
-        rows = np.repeat(features[start:stop], v, axis=0)
-        out[start:stop] = forward(views, rows).reshape(stop - start, v, len(models)).mean(axis=1)
-    return out
+
+@dataclass
+class KerasMembers:
+    """:class:`.vote.Members` of Keras models on a tf.distribute strategy."""
+
+    models: dict[str, keras.Model]
+    strategy: tf.distribute.Strategy | None = None
+
+    def forward(self, names: Sequence[str]) -> Forward:
+        return _Forward([self.models[name] for name in names], self.strategy)
 
 
 def check_keras_archive(path: str | Path) -> None:
@@ -223,11 +183,15 @@ class BoostedEnsemble:
         return PlattCalibration.from_dict(self.card.calibration)
 
     def save(self, directory: str | Path) -> Path:
-        """Write d1.keras, d2.keras, d3.keras and model_card.json into ``directory``."""
+        """Write d1.keras, d2.keras, d3.keras, their ONNX exports (:mod:`.onnx_export`, recorded in the
+        card) and model_card.json into ``directory``."""
+        from .onnx_export import export_onnx
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for name in MEMBERS:
             getattr(self, name).save(directory / f"{name}.keras")
+        export_onnx({name: getattr(self, name) for name in MEMBERS}, self.card, directory)
         self.card.save(directory)
         return directory
 
@@ -254,18 +218,6 @@ class BoostedEnsemble:
         strategy: tf.distribute.Strategy | None = None,
         should_abort: Callable[[], bool] | None = None,
     ) -> EnsembleScores:
-        """Score K classes: ``images (K, V, 64, 64)``, ``features (K, F)``; see the module rule."""
-        images, features = _check_inputs(images, features)
-        if features.shape[1] != self.card.n_features:
-            raise ValueError(f"model expects {self.card.n_features} features, got {features.shape[1]}")
-        pair = predict_views([self.d1, self.d2], images, features, batch_size, strategy, should_abort)
-        p_d1, p_d2 = pair[:, 0], pair[:, 1]
-        p_d3 = np.full(len(images), np.nan, dtype=np.float32)
-        disagree = np.flatnonzero((p_d1 >= 0.5) != (p_d2 >= 0.5))
-        if len(disagree):
-            p_d3[disagree] = predict_views(
-                [self.d3], images[disagree], features[disagree], batch_size, strategy, should_abort
-            )[:, 0]
-        d3_used, raw = combine_scores(p_d1, p_d2, p_d3)
-        return EnsembleScores(p_d1, p_d2, p_d3, d3_used, raw, self.calibration(raw))
-
+        """Score K classes: ``images (K, V, 64, 64)``, ``features (K, F)``; :func:`.vote.predict`."""
+        members = KerasMembers({name: getattr(self, name) for name in MEMBERS}, strategy)
+        return vote_predict(members, self.card, images, features, batch_size, should_abort)

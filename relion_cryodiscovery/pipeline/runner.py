@@ -87,17 +87,22 @@ _CACHE_VARIABLES = {"KERAS_HOME": "keras", "MPLCONFIGDIR": "matplotlib"}
 
 @contextmanager
 def private_caches(output: OutputDirectory) -> Iterator[None]:
-    """Point Keras, Matplotlib and ``tempfile`` at the job's staging directory (removed at the end).
+    """Point Keras, Matplotlib, ``tempfile`` and the user cache at the job's staging directory (removed
+    at the end).
 
     The job then writes nothing outside ``--o``: Keras creates ``~/.keras/keras.json`` and
     Matplotlib (imported by Keras when TensorFlow was loaded in this process) a font cache on first
-    import, TensorFlow's autograph writes temporary modules.
-    ``KERAS_HOME``/``MPLCONFIGDIR`` set by the user are respected; temporary files always stay here.
+    import, TensorFlow's autograph writes temporary modules, and ONNX Runtime's import a device id
+    and an (offline) telemetry database under ``$XDG_CACHE_HOME``, else ``~/.cache``
+    (``Microsoft/DeveloperTools/.onnxruntime``; it opens no socket, checked with strace).
+    ``KERAS_HOME``/``MPLCONFIGDIR`` set by the user are respected; temporary files and the user cache
+    always stay here.
     """
-    saved = {name: os.environ.get(name) for name in (*_CACHE_VARIABLES, "TMPDIR")}
+    always = ("TMPDIR", "XDG_CACHE_HOME")
+    saved = {name: os.environ.get(name) for name in (*_CACHE_VARIABLES, *always)}
     saved_tempdir = tempfile.tempdir
-    for name, sub in (*_CACHE_VARIABLES.items(), ("TMPDIR", "tmp")):
-        if saved[name] is None or name == "TMPDIR":
+    for name, sub in (*_CACHE_VARIABLES.items(), ("TMPDIR", "tmp"), ("XDG_CACHE_HOME", "cache")):
+        if saved[name] is None or name in always:
             directory = output.stage(sub)
             directory.mkdir(exist_ok=True)
             os.environ[name] = str(directory.resolve())

@@ -1,12 +1,16 @@
 """Scoring a job's classes: the model directory and card, the model loader, inference, the domain check.
 
-A run starts its model first (:func:`start_model`), so TensorFlow's start-up and the ensemble load
-overlap reading the job. Both loaders answer the one :class:`ModelLoader` interface: submit the
-classes' inputs, do other work (the montage's tiles), then collect the scores. :class:`WorkerModel`
-(load and inference in a child process, :mod:`relion_cryodiscovery.model.worker`) is used when this process has not imported
+A run starts its model first (:func:`start_model`), so the runtime's start-up and the ensemble load
+overlap reading the job. The runtime is chosen without importing TensorFlow
+(:func:`~relion_cryodiscovery.model.runtime.choose_runtime`): on the CPU, ONNX Runtime in a thread of
+this process (:class:`BackgroundModel` with :func:`load_onnx`; its start-up is ~0.3 s, so a worker
+process would not pay); with GPUs, or a model without ONNX files, TensorFlow. Every loader answers
+the one :class:`ModelLoader` interface: submit the classes' inputs, do other work (the montage's
+tiles), then collect the scores. For TensorFlow, :class:`WorkerModel` (load and inference in a child
+process, :mod:`relion_cryodiscovery.model.worker`) is used when this process has not imported
 TensorFlow (the External job); :class:`BackgroundModel` (a thread, inference in this process) when it
-has (e.g. a Python session). :func:`score_classes` is therefore one inference path for both, and
-fills the run's :class:`~.scores.ClassScores`.
+has (e.g. a Python session). :func:`score_classes` is therefore one inference path for all, and fills
+the run's :class:`~.scores.ClassScores`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ..data.features import FEATURE_NAMES
 from ..errors import CryoDiscoveryError
 from ..model.card import ModelCard
 from ..model.domain import ADVICE as DOMAIN_ADVICE, DomainCheck, check_job
+from ..model.runtime import ONNX, choose_runtime
 from ..model.shipped import default_model_dir
 from ..model.worker import ModelWorker, load_ensemble, worker_wanted
 from ..relion.sentinels import ABORT_NOW, OutputDirectory
@@ -79,6 +84,13 @@ def load_model(directory: Path, parameters: JobParameters):
     return load_ensemble(directory, parameters.gpus, parameters.threads)
 
 
+def load_onnx(directory: Path, parameters: JobParameters):
+    """(ensemble, None): the ensemble in ``directory`` on ONNX Runtime (CPU; no TensorFlow)."""
+    from ..model.onnx_members import OnnxEnsemble
+
+    return OnnxEnsemble.load(directory, parameters.threads), None
+
+
 class WorkerModel:
     """:class:`ModelLoader` over the model worker process (load and inference both in the child)."""
 
@@ -111,12 +123,14 @@ class BackgroundModel:
     """:class:`ModelLoader` in this process: TensorFlow start-up and the ensemble load in a thread
     while the job's files are read, inference in :meth:`result`.
 
-    Used when TensorFlow is already imported in this process (else :class:`WorkerModel`, a
-    process, overlaps much better: a thread shares the GIL with the reader). Native stderr goes
-    to a log file (:func:`~.runner.native_stderr_to_log`) until the load is collected or :meth:`close`.
+    Used for ONNX Runtime (``runtime="onnx"``, :func:`load_onnx`) and for TensorFlow when it is
+    already imported in this process (else :class:`WorkerModel`, a process, overlaps much better: a
+    thread shares the GIL with the reader). Native stderr goes to a log file
+    (:func:`~.runner.native_stderr_to_log`) until the load is collected or :meth:`close`.
     """
 
-    def __init__(self, directory: Path, parameters: JobParameters):
+    def __init__(self, directory: Path, parameters: JobParameters, runtime: str = "tensorflow"):
+        self.runtime = runtime
         self.seconds = 0.0
         self.inference_seconds = 0.0
         self.peak_rss_mb = None
@@ -136,7 +150,7 @@ class BackgroundModel:
     def _load(self, directory: Path, parameters: JobParameters) -> None:
         start = time.perf_counter()
         try:
-            self._value = load_model(directory, parameters)
+            self._value = (load_onnx if self.runtime == ONNX else load_model)(directory, parameters)
         except BaseException as error:  # re-raised in the main thread by loaded()
             self._error = error
         self.seconds = time.perf_counter() - start
@@ -172,12 +186,19 @@ class BackgroundModel:
         return scores
 
     def timings(self) -> StepLog:
-        return [("load model (in background)", self.seconds), ("inference", self.inference_seconds)]
+        where = "ONNX Runtime, in background" if self.runtime == ONNX else "in background"
+        return [(f"load model ({where})", self.seconds), ("inference", self.inference_seconds)]
 
 
 def start_model(directory: Path, parameters: JobParameters) -> ModelLoader:
-    """Start TensorFlow and the model load now, beside the job's reading: in a worker process when
-    this process has not imported TensorFlow, else in a thread."""
+    """Start the runtime and the model load now, beside the job's reading (the runtime is said in
+    ``run.out``): ONNX Runtime in a thread; TensorFlow in a worker process when this process has not
+    imported TensorFlow, else in a thread."""
+    runtime, why = choose_runtime(parameters.gpus, directory)
+    if runtime == ONNX:
+        print("model runtime: ONNX Runtime (CPU)", flush=True)
+        return BackgroundModel(directory, parameters, ONNX)
+    print(f"model runtime: TensorFlow ({why})", flush=True)
     if worker_wanted():
         return WorkerModel(directory, parameters)
     return BackgroundModel(directory, parameters)
