@@ -1,5 +1,9 @@
 """TensorFlow start-up, the ensemble load and inference in a child process (the model worker).
 
+This is the TensorFlow path (GPUs, or a model without ONNX files; :mod:`.runtime`). On the CPU the
+job scores with ONNX Runtime in its own process instead: its start-up (~0.3 s) is too short for a
+second process to pay for itself (docs/benchmarks.md, issue #21).
+
 Importing TensorFlow and Keras takes ~2-3 s of single-threaded, GIL-bound Python, more than
 reading a 1M-particle ``data.star`` and preprocessing the classes. :class:`ModelWorker` starts
 ``python -m relion_cryodiscovery.model.worker`` as the job's first step, so on two cores the
