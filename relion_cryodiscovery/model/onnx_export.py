@@ -11,6 +11,10 @@ Keras member on random inputs before it is recorded. :mod:`.onnx_members` reads 
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +62,30 @@ def member_proto(model: keras.Model) -> Any:
     return proto
 
 
+def _onnxruntime() -> Any:
+    """ONNX Runtime, imported with what its first import writes (a device id and a telemetry session file,
+    under ``$XDG_CACHE_HOME`` and ``$TMPDIR``) sent to a temporary directory removed at once, so training
+    writes nothing but its outputs (a job's own process has its caches in the staging directory instead)."""
+    if "onnxruntime" in sys.modules:
+        return sys.modules["onnxruntime"]
+    private = tempfile.mkdtemp(prefix="onnxruntime_")
+    saved = {name: os.environ.get(name) for name in ("TMPDIR", "XDG_CACHE_HOME")}
+    os.environ.update(TMPDIR=private, XDG_CACHE_HOME=private)
+    try:
+        import onnxruntime
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(private, ignore_errors=True)
+    return onnxruntime
+
+
 def _difference(model: keras.Model, data: bytes, seed: int = 0) -> float:
     """Largest |ONNX Runtime - Keras| probability on random check inputs."""
-    import onnxruntime as ort
-
+    ort = _onnxruntime()
     rng = np.random.default_rng(seed)
     n_features = int(model.input["features"].shape[-1])
     image = rng.normal(size=(64, IMAGE_SIZE, IMAGE_SIZE, 1)).astype(np.float32)
