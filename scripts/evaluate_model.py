@@ -18,6 +18,7 @@ source has it, and the high-frequency power fraction):
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import sys
 from pathlib import Path
@@ -120,24 +121,29 @@ def main() -> int:
     # 1. real class averages
     real_rows = []
     for real in load_real_sets(args.shared, args.extra):
-        inputs, polarity = oriented_model_inputs(real.classes)
-        scores = ensemble.predict(inputs.images, inputs.features)
-        check = check_job(inputs.features[inputs.usable], scores.p_d1[inputs.usable], scores.p_d2[inputs.usable],
-                          reference, inputs.images[inputs.usable], args.model, int((~inputs.usable).sum()))
-        row = {"set": real.spec.name, "what": real.spec.what, "positives_only": real.spec.positives_only,
-               **set_metrics(real.labels, scores.calibrated, scores.calibrated >= threshold, hf_baseline(real.classes),
-                             real.counts),
-               "d3_decided": int(scores.d3_used.sum()),
-               "contrast_inverted": bool(polarity.inverted),
-               "operating_points": at_operating_points(real.labels, scores.calibrated, card, inputs.features),
-               "domain": check.to_dict() if check is not None else None,
-               "scores": [round(float(x), 4) for x in scores.calibrated]}
-        real_rows.append(row)
-        ops = " ".join(f"{k[0]}:{v['lost']}/{_f(v['junk_removed'], 2)}" for k, v in row["operating_points"].items())
-        print(f"{row['set']:32s} n={row['classes']:3d} good={row['good']:3d} kept={row['kept']:3d} FN={row['false_negatives']:2d} "
-              f"junk_rm={_f(row['junk_removed'], 2)} [{ops}] inv={int(polarity.inverted)} "
-              f"auc={_f(row['auc'])} hf={_f(row['auc_hf_baseline'])} dist={_f(row['auc_distribution_baseline'])} "
-              f"min={row['score_min']:.2f} d3={row['d3_decided']} ood={check.out_of_domain if check else None}", flush=True)
+        variants = [(real.spec.name, real.spec.what, real.classes)]
+        if real.classes.metadata or real.classes.particle_counts is not None:  # as a bare exported stack too
+            variants.append((real.spec.name + " (stack only)", "the same classes without their particle counts",
+                             replace(real.classes, metadata={}, particle_counts=None)))
+        for name, what, classes in variants:
+            inputs, polarity = oriented_model_inputs(classes)
+            scores = ensemble.predict(inputs.images, inputs.features)
+            check = check_job(inputs.features[inputs.usable], scores.p_d1[inputs.usable], scores.p_d2[inputs.usable],
+                              reference, inputs.images[inputs.usable], args.model, int((~inputs.usable).sum()))
+            row = {"set": name, "what": what, "positives_only": real.spec.positives_only,
+                   **set_metrics(real.labels, scores.calibrated, scores.calibrated >= threshold, hf_baseline(classes),
+                                 real.counts),
+                   "d3_decided": int(scores.d3_used.sum()),
+                   "contrast_inverted": bool(polarity.inverted),
+                   "operating_points": at_operating_points(real.labels, scores.calibrated, card, inputs.features),
+                   "domain": check.to_dict() if check is not None else None,
+                   "scores": [round(float(x), 4) for x in scores.calibrated]}
+            real_rows.append(row)
+            ops = " ".join(f"{k[0]}:{v['lost']}/{_f(v['junk_removed'], 2)}" for k, v in row["operating_points"].items())
+            print(f"{row['set']:45s} n={row['classes']:3d} good={row['good']:3d} kept={row['kept']:3d} FN={row['false_negatives']:2d} "
+                  f"junk_rm={_f(row['junk_removed'], 2)} [{ops}] inv={int(polarity.inverted)} "
+                  f"auc={_f(row['auc'])} hf={_f(row['auc_hf_baseline'])} dist={_f(row['auc_distribution_baseline'])} "
+                  f"min={row['score_min']:.2f} d3={row['d3_decided']} ood={check.out_of_domain if check else None}", flush=True)
     results["real_sets"] = real_rows
 
     # 2. lab-like hold-out

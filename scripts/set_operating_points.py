@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a model's strictness operating points (``extra["decision"]`` of its card).
 
-    python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --strict_gap 2.0 --strict_from 0.97 --strict_detail 0.15
+    python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --strict_gap 2.0 --strict_from 0.95 --strict_detail 0.15
 
 * ``lenient``: the threshold at which at most 2% of the good validation classes are lost
   (:func:`relion_cryodiscovery.model.calibration.choose_threshold`, the validation jobs named in the card);
@@ -33,7 +33,7 @@ def main() -> int:
     parser.add_argument("--lab", type=Path, default=corpus_paths.LAB_CORPUS)
     parser.add_argument("--lenient_fnr", type=float, default=0.02)
     parser.add_argument("--strict_gap", type=float, default=2.0)
-    parser.add_argument("--strict_from", type=float, default=0.97,
+    parser.add_argument("--strict_from", type=float, default=0.95,
                         help="the bar applies to jobs whose best classes' mean calibrated score is at least this")
     parser.add_argument("--strict_detail", type=float, default=0.15,
                         help="the bar drops only classes this much coarser (log10 k D) than the best classes; <= 0: all")

@@ -98,7 +98,7 @@ def choose_threshold(
 
 
 def operating_points(calibrated: np.ndarray, labels: np.ndarray, threshold: float, threshold_rule: str,
-                     lenient_fnr: float = 0.02, strict_gap: float = 2.0, strict_from: float = 0.97,
+                     lenient_fnr: float = 0.02, strict_gap: float = 2.0, strict_from: float = 0.95,
                      strict_detail: float | None = 0.15) -> dict:
     """The ``strictness`` settings of a model (its card's ``extra["decision"]``) from validation scores:
     ``lenient`` at most ``lenient_fnr`` of the good classes lost, ``balanced`` the calibrated ``threshold``,
