@@ -66,6 +66,8 @@ from pipeliner.starfile_handler import StarFile
 
 from relion_cryodiscovery.version import __version__
 from relion_cryodiscovery.cli.external_args import PARAMETER_HELP
+from relion_cryodiscovery.data.polarity import CONTRAST_CHOICES
+from relion_cryodiscovery.model.card import STRICTNESS_LEVELS
 from relion_cryodiscovery.pipeline.writing import MONTAGE_FILE, SCORES_CSV, SCORES_JSON
 from relion_cryodiscovery.relion.nodes import NODES_FILE
 from relion_cryodiscovery.relion.star import scan_particles
@@ -235,13 +237,13 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
         )
         self.joboptions["strictness"] = MultipleChoiceJobOption(
             label="Strictness:",
-            choices=["lenient", "balanced", "strict"],
+            choices=list(STRICTNESS_LEVELS),
             default_value_index=1,
             help_text=f"{PARAMETER_HELP['strictness']}. Ignored when a minimum score is given.",
         )
         self.joboptions["contrast"] = MultipleChoiceJobOption(
             label="Contrast:",
-            choices=["auto", "normal", "inverted"],
+            choices=list(CONTRAST_CHOICES),
             default_value_index=0,
             help_text=PARAMETER_HELP["contrast"],
         )

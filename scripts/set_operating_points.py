@@ -25,21 +25,21 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cryodiscovery_dev import corpus_paths  # noqa: E402
+from relion_cryodiscovery.model import calibration  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--lab", type=Path, default=corpus_paths.LAB_CORPUS)
-    parser.add_argument("--lenient_fnr", type=float, default=0.02)
-    parser.add_argument("--strict_gap", type=float, default=2.0)
-    parser.add_argument("--strict_from", type=float, default=0.95,
+    parser.add_argument("--lenient_fnr", type=float, default=calibration.LENIENT_FNR)
+    parser.add_argument("--strict_gap", type=float, default=calibration.STRICT_GAP)
+    parser.add_argument("--strict_from", type=float, default=calibration.STRICT_FROM,
                         help="the bar applies to jobs whose best classes' mean calibrated score is at least this")
-    parser.add_argument("--strict_detail", type=float, default=0.15,
+    parser.add_argument("--strict_detail", type=float, default=calibration.STRICT_DETAIL,
                         help="the bar drops only classes this much coarser (log10 k D) than the best classes; <= 0: all")
     args = parser.parse_args()
 
-    from relion_cryodiscovery.model.calibration import operating_points
     from relion_cryodiscovery.model.card import ModelCard
     from relion_cryodiscovery.model.ensemble import BoostedEnsemble
 
@@ -49,7 +49,7 @@ def main() -> int:
     ensemble = BoostedEnsemble.load(args.model)
     scores = ensemble.predict(data["images"][val].astype(np.float32), data["features"][val]).calibrated
     labels = data["labels"][val]
-    card.extra["decision"] = operating_points(
+    card.extra["decision"] = calibration.operating_points(
         scores, labels, card.threshold, card.threshold_rule, args.lenient_fnr, args.strict_gap, args.strict_from,
         args.strict_detail if args.strict_detail > 0 else None)
     card.extra["decision"]["command"] = " ".join(["python scripts/set_operating_points.py", *sys.argv[1:]])

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..data.polarity import CONTRAST_CHOICES
+from ..model.card import STRICTNESS_LEVELS
 from ..pipeline import JobParameters, run_job, score_input
 from .main import option
 
@@ -35,10 +37,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="DIR", help="model directory (default: the shipped model)")
     option(parser, "--min_score", type=float, metavar="P",
                         help="threshold for the 'selected' column (default: the model's calibrated one)")
-    parser.add_argument("--strictness", default="balanced", choices=("lenient", "balanced", "strict"),
+    parser.add_argument("--strictness", default="balanced", choices=STRICTNESS_LEVELS,
                         help="the model's operating point for the 'selected' column; strict also judges each class "
                              "against the job's best classes")
-    parser.add_argument("--contrast", default="auto", choices=("auto", "normal", "inverted"),
+    parser.add_argument("--contrast", default="auto", choices=CONTRAST_CHOICES,
                         help="auto: detect protein-dark classes and score them flipped; or force the input's polarity")
     parser.add_argument("--gpus", default="", metavar="LIST",
                         help="empty = all visible GPUs, 'cpu' = CPU only, or a list such as 0,1")

@@ -5,7 +5,7 @@ class average negative. Metadata cannot tell; the pixels can. Each class's ``rin
 mean of its central third (the particle's core) relative to the solvent just outside the particle,
 in units of the in-particle spread (:func:`relion_cryodiscovery.data.spectral.spectral_measures`).
 Averaged particles are denser than solvent, so the job's median is positive for protein-white classes
-(measured: >= 0.58 on every simulated job drawn the right way up, 1.3-2.4 on every real set) and
+(measured: >= 0.58 on every simulated job drawn the right way up, 1.1-2.4 on every real set) and
 negative when the contrast is inverted. Within :data:`UNDECIDED` of zero the job is scored as given.
 """
 

@@ -97,9 +97,18 @@ def choose_threshold(
     return float(min(cap, good[allowed_misses]))
 
 
+#: The strictness settings' defaults (:func:`operating_points`): lenient's bound on good classes lost, and
+#: strict's job-relative bar: its gap in logits, the best classes' mean score it starts from, the
+#: spectral resolution (log10 k D) within which a class counts as sharp as the best.
+LENIENT_FNR = 0.02
+STRICT_GAP = 2.0
+STRICT_FROM = 0.95
+STRICT_DETAIL = 0.15
+
+
 def operating_points(calibrated: np.ndarray, labels: np.ndarray, threshold: float, threshold_rule: str,
-                     lenient_fnr: float = 0.02, strict_gap: float = 2.0, strict_from: float = 0.95,
-                     strict_detail: float | None = 0.15) -> dict:
+                     lenient_fnr: float = LENIENT_FNR, strict_gap: float = STRICT_GAP, strict_from: float = STRICT_FROM,
+                     strict_detail: float | None = STRICT_DETAIL) -> dict:
     """The ``strictness`` settings of a model (its card's ``extra["decision"]``) from validation scores:
     ``lenient`` at most ``lenient_fnr`` of the good classes lost, ``balanced`` the calibrated ``threshold``,
     ``strict`` that plus the job-relative bar (:func:`relion_cryodiscovery.selection.relative_bar`)."""
