@@ -61,6 +61,30 @@ def test_a_cpu_job_never_imports_tensorflow(example_project: Path, example_data_
     assert (example_project / "External/job010/particles.star").is_file()
 
 
+@pytest.mark.parametrize("runtime", [ONNX, TENSORFLOW])
+def test_the_outputs_name_the_runtime_that_scored_them_with_its_versions(
+        runtime: str, example_project: Path, example_data_star: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    """The scores' JSON and STAR provenance and run.out say onnxruntime or tensorflow/keras, and which version."""
+    from importlib.metadata import version
+
+    monkeypatch.chdir(example_project)
+    monkeypatch.setenv(RUNTIME_ENV, runtime)
+    capsys.readouterr()
+    cd.select(example_data_star, "External/job020/", gpus="cpu", threads=1)
+    out = capsys.readouterr().out
+    if runtime == ONNX:
+        expected = f"onnxruntime {version('onnxruntime')} (CPU, in the job process)"
+    else:
+        expected = f"tensorflow {version('tensorflow')}, keras {version('keras')} ({RUNTIME_ENV}=tensorflow, "
+    job = example_project / "External/job020"
+    recorded = json.loads((job / "cryodiscovery_scores.json").read_text())["provenance"]["runtime"]
+    assert recorded.startswith(expected), recorded
+    assert f"\nruntime: {recorded}\n" in out
+    star = (job / "cryodiscovery_scores.star").read_text()
+    assert any(line.split()[:1] == ["_cdiRuntime"] and recorded.split()[0] in line for line in star.splitlines())
+
+
 def test_onnx_and_tensorflow_give_the_same_scores_on_the_example(
         example_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(example_project)

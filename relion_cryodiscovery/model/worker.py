@@ -91,6 +91,17 @@ def load_ensemble(directory: Path, gpus: str | None, threads: int | None):
     return BoostedEnsemble.load(directory, strategy=strategy), strategy
 
 
+def loaded_versions(names: tuple[str, ...] = ("tensorflow", "keras")) -> str:
+    """``"tensorflow 2.21.0, keras 3.15.1"``: the versions of those of ``names`` imported in this
+    process (the runtime that scored a job, for its provenance; nothing is imported here)."""
+    found = []
+    for name in names:
+        module = sys.modules.get(name)
+        if module is not None:
+            found.append(f"{name} {getattr(module, '__version__', '(version unknown)')}")
+    return ", ".join(found)
+
+
 def process_age() -> float | None:
     """Seconds since this process started (Linux ``/proc``; None elsewhere)."""
     try:
@@ -155,6 +166,8 @@ class ModelWorker:
         self.seconds = 0.0
         self.inference_seconds = 0.0
         self.peak_rss_mb: float | None = None
+        #: The worker's TensorFlow and Keras versions (``loaded_versions``), once it is ready ("" before).
+        self.versions = ""
         #: When the worker was started, in seconds since this process started (None: unknown).
         self.started_after = process_age()
         self._sender: threading.Thread | None = None
@@ -218,7 +231,7 @@ class ModelWorker:
         while True:
             message = self._receive()
             if message[0] == "ready":
-                self.seconds = message[1]
+                self.seconds, self.versions = message[1], message[2]
             elif message[0] == "scores":
                 self.inference_seconds = message[2]
                 if self._sender is not None:
@@ -299,7 +312,7 @@ def serve(request_fd: int, result_fd: int, config: dict[str, Any]) -> None:
         ensemble, strategy = load_ensemble(Path(config["model"]), config["gpus"], config["threads"])
         gc.freeze()
         gc.enable()
-        _send(results, ("ready", time.perf_counter() - _STARTED))
+        _send(results, ("ready", time.perf_counter() - _STARTED, loaded_versions()))
         request = pickle.load(requests)
         if request[0] != "predict":
             raise RuntimeError(f"unexpected request {request[0]!r}")

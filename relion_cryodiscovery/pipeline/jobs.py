@@ -106,7 +106,7 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
         note_skipped(classes, inputs.problems)
         check = domain_check(scores, inputs, card)
         min_score = decide(classes, scores, inputs, card, parameters)
-        info = provenance(card, parameters, input_path, min_score, check, polarity)
+        info = provenance(card, parameters, input_path, min_score, check, polarity, model.runtime())
         selection = SelectionOutputs(prefix, version, job, contents, scores, info, montage[0] if montage else None,
                                      montage_title(input_path, card, check, polarity))
         with timed("write outputs", log):
@@ -142,7 +142,7 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
         model.close()
     check = domain_check(scores, inputs, card)
     min_score = decide(classes, scores, inputs, card, parameters, allow_empty=True)
-    info = provenance(card, parameters, input_path, min_score, check, polarity)
+    info = provenance(card, parameters, input_path, min_score, check, polarity, model.runtime())
     names = stage_score_tables(output, scores, info)
     if parameters.montage:
         names += stage_montage(output, montage[0], scores, montage_title(input_path, card, check, polarity))

@@ -28,9 +28,9 @@ from ..data.features import FEATURE_NAMES
 from ..errors import CryoDiscoveryError
 from ..model.card import ModelCard
 from ..model.domain import ADVICE as DOMAIN_ADVICE, DomainCheck, check_job
-from ..model.runtime import ONNX, choose_runtime
+from ..model.runtime import ONNX, TENSORFLOW, choose_runtime
 from ..model.shipped import default_model_dir
-from ..model.worker import ModelWorker, load_ensemble, worker_wanted
+from ..model.worker import ModelWorker, load_ensemble, loaded_versions, worker_wanted
 from ..relion.sentinels import ABORT_NOW, OutputDirectory
 from ..timing import StepLog, timed
 from .deferred import import_heavy
@@ -54,6 +54,11 @@ class ModelLoader(Protocol):
 
     def timings(self) -> StepLog:
         """(step, seconds) of the load and the inference, for ``run.out``; after :meth:`result`."""
+
+    def runtime(self) -> str:
+        """Which runtime scores the job, with its versions once loaded (the provenance's ``runtime``):
+        ``onnxruntime 1.32.0 (CPU, in the job process)``, ``tensorflow 2.21.0, keras 3.15.1 (model
+        worker process; gpus 0,1)``."""
 
     def close(self) -> None:
         """Release the loader (idempotent); a load still running is stopped or waited for."""
@@ -94,8 +99,9 @@ def load_onnx(directory: Path, parameters: JobParameters):
 class WorkerModel:
     """:class:`ModelLoader` over the model worker process (load and inference both in the child)."""
 
-    def __init__(self, directory: Path, parameters: JobParameters):
+    def __init__(self, directory: Path, parameters: JobParameters, why: str = ""):
         self.worker = ModelWorker(directory, parameters.gpus, parameters.threads)
+        self.why = why
 
     @property
     def peak_rss_mb(self) -> float | None:
@@ -115,6 +121,9 @@ class WorkerModel:
         log.append(("inference (in the worker process)", self.worker.inference_seconds))
         return log
 
+    def runtime(self) -> str:
+        return runtime_summary(self.worker.versions or "tensorflow", "model worker process", self.why)
+
     def close(self) -> None:
         self.worker.close()
 
@@ -129,8 +138,10 @@ class BackgroundModel:
     (:func:`~.runner.native_stderr_to_log`) until the load is collected or :meth:`close`.
     """
 
-    def __init__(self, directory: Path, parameters: JobParameters, runtime: str = "tensorflow"):
-        self.runtime = runtime
+    def __init__(self, directory: Path, parameters: JobParameters, runtime: str = "tensorflow", why: str = ""):
+        self.kind = runtime
+        self.why = why
+        self.versions = ""
         self.seconds = 0.0
         self.inference_seconds = 0.0
         self.peak_rss_mb = None
@@ -150,7 +161,8 @@ class BackgroundModel:
     def _load(self, directory: Path, parameters: JobParameters) -> None:
         start = time.perf_counter()
         try:
-            self._value = (load_onnx if self.runtime == ONNX else load_model)(directory, parameters)
+            self._value = (load_onnx if self.kind == ONNX else load_model)(directory, parameters)
+            self.versions = loaded_versions(("onnxruntime",) if self.kind == ONNX else ("tensorflow", "keras"))
         except BaseException as error:  # re-raised in the main thread by loaded()
             self._error = error
         self.seconds = time.perf_counter() - start
@@ -186,8 +198,18 @@ class BackgroundModel:
         return scores
 
     def timings(self) -> StepLog:
-        where = "ONNX Runtime, in background" if self.runtime == ONNX else "in background"
+        where = "ONNX Runtime, in background" if self.kind == ONNX else "in background"
         return [(f"load model ({where})", self.seconds), ("inference", self.inference_seconds)]
+
+    def runtime(self) -> str:
+        self._thread.join()  # the versions are known once the load ended
+        name = "onnxruntime" if self.kind == ONNX else "tensorflow"
+        return runtime_summary(self.versions or name, "in the job process", self.why)
+
+
+def runtime_summary(versions: str, where: str, why: str) -> str:
+    """``"onnxruntime 1.32.0 (CPU, in the job process)"``: what :meth:`ModelLoader.runtime` says."""
+    return f"{versions} ({', '.join(filter(None, [why, where]))})"
 
 
 def start_model(directory: Path, parameters: JobParameters) -> ModelLoader:
@@ -197,11 +219,11 @@ def start_model(directory: Path, parameters: JobParameters) -> ModelLoader:
     runtime, why = choose_runtime(parameters.gpus, directory)
     if runtime == ONNX:
         print("model runtime: ONNX Runtime (CPU)", flush=True)
-        return BackgroundModel(directory, parameters, ONNX)
+        return BackgroundModel(directory, parameters, ONNX, why)
     print(f"model runtime: TensorFlow ({why})", flush=True)
     if worker_wanted():
-        return WorkerModel(directory, parameters)
-    return BackgroundModel(directory, parameters)
+        return WorkerModel(directory, parameters, why)
+    return BackgroundModel(directory, parameters, TENSORFLOW, why)
 
 
 def score_classes(

@@ -61,15 +61,18 @@ KNOWN_OUTPUTS = (
 
 
 def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_score: float,
-               check: DomainCheck | None, polarity: "Polarity | None" = None) -> dict[str, str]:
-    """What makes an output traceable: software, model, input, parameters (``min_score``: the threshold the
-    job was judged by), command line, contrast polarity, domain check."""
+               check: DomainCheck | None, polarity: "Polarity | None" = None,
+               runtime: str | None = None) -> dict[str, str]:
+    """What makes an output traceable: software, model, the runtime that scored it (with its versions,
+    :meth:`.scoring.ModelLoader.runtime`), input, parameters (``min_score``: the threshold the job was
+    judged by), command line, contrast polarity, domain check."""
     used = {k: v for k, v in asdict(parameters).items() if k != "unknown"}
     used["min_score"] = min_score
     info = {
         "software": f"relion_cryodiscovery {__version__}",
         "model_version": card.model_version,
         "model_dir": parameters.model or "(shipped default)",
+        **({"runtime": runtime} if runtime else {}),
         "input": input_path,
         "parameters": " ".join(f"{k}={v}" for k, v in used.items()),
         "command_line": " ".join(sys.argv),
