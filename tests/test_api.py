@@ -67,3 +67,23 @@ def test_select_raises_and_leaves_relion_failure(example_project: Path, monkeypa
     assert (example_project / "External/job004" / FAILURE).is_file()
     with pytest.raises(CryoDiscoveryError, match="unknown parameter.*min_scor"):
         cd.select("Class2D/job001", "External/job005/", min_scor=0.5)
+
+
+def test_a_class_scoring_exactly_min_score_is_kept(example_project: Path) -> None:
+    """The README and ``SelectionRule.min_score`` say a class is kept when its calibrated P(good) is
+    ``>= min_score``: a class whose score equals ``min_score`` exactly is kept (by its score, not by
+    ``min_classes``), and every class scoring below it is dropped. Checked through the whole job with
+    ``min_score`` set to the exact score of one of the example's classes (as the score table gives it).
+    """
+    job = example_project / "Class2D/job001"
+    first = cd.score(job, threads=1)
+    scores = first["score"].to_numpy()
+    middle = sorted(set(scores))[len(set(scores)) // 2]  # a class with classes above and below it
+    assert (scores < middle).any() and (scores > middle).any()
+    again = cd.score(job, threads=1, min_score=float(middle))
+    pd.testing.assert_series_equal(again["score"], first["score"])  # the same scores, another threshold
+    at = again["score"] == middle
+    assert (again.loc[at, "selected"] == 1).all() and (again.loc[at, "reason"] == "selected").all()
+    eligible = again["particles"] != 0
+    assert (again.loc[eligible, "selected"] == (again.loc[eligible, "score"] >= middle).astype(int)).all()
+    assert again.loc[again["score"] < middle, "reason"].str.contains(f"< min_score {middle:.3f}").all()

@@ -1,4 +1,8 @@
-"""Tiny synthetic classes shared by the model and training tests: a bright disc is good, noise is bad."""
+"""Tiny synthetic classes shared by the model and training tests: a bright disc is good, noise is bad.
+
+Helpers only, no tests of their own: the arrays' shapes and balance hold by construction, so a test of them
+could not fail. The training, boosting and distribution tests that import them are where they are exercised.
+"""
 
 from __future__ import annotations
 
@@ -35,9 +39,3 @@ def tiny_config(epochs: int = 2, **boosting: object) -> BoostingConfig:
     train = TrainConfig(epochs=epochs, batch_size=16, learning_rate=3e-3, patience=5, verbose=0, seed=7)
     return BoostingConfig(network=TINY_NETWORK, train=train, min_stage_classes=8, **boosting)
 
-
-def test_synthetic_arrays_are_balanced_and_shaped() -> None:
-    arrays = synthetic_arrays(n=10, views=6)
-    assert arrays.images.shape == (10, 6, 64, 64)
-    assert arrays.features.shape == (10, 2 * len(FEATURE_NAMES))
-    assert arrays.labels.sum() == 5

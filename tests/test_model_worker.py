@@ -39,8 +39,12 @@ def test_worker_scores_are_the_in_process_scores_bit_for_bit(model: Path) -> Non
     local = ensemble.predict(images, features, batch_size=4, strategy=strategy)
     for name in SCORE_FIELDS:
         np.testing.assert_array_equal(getattr(remote, name), getattr(local, name), err_msg=name)
+    # the worker reported its load and inference times, then ended by itself once it had sent the scores
+    # (close() did not have to kill it) and was reaped with its resource usage (how much memory it took is
+    # a benchmark figure, benchmarks/example_job.py, not asserted here)
     assert worker.seconds > 0 and worker.inference_seconds > 0
-    assert worker.peak_rss_mb is not None and worker.peak_rss_mb > 100
+    assert worker._process.returncode == 0
+    assert worker.peak_rss_mb is not None and worker.peak_rss_mb > 0
 
 
 def test_an_error_in_the_worker_is_raised_in_the_parent_with_its_file(model: Path) -> None:
@@ -105,7 +109,7 @@ def test_the_worker_dies_when_its_parent_is_killed(model: Path) -> None:
     assert _alive(worker_pid)
     parent.send_signal(signal.SIGKILL)
     parent.wait(timeout=10)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # a bound on a hung test, not a speed requirement
     while _alive(worker_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(worker_pid), "the model worker outlived its killed parent"

@@ -1,15 +1,15 @@
-"""Faults while the job runs (issue 6.2-6.4): SIGKILL at random points, RELION's abort at every
+"""Faults while the job runs (issue 6.2-6.4): SIGKILL at each phase of a run, RELION's abort at every
 stage, deterministic reruns (the rerun after the kills), and two jobs on the same input at once.
 
 Every run here is a separate process started the way RELION starts it (the External executable,
-cwd = the project). ``CRYODISCOVERY_KILLS=N`` sets the number of SIGKILLs (default 6; the figure
-in docs/reliability.md comes from a run with 100).
+cwd = the project). Where a run is killed or aborted is chosen by patching one function of the job to
+signal when it is reached, so each test run exercises the same, named phases. How fast an abort ends a
+job is measured by ``benchmarks/abort_latency.py``, not asserted here.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -50,8 +50,10 @@ def start(project: Path, out: str, model: Path, *extra: str, exe: list[str] | No
     job.mkdir(parents=True, exist_ok=True)
     stdout = open(job / "run.out", "a")
     stderr = open(job / "run.err", "a")
+    env = dict(os.environ)
+    env.setdefault(RUNTIME_ENV, "onnx")  # the CPU's runtime, whatever the machine, unless a test says otherwise
     process = subprocess.Popen(exe or command(out, model, *extra), cwd=project, stdout=stdout, stderr=stderr,
-                               stdin=subprocess.DEVNULL)
+                               stdin=subprocess.DEVNULL, env=env)
     stdout.close()
     stderr.close()
     return process
@@ -86,49 +88,142 @@ def reference(project: Path, session_tiny_model: Path) -> dict[str, bytes]:
 
 # --------------------------------------------------------------------------- 6.2 SIGKILL
 
+#: Where a run stops to be killed, in the order of a run: (phase, how the wrapper stops there). ``before:`` /
+#: ``after:`` a function of the job; ``renames:N`` after the N-th output is renamed from staging into the job
+#: directory (``-1``: all but the last, the nodes file); ``success:`` before or after the success marker.
+KILL_PHASES = [
+    ("reading the job", "before:relion_cryodiscovery.relion.job.read_job"),
+    ("preprocessing", "before:relion_cryodiscovery.data.inputs.model_inputs"),
+    ("model loading", "before:relion_cryodiscovery.model.onnx_members._session"),
+    ("inference", "before:relion_cryodiscovery.model.vote.class_means"),
+    ("particles.star staged, nothing committed", "after:relion_cryodiscovery.relion.outputs.write_particles"),
+    ("commit, first output renamed", "renames:1"),
+    ("commit, all but the nodes file renamed", "renames:-1"),
+    ("commit done, no success marker yet", "success:before"),
+    ("success marker written", "success:after"),
+]
 
-def _wait_for_writing(job: Path, process: subprocess.Popen, limit: float = 60.0) -> bool:
-    """Block until the run stages particles.star (the write phase) or exits."""
+KILL_WRAPPER = textwrap.dedent('''
+    """Run the External job and stop at one phase (for the SIGKILL test): touch the flag, then wait for ever."""
+    import importlib, os, sys, time
+    from pathlib import Path
+
+    where, flag = sys.argv[1], Path(sys.argv[2])
+    kind, _, rest = where.partition(":")
+
+    def stop_here():
+        flag.touch()
+        while True:
+            time.sleep(60)
+
+    if kind in ("before", "after"):
+        module_name, attribute = rest.rsplit(".", 1)
+        module = importlib.import_module(module_name)
+        original = getattr(module, attribute)
+
+        def patched(*args, **kwargs):
+            if kind == "before":
+                stop_here()
+            original(*args, **kwargs)
+            stop_here()
+
+        setattr(module, attribute, patched)
+    elif kind == "renames":
+        from relion_cryodiscovery.relion.sentinels import STAGING_PREFIX
+        renamed, replace = [0], os.replace
+
+        def counted(src, dst, *args, **kwargs):
+            replace(src, dst, *args, **kwargs)
+            if Path(src).parent.name.startswith(STAGING_PREFIX):
+                renamed[0] += 1
+                if renamed[0] == int(rest):
+                    stop_here()
+
+        os.replace = counted
+    elif kind == "success":
+        from relion_cryodiscovery.relion import sentinels
+        original = sentinels.touch
+
+        def touch(path):
+            success = Path(path).name == sentinels.SUCCESS
+            if success and rest == "before":
+                stop_here()
+            original(path)
+            if success:
+                stop_here()
+
+        sentinels.touch = touch
+    else:
+        raise SystemExit(f"unknown phase {where}")
+    from relion_cryodiscovery.cli.main import run_command
+    sys.exit(run_command("select", sys.argv[3:], prog="cryodiscovery_select"))
+''')
+
+
+def _wait_for(flag: Path, process: subprocess.Popen, job: Path, what: str, limit: float = 300.0) -> None:
+    """Block until ``flag`` exists; fail if the run ends first (``limit``: a bound on a hung test only)."""
     deadline = time.monotonic() + limit
-    while time.monotonic() < deadline and process.poll() is None:
-        if any(job.glob(f"{STAGING_PREFIX}*/particles.star")):
-            return True
-        time.sleep(0.005)
-    return False
+    while not flag.exists():
+        assert process.poll() is None, f"the run ended before {what}: {(job / 'run.err').read_text()}"
+        assert time.monotonic() < deadline, f"{what} not reached"
+        time.sleep(0.01)
 
 
-def test_sigkill_at_random_points_never_leaves_a_truncated_output(
-    project: Path, session_tiny_model: Path, reference: dict[str, bytes]
+def test_sigkill_at_every_phase_never_leaves_a_truncated_output(
+    project: Path, session_tiny_model: Path, reference: dict[str, bytes], tmp_path: Path
 ) -> None:
-    """Kill -9 at random times (half of them inside the write/commit phase), reusing one directory.
+    """Kill -9 at each phase of :data:`KILL_PHASES` in turn, in one job directory that starts empty.
 
-    After every kill: each output present is byte-identical to the reference (never truncated),
-    and SUCCESS only exists if the run got past its commit. Then a rerun succeeds, overwrites
-    cleanly and leaves no staging directory.
+    A kill survives when the directory is in a state RELION can trust: every output present is
+    byte-identical to the reference (never truncated), no FAILURE/ABORTED marker, SUCCESS only after
+    the commit and then with every output, and exactly the outputs the phase has committed (none before
+    the commit, 1 after the first rename, all but the nodes file, then all), and no staging of an earlier
+    killed run (each run removes it; a run killed while writing leaves its own). Then a rerun succeeds,
+    overwrites cleanly and gives the reference bytes.
     """
-    job = project / "External/job010"
-    kills = int(os.environ.get("CRYODISCOVERY_KILLS", "6"))
-    rng = random.Random(20261122)
-    survived = 0
+    out = "External/job010/"
+    job = project / out
+    shutil.rmtree(job)  # the reference is in memory; the kills start from an empty directory
+    wrapper = tmp_path / "stop_at_phase.py"
+    wrapper.write_text(KILL_WRAPPER)
+    n_outputs = len(reference)
+    committed = {"renames:1": 1, "renames:-1": n_outputs - 1, "success:before": n_outputs, "success:after": n_outputs}
     before = snapshot(project)
-    for i in range(kills):
-        process = start(project, "External/job010/", session_tiny_model)
-        if i % 2:
-            _wait_for_writing(job, process)
-            time.sleep(rng.uniform(0.0, 0.6))
-        else:
-            time.sleep(rng.uniform(0.2, 6.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+    survived, failures = [], []
+    for i, (phase, where) in enumerate(KILL_PHASES):
+        flag = tmp_path / f"phase_{i}"
+        where = where.replace("renames:-1", f"renames:{n_outputs - 1}")
+        process = start(project, out, session_tiny_model,
+                        exe=[sys.executable, str(wrapper), where, str(flag), *command(out, session_tiny_model)[2:]])
+        try:
+            _wait_for(flag, process, job, phase)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            code = process.wait(timeout=60)
+        assert code == -signal.SIGKILL, f"{phase}: the run was not killed (exit {code})"
         present = outputs(job)
-        for name, data in present.items():
-            assert data == reference[name], f"kill {i}: {name} differs from a complete output"
-        if (job / SUCCESS).exists():
-            assert present.keys() == reference.keys(), f"kill {i}: SUCCESS without every output"
-        survived += 1
-    assert survived == kills
-    process = start(project, "External/job010/", session_tiny_model)
-    assert process.wait(timeout=120) == 0
+        success = (job / SUCCESS).exists()
+        expected = committed.get(KILL_PHASES[i][1], 0)
+        problems = [f"{name} differs from a complete output" for name, data in present.items()
+                    if data != reference.get(name)]
+        problems += [f"{marker} present" for marker in (FAILURE, ABORTED) if (job / marker).exists()]
+        if success != (phase == "success marker written"):
+            problems.append(f"SUCCESS {'present' if success else 'missing'}")
+        if len(present) != expected:
+            problems.append(f"{len(present)} outputs in place, expected {expected}: {sorted(present)}")
+        own = f"{STAGING_PREFIX}{process.pid}"
+        left = sorted(path.name for path in job.glob(".cryodiscovery_*") if path.name != own)
+        if left:  # each run removes the staging of the runs killed before it
+            problems.append(f"staging of earlier runs left: {left}")
+        if where.startswith(("after:", "renames:")) and not (job / own).is_dir():
+            problems.append("killed while writing, yet no staging directory")  # so the next run has one to remove
+        if problems:
+            failures.append(f"{phase}: {'; '.join(problems)}")
+        else:
+            survived.append(phase)
+    assert survived == [phase for phase, _ in KILL_PHASES], failures
+    process = start(project, out, session_tiny_model)
+    assert process.wait(timeout=300) == 0
     assert (job / SUCCESS).exists() and not (job / FAILURE).exists()
     rerun = outputs(job)  # determinism: the same bytes as the reference run, montage included
     assert rerun.keys() == reference.keys() and "cryodiscovery_montage.png" in rerun
@@ -136,14 +231,13 @@ def test_sigkill_at_random_points_never_leaves_a_truncated_output(
         assert rerun[name] == reference[name], name
     assert not list(job.glob(".cryodiscovery_*")), "a rerun must remove staging left by killed runs"
     assert snapshot(project) == before
-    print(f"kills survived: {survived}")
 
 
 # --------------------------------------------------------------------------- 6.3 abort at every stage
 
 #: Stage -> (module attribute to slow down, what is patched). The patched function signals that the
-#: stage has started, then repeats the real work for a minute, so the abort lands inside that work
-#: and only RELION_JOB_ABORT_NOW can end the run early.
+#: stage has started, then repeats the real work for a minute (and says so if it gets to the end), so the
+#: abort lands inside that work and only RELION_JOB_ABORT_NOW can end the run early.
 #: The stages run on the CPU's runtime (ONNX Runtime) unless a third entry names another (model/runtime.py).
 STAGES = {
     "read_job": ("relion_cryodiscovery.relion.job", "read_job"),
@@ -170,6 +264,7 @@ WRAPPER = textwrap.dedent('''
         while True:
             result = original(*args, **kwargs)
             if time.monotonic() > end:
+                Path(str(flag) + ".finished").touch()  # the stage ran its whole minute: the abort did not stop it
                 return result
 
     setattr(module, attribute, repeated)
@@ -191,21 +286,13 @@ def test_abort_interrupts_every_stage(stage: str, project: Path, session_tiny_mo
     shutil.rmtree(job, ignore_errors=True)
     process = start(project, out, session_tiny_model,
                     exe=[sys.executable, str(wrapper), module, attribute, str(flag), *command(out, session_tiny_model)[2:]])
-    deadline = time.monotonic() + 90
-    while not flag.exists():
-        assert process.poll() is None, (job / "run.err").read_text()
-        assert time.monotonic() < deadline, f"stage {stage} never started"
-        time.sleep(0.01)
+    _wait_for(flag, process, job, f"stage {stage}")
     time.sleep(0.5)  # well inside the stage
     assert process.poll() is None
     (job / ABORT_NOW).touch()
-    touched = time.monotonic()
-    code = process.wait(timeout=30)
-    elapsed = time.monotonic() - touched
-    print(f"abort during {stage}: process ended {elapsed:.2f} s after RELION_JOB_ABORT_NOW")
-    # The stage repeats its work for a minute: ending within 10 s shows the abort interrupted it. How
-    # fast it is (0.1-1.1 s here) is measured and documented in docs/reliability.md, not asserted.
-    assert elapsed < 10.0, f"abort during {stage} took {elapsed:.2f} s"
+    code = process.wait(timeout=300)  # a bound on a hung test, not a speed requirement
+    # The stage repeats its work for a minute: had the abort not interrupted it, it would have said so.
+    assert not Path(str(flag) + ".finished").exists(), f"the abort did not interrupt {stage}"
     assert code == 2
     assert (job / ABORTED).exists() and not (job / ABORT_NOW).exists()
     assert not (job / SUCCESS).exists() and not (job / FAILURE).exists()
