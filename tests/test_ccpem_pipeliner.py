@@ -32,6 +32,7 @@ from pipeliner.node_factory import NODE_CLASSES, create_node  # noqa: E402
 
 from relion_cryodiscovery.cli.external_args import PARAMETER_HELP, parse_external  # noqa: E402
 from relion_cryodiscovery.relion.nodes import NODE_TYPES, OutputNode  # noqa: E402
+from relion_cryodiscovery.version import __version__  # noqa: E402
 from relion_external.ccpem_pipeliner_job import CryoDiscoverySelectJob, CryoDiscoveryTrainJob  # noqa: E402
 
 SELECT = "cryodiscovery.select.class_averages"
@@ -127,7 +128,7 @@ def test_available_jobs_select_lists_our_jobs_without_the_venv_on_path(tmp_path)
     available = listing.split("Unavailable jobs")[0].split()
     assert SELECT in available and TRAIN in available, listing
     info = run_pipeliner(tmp_path, "--job_info", SELECT, env=env)
-    assert "cryodiscovery_select" in info and "0.1.0" in info, info
+    assert "cryodiscovery_select" in info and __version__ in info, info
 
 
 def test_plugin_import_and_construction_do_not_start_tensorflow():
@@ -230,7 +231,7 @@ def test_run_job_cli_on_the_bundled_class2d_job(example_project):
     particles = starfile.read(out / "particles.star", always_dict=True)["particles"]
     assert list(particles["rlnImageName"]) == list(data[data["rlnClassNumber"].isin(kept)]["rlnImageName"])
     assert starfile.read(out / "class_averages.star")["rlnClassNumber"].tolist() == kept
-    assert "relion_cryodiscovery 0.1.0" in (out / "run.out").read_text()
+    assert f"relion_cryodiscovery {__version__}" in (out / "run.out").read_text()
 
     # results display (what Doppio shows), made the way Doppio makes it
     run_pipeliner(project, "--metadata_report", job)

@@ -67,3 +67,63 @@ def test_train_entry_runs_the_train_command_under_its_own_name(capsys) -> None:
 def test_select_without_arguments_prints_its_manual(capsys) -> None:
     assert run_command("select", []) == 0
     assert "Example usage" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- --version
+
+SEMVER = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+
+
+def test_version_prints_the_software_and_the_default_model_version(capsys) -> None:
+    """One line: the package's semantic version and the shipped model card's ``model_version``."""
+    import json
+    import re
+
+    from relion_cryodiscovery import __version__
+    from relion_cryodiscovery.model.shipped import default_model_dir
+
+    assert re.fullmatch(SEMVER, __version__), __version__
+    with pytest.raises(SystemExit) as exit_:
+        cli_main.main(["--version"])
+    assert exit_.value.code == 0
+    model = json.loads((default_model_dir() / "model_card.json").read_text())["model_version"]
+    assert capsys.readouterr().out == f"relion_cryodiscovery {__version__} (default model {model})\n"
+
+
+def test_version_without_a_readable_default_model_says_so(monkeypatch, tmp_path: Path, capsys) -> None:
+    from relion_cryodiscovery.model import shipped
+
+    monkeypatch.setattr(shipped, "default_model_dir", lambda: tmp_path)
+    with pytest.raises(SystemExit):
+        cli_main.main(["--version"])
+    assert capsys.readouterr().out.endswith("(default model not found)\n")
+
+
+def test_one_version_for_the_package_the_wheel_and_the_command() -> None:
+    """pyproject.toml takes the distribution's version from relion_cryodiscovery/version.py (one source),
+    and the installed console script prints it (skipped when the command is not installed)."""
+    import subprocess
+    import sys
+
+    from relion_cryodiscovery import __version__
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" in pyproject["project"]["dynamic"] and "version" not in pyproject["project"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "relion_cryodiscovery.version.__version__"}
+    command = Path(sys.executable).parent / "relion_cryodiscovery"
+    if not command.exists():
+        pytest.skip("the relion_cryodiscovery command is not installed in this environment")
+    done = subprocess.run([str(command), "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith(f"relion_cryodiscovery {__version__} (default model ")
+
+
+def test_the_licence_and_the_changelog_of_this_version() -> None:
+    """LICENSE is the BSD-3-Clause text pyproject.toml declares; CHANGELOG.md has an entry for this version."""
+    from relion_cryodiscovery import __version__
+
+    assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["license"] == "BSD-3-Clause"
+    licence = (REPO / "LICENSE").read_text()
+    assert licence.startswith("BSD 3-Clause License") and "CryoDiscovery developers" in licence
+    assert "Neither the name of the copyright holder" in licence  # the third clause
+    software = (REPO / "CHANGELOG.md").read_text().split("## Default model")[0]
+    assert f"\n### {__version__} (" in software

@@ -79,12 +79,31 @@ def option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, name: str,
         parser.add_argument(alias, dest=action.dest, help=argparse.SUPPRESS, default=argparse.SUPPRESS, **shared)
 
 
+def default_model_version() -> str:
+    """The ``model_version`` of the shipped default model's card ("not found" when it cannot be read)."""
+    import json
+
+    from ..model.shipped import default_model_dir
+
+    try:
+        return str(json.loads((default_model_dir() / "model_card.json").read_text())["model_version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "not found"
+
+
+def version_text() -> str:
+    """``relion_cryodiscovery 0.6.0 (default model 0.6.0)``: what ``--version`` prints (one line, as the
+    CCP-EM pipeliner records a program's version command)."""
+    return f"relion_cryodiscovery {__version__} (default model {default_model_version()})"
+
+
 def main(argv: list[str] | None = None) -> int:
     """``relion_cryodiscovery COMMAND ...``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="relion_cryodiscovery", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"relion_cryodiscovery {__version__}")
+    parser.add_argument("--version", action="version", version=version_text(),
+                        help="print the software version and the shipped default model's version, then exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, text in COMMANDS.items():
         commands.add_parser(name, help=text, add_help=False)
