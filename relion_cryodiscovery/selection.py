@@ -3,12 +3,13 @@
 The rule is an absolute threshold on the calibrated score (``min_score``), optionally raised for one job
 by a **job-relative bar** (``relative_gap``): a person judges a class beside the best classes of the
 same job, so a class is kept only if its score is within ``relative_gap`` logits of the mean logit of
-the job's best classes (:func:`best_classes`). With ``relative_detail`` the bar drops only classes that
-are also that much coarser in spectral resolution than the best classes (the low-resolution blobs a
-person rejects beside the sharp classes; a sharp rare view that scores lower is kept). The bar only
-ever raises the threshold, and only in jobs whose best classes score at least ``relative_from``; a job
-whose best classes are weak is judged by ``min_score`` alone (so a job of only junk keeps nothing by it).
-Which threshold and gap a ``strictness`` setting means is part of the model
+the job's best classes (:func:`best_classes`). The bar can be limited to classes that also *look* unlike
+the best classes: coarser in spectral resolution by ``relative_detail`` (the featureless low-resolution
+blobs a person rejects beside sharp classes) or emptier at the centre by ``relative_centre`` (the small
+or off-centre blobs); a class as sharp and as dense as the best, e.g. a rare view that scores lower, is
+kept. The bar only ever raises the threshold, and only in jobs whose best classes score at least
+``relative_from``; a job whose best classes are weak is judged by ``min_score`` alone (so a job of only
+junk keeps nothing by it). Which threshold and bar a ``strictness`` setting means is part of the model
 (:meth:`relion_cryodiscovery.model.card.ModelCard.operating_point`).
 """
 
@@ -65,16 +66,19 @@ class SelectionRule:
     #: ... only in jobs whose best classes' mean calibrated score is at least this (0: always).
     relative_from: float = 0.0
     #: ... and only for classes whose spectral resolution (log10 k D) is this much below the best classes'
-    #: median (None: every class below the bar).
+    #: median, or (``relative_centre``) whose centre density (the ``ring_1`` feature, in units of the
+    #: in-disc std) is this much below theirs. Both None: every class below the bar.
     relative_detail: float | None = None
+    relative_centre: float | None = None
     #: Words for the reasons, e.g. "strictness strict".
     label: str = ""
 
     @classmethod
     def at(cls, point: dict, min_particles: int = 0, min_classes: int = 0, label: str = "") -> "SelectionRule":
         """The rule at a model's operating point (:meth:`~relion_cryodiscovery.model.card.ModelCard.operating_point`)."""
-        return cls(point["min_score"], min_particles, min_classes, point.get("relative_gap"),
-                   point.get("relative_from", 0.0), point.get("relative_detail"), label)
+        return cls(point["min_score"], min_particles, min_classes, relative_gap=point.get("relative_gap"),
+                   relative_from=point.get("relative_from", 0.0), relative_detail=point.get("relative_detail"),
+                   relative_centre=point.get("relative_centre"), label=label)
 
     def validate(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:
@@ -87,6 +91,29 @@ class SelectionRule:
             raise CryoDiscoveryError(None, f"the job-relative gap must be positive, not {self.relative_gap}")
         if not 0.0 <= self.relative_from < 1.0:
             raise CryoDiscoveryError(None, f"the job-relative bar's activation must be in [0, 1), not {self.relative_from}")
+        for name in ("relative_detail", "relative_centre"):
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise CryoDiscoveryError(None, f"the job-relative bar's {name} must be 0 or more, not {value}")
+
+    @property
+    def compares_looks(self) -> bool:
+        """Whether the bar drops only classes that look unlike the best (``relative_detail``/``_centre``)."""
+        return self.relative_detail is not None or self.relative_centre is not None
+
+    def describe_looks(self) -> str:
+        """What "looks like the best classes" means, in words: ``as sharp (...) and as dense at the centre (...)``."""
+        looks = []
+        if self.relative_detail is not None:
+            looks.append(f"as sharp (within {self.relative_detail:g} in log10 k D)")
+        if self.relative_centre is not None:
+            looks.append(f"as dense at the centre (within {self.relative_centre:g})")
+        return " and ".join(looks)
+
+    def describe_bar(self) -> str:
+        """The bar in words, for the reasons: ``within 2 logits of the job's best classes, unless ...``."""
+        words = f"within {self.relative_gap:g} logits of the job's best classes"
+        return words + (f", unless {self.describe_looks()} as they are" if self.compares_looks else "")
 
 
 @dataclass
@@ -97,6 +124,16 @@ class Selection:
     threshold: float = 0.0
 
 
+def unlike_best(values: np.ndarray | None, top: np.ndarray, margin: float | None) -> np.ndarray | None:
+    """Classes whose ``values`` are more than ``margin`` below the median of the best classes ``top``
+    (None when the rule does not compare this measure); a NaN value never counts as unlike."""
+    if margin is None or values is None:
+        return None
+    values = np.asarray(values, float)
+    reference = np.nanmedian(values[top]) if np.isfinite(values[top]).any() else np.nan
+    return values < reference - margin  # NaN compares False
+
+
 def select_classes(
     scores: np.ndarray,
     particle_counts: np.ndarray | None,
@@ -104,12 +141,14 @@ def select_classes(
     rule: SelectionRule,
     allow_empty: bool = False,
     resolution: np.ndarray | None = None,
+    centre: np.ndarray | None = None,
 ) -> Selection:
     """Apply the rule. Classes with an unusable image or no particles are never kept.
 
-    ``resolution``: each class's spectral resolution (log10 k D, NaN where unknown), for a rule with
-    ``relative_detail``. An empty selection is an error (RELION cannot continue from it) unless
-    ``allow_empty`` (scoring only).
+    ``resolution`` and ``centre``: each class's spectral resolution (log10 k D) and centre density (the
+    ``ring_1`` feature), NaN where unknown, for a rule with ``relative_detail``/``relative_centre``; a
+    measure not given never marks a class as unlike the best. An empty selection is an error (RELION
+    cannot continue from it) unless ``allow_empty`` (scoring only).
     """
     rule.validate()
     k = len(scores)
@@ -125,27 +164,28 @@ def select_classes(
             reasons[i], eligible[i] = f"too few particles ({counts[i]} < min_particles {rule.min_particles})", False
     threshold, why = rule.min_score, f"min_score {rule.min_score:.3f}"
     selected = eligible & (scores >= threshold)
-    sharp = np.zeros(k, dtype=bool)  # below the bar but kept: as sharp as the job's best classes
+    alike = np.zeros(k, dtype=bool)  # below the bar but kept: they look like the job's best classes
     if rule.relative_gap is not None and eligible.any():
         bar = relative_bar(scores[eligible], rule.relative_gap, rule.relative_from)
         if bar > threshold:
             threshold = bar
-            why = f"the job-relative bar {bar:.3f} ({rule.label or 'relative_gap'}: within {rule.relative_gap:g} logits of the job's best classes"
+            why = f"the job-relative bar {bar:.3f} ({rule.label or 'relative_gap'}: {rule.describe_bar()})"
             below = scores < bar
-            if rule.relative_detail is not None and resolution is not None:
-                resolution = np.asarray(resolution, float)
+            if rule.compares_looks:
                 top = np.flatnonzero(eligible)[best_classes(scores[eligible])]
-                reference = np.nanmedian(resolution[top]) if np.isfinite(resolution[top]).any() else np.nan
-                coarser = resolution < reference - rule.relative_detail  # NaN compares False: never coarser
-                sharp = selected & below & ~coarser
-                below &= coarser
-                why += f", or as sharp as them within {rule.relative_detail:g} in log10 k D"
-            why += ")"
+                unlike = np.zeros(k, dtype=bool)
+                for values, margin in ((resolution, rule.relative_detail), (centre, rule.relative_centre)):
+                    marks = unlike_best(values, top, margin)
+                    if marks is not None:
+                        unlike |= marks
+                alike = selected & below & ~unlike
+                below &= unlike
             selected &= ~below
     for i in np.flatnonzero(eligible & ~selected):
         reasons[i] = f"score {scores[i]:.3f} < {why}"
-    for i in np.flatnonzero(sharp):
-        reasons[i] = f"kept below the job-relative bar {threshold:.3f}: as sharp as the job's best classes (score {scores[i]:.3f})"
+    for i in np.flatnonzero(alike):
+        reasons[i] = (f"kept below the job-relative bar {threshold:.3f}: {rule.describe_looks()} as the job's "
+                      f"best classes (score {scores[i]:.3f})")
     if selected.sum() < rule.min_classes:
         order = [i for i in np.argsort(-scores, kind="stable") if eligible[i] and not selected[i]]
         for i in order[: rule.min_classes - int(selected.sum())]:

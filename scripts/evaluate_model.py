@@ -57,18 +57,25 @@ def pooled_metrics(labels, scores, threshold, hf, distribution) -> dict:
     }
 
 
-def at_operating_points(labels, scores, card, features) -> dict:
-    """Good classes lost and junk removed at each strictness setting (the selection rule the job applies)."""
+def select_at(level, scores, card, features):
+    """The classes a job keeps at one strictness setting (the selection rule the job applies)."""
     from relion_cryodiscovery.data.features import feature_values
-    from relion_cryodiscovery.model.card import STRICTNESS_LEVELS
     from relion_cryodiscovery.selection import SelectionRule, select_classes
+
+    return select_classes(np.asarray(scores, float), None, [""] * len(scores),
+                          SelectionRule.at(card.operating_point(level)), allow_empty=True,
+                          resolution=feature_values(features, "spectral_resolution_kd"),
+                          centre=feature_values(features, "ring_1"))
+
+
+def at_operating_points(labels, scores, card, features) -> dict:
+    """Good classes lost and junk removed at each strictness setting."""
+    from relion_cryodiscovery.model.card import STRICTNESS_LEVELS
 
     labels = np.asarray(labels).astype(int)
     out = {}
     for level in STRICTNESS_LEVELS:
-        chosen = select_classes(np.asarray(scores, float), None, [""] * len(scores),
-                                SelectionRule.at(card.operating_point(level)), allow_empty=True,
-                                resolution=feature_values(features, "spectral_resolution_kd"))
+        chosen = select_at(level, scores, card, features)
         good = labels == 1
         out[level] = {"lost": int((good & ~chosen.selected).sum()),
                       "fnr": float((good & ~chosen.selected).sum() / max(good.sum(), 1)),
@@ -117,6 +124,7 @@ def main() -> int:
     threshold = float(card.threshold)
     reference = card.extra.get("domain")
     results: dict = {"threshold": threshold, "model_version": card.model_version}
+    default_level = card.extra.get("decision", {}).get("default", "balanced")  # table 1's "kept", "FNR", "junk removed"
 
     # 1. real class averages
     real_rows = []
@@ -131,8 +139,9 @@ def main() -> int:
             check = check_job(inputs.features[inputs.usable], scores.p_d1[inputs.usable], scores.p_d2[inputs.usable],
                               reference, inputs.images[inputs.usable], args.model, int((~inputs.usable).sum()))
             row = {"set": name, "what": what, "positives_only": real.spec.positives_only,
-                   **set_metrics(real.labels, scores.calibrated, scores.calibrated >= threshold, hf_baseline(classes),
-                                 real.counts),
+                   **set_metrics(real.labels, scores.calibrated,
+                                 select_at(default_level, scores.calibrated, card, inputs.features).selected,
+                                 hf_baseline(classes), real.counts),
                    "d3_decided": int(scores.d3_used.sum()),
                    "contrast_inverted": bool(polarity.inverted),
                    "operating_points": at_operating_points(real.labels, scores.calibrated, card, inputs.features),

@@ -45,6 +45,16 @@ def real_table(rows: list[dict]) -> list[str]:
     return out
 
 
+def looks(point: dict) -> list[str]:
+    """How unlike the best classes a class must look for the bar to drop it, in words."""
+    words = []
+    if point.get("relative_detail") is not None:
+        words.append(f"only classes coarser than them by {point['relative_detail']:g} (log10 k D)")
+    if point.get("relative_centre") is not None:
+        words.append(("or" if words else "only classes") + f" emptier at the centre by {point['relative_centre']:g} (ring_1)")
+    return words
+
+
 def decision_table(card: dict) -> list[str]:
     """The strictness operating points and what each reaches on the simulated and relion_refine hold-outs."""
     decision = card.get("extra", {}).get("decision", {})
@@ -57,8 +67,7 @@ def decision_table(card: dict) -> list[str]:
             continue
         bar = "-" if point.get("relative_gap") is None else (
             f"{point['relative_gap']:g} logits below the best classes, in jobs whose best score >= {point.get('relative_from', 0):g}"
-            + ("" if point.get("relative_detail") is None else
-               f"; only classes coarser than them by {point['relative_detail']:g} (log10 k D)"))
+            + "".join(f"; {words}" for words in looks(point)))
         cells = []
         for key in ("lab_holdout", "relion_holdout"):
             m = ev.get(key, {}).get("operating_points", {}).get(level)

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Write a model's strictness operating points (``extra["decision"]`` of its card).
 
-    python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --strict_gap 2.0 --strict_from 0.95 --strict_detail 0.15
+    python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --gap 2.0 --start 0.95 \
+        --balanced_detail 0.25 --balanced_centre 0.4 --strict_detail 0.15 --strict_centre 0.3
 
 * ``lenient``: the threshold at which at most 2% of the good validation classes are lost
   (:func:`relion_cryodiscovery.model.calibration.choose_threshold`, the validation jobs named in the card);
-* ``balanced`` (the default): the card's calibrated threshold (at most 5% lost);
-* ``strict``: ``balanced`` plus the job-relative bar (:func:`relion_cryodiscovery.selection.relative_bar`)
-  ``--strict_gap`` logits below the mean logit of the job's best classes, in jobs whose best classes score
-  at least ``--strict_from`` on average.
+* ``balanced`` (the default): the card's calibrated threshold (at most 5% lost) and the job-relative bar
+  (:func:`relion_cryodiscovery.selection.relative_bar`) ``--gap`` logits below the mean logit of the job's
+  best classes, in jobs whose best classes score at least ``--start`` on average, for classes coarser than
+  the best by ``--balanced_detail`` (log10 k D) or emptier at the centre by ``--balanced_centre``;
+* ``strict``: the same bar with the margins ``--strict_detail`` and ``--strict_centre``.
 
-The figures each point reaches are measured by ``scripts/evaluate_model.py`` (real sets first).
+A margin <= 0 leaves that measure out. The figures each point reaches are measured by
+``scripts/evaluate_model.py`` (real sets first).
 """
 
 from __future__ import annotations
@@ -28,16 +31,26 @@ from cryodiscovery_dev import corpus_paths  # noqa: E402
 from relion_cryodiscovery.model import calibration  # noqa: E402
 
 
+def margin(value: float) -> float | None:
+    """A bar margin from the command line: <= 0 leaves the measure out."""
+    return value if value > 0 else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--lab", type=Path, default=corpus_paths.LAB_CORPUS)
     parser.add_argument("--lenient_fnr", type=float, default=calibration.LENIENT_FNR)
-    parser.add_argument("--strict_gap", type=float, default=calibration.STRICT_GAP)
-    parser.add_argument("--strict_from", type=float, default=calibration.STRICT_FROM,
+    parser.add_argument("--gap", type=float, default=calibration.BAR_GAP, help="the job-relative bar's gap in logits")
+    parser.add_argument("--start", type=float, default=calibration.BAR_FROM,
                         help="the bar applies to jobs whose best classes' mean calibrated score is at least this")
-    parser.add_argument("--strict_detail", type=float, default=calibration.STRICT_DETAIL,
-                        help="the bar drops only classes this much coarser (log10 k D) than the best classes; <= 0: all")
+    for level in ("balanced", "strict"):
+        parser.add_argument(f"--{level}_detail", type=float,
+                            default=getattr(calibration, f"{level.upper()}_DETAIL"),
+                            help=f"{level}'s bar drops classes this much coarser (log10 k D) than the best classes")
+        parser.add_argument(f"--{level}_centre", type=float,
+                            default=getattr(calibration, f"{level.upper()}_CENTRE"),
+                            help=f"... or this much emptier at the centre (ring_1)")
     args = parser.parse_args()
 
     from relion_cryodiscovery.model.card import ModelCard
@@ -50,8 +63,9 @@ def main() -> int:
     scores = ensemble.predict(data["images"][val].astype(np.float32), data["features"][val]).calibrated
     labels = data["labels"][val]
     card.extra["decision"] = calibration.operating_points(
-        scores, labels, card.threshold, card.threshold_rule, args.lenient_fnr, args.strict_gap, args.strict_from,
-        args.strict_detail if args.strict_detail > 0 else None)
+        scores, labels, card.threshold, card.threshold_rule, args.lenient_fnr, args.gap, args.start,
+        balanced=(margin(args.balanced_detail), margin(args.balanced_centre)),
+        strict=(margin(args.strict_detail), margin(args.strict_centre)))
     card.extra["decision"]["command"] = " ".join(["python scripts/set_operating_points.py", *sys.argv[1:]])
     card.save(args.model)
     print({k: v["min_score"] for k, v in card.extra["decision"].items() if isinstance(v, dict)})

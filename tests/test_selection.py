@@ -87,11 +87,13 @@ def test_operating_points_of_a_card():
     from relion_cryodiscovery.model.card import ModelCard
 
     card = ModelCard.load(default_model_dir())
-    for level in ("lenient", "balanced", "strict"):
-        point = card.operating_point(level)
-        rule = SelectionRule.at(point)
+    rules = {level: SelectionRule.at(card.operating_point(level)) for level in ("lenient", "balanced", "strict")}
+    for level, rule in rules.items():
         assert 0 < rule.min_score <= card.threshold
-        assert (rule.relative_gap is not None) == (level == "strict")
+        assert (rule.relative_gap is not None) == (level != "lenient")  # lenient: no job-relative bar
+    # strict's bar drops classes that look less unlike the best than balanced's does
+    assert rules["strict"].relative_detail < rules["balanced"].relative_detail
+    assert rules["strict"].relative_centre < rules["balanced"].relative_centre
     with pytest.raises(CryoDiscoveryError, match="strictness"):
         card.operating_point("very")
 
@@ -103,7 +105,25 @@ def test_with_relative_detail_the_bar_drops_only_coarser_classes():
     rule = SelectionRule(0.177, relative_gap=2.0, relative_from=0.97, relative_detail=0.15)
     result = select_classes(scores, None, [""] * 5, rule, resolution=resolution)
     assert list(result.selected) == [True, True, False, True, False]
-    assert "as sharp as the job's best classes" in result.reasons[3]
+    assert "kept below the job-relative bar" in result.reasons[3] and "as sharp" in result.reasons[3]
     assert "job-relative bar" in result.reasons[2] and "min_score" not in result.reasons[4]
-    # without the resolutions, the bar drops both
-    assert list(select_classes(scores, None, [""] * 5, rule).selected) == [True, True, False, False, False]
+    # without the resolutions nothing is known to look unlike the best: the bar drops neither
+    assert list(select_classes(scores, None, [""] * 5, rule).selected) == [True, True, True, True, False]
+
+
+def test_with_relative_centre_the_bar_also_drops_classes_emptier_at_the_centre():
+    # best classes with centre density 1.6; below the bar: an off-centre blob (0.9, as sharp as the best),
+    # a class as dense and as sharp (kept), a coarse class as dense (dropped by relative_detail)
+    scores = np.array([0.99, 0.99, 0.8, 0.8, 0.8, 0.95])
+    resolution = np.array([1.30, 1.30, 1.29, 1.28, 0.95, 1.30])
+    centre = np.array([1.6, 1.6, 0.9, 1.5, 1.7, 1.6])
+    rule = SelectionRule(0.177, relative_gap=2.0, relative_from=0.95, relative_detail=0.3, relative_centre=0.4)
+    result = select_classes(scores, None, [""] * 6, rule, resolution=resolution, centre=centre)
+    assert list(result.selected) == [True, True, False, True, False, True]
+    assert "as dense at the centre (within 0.4)" in result.reasons[2]
+    # NaN (an unusable measure) never marks a class as unlike the best
+    centre[2] = np.nan
+    assert select_classes(scores, None, [""] * 6, rule, resolution=resolution, centre=centre).selected[2]
+    # the margins must be 0 or more
+    with pytest.raises(CryoDiscoveryError, match="relative_centre"):
+        select_classes(scores, None, [""] * 6, SelectionRule(0.177, relative_gap=2.0, relative_centre=-1.0))

@@ -20,8 +20,9 @@ IGNORED = ("pipeline_control",)
 #: The External tab's Params (label -> help), as RELION passes them (``--label value``).
 PARAMETER_HELP = {
     "min_score": "keep classes with calibrated P(good) >= this, an absolute override of strictness (default: none)",
-    "strictness": "lenient, balanced or strict: the model's operating point; strict also drops classes well "
-                  "below the job's near-certain best classes and coarser than them (default balanced)",
+    "strictness": "lenient, balanced or strict: the model's operating point; balanced and strict also drop classes "
+                  "well below the job's near-certain best classes that look unlike them (coarser, or emptier at the "
+                  "centre; strict by smaller margins); lenient has no job-relative bar (default balanced)",
     "contrast": "auto (detect protein-dark classes and score them flipped), normal or inverted (default auto)",
     "min_particles": "drop classes with fewer particles (default 0)",
     "min_classes": "keep at least this many best-scoring classes (default 0)",

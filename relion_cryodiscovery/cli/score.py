@@ -38,8 +38,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     option(parser, "--min_score", type=float, metavar="P",
                         help="threshold for the 'selected' column (default: the model's calibrated one)")
     parser.add_argument("--strictness", default="balanced", choices=STRICTNESS_LEVELS,
-                        help="the model's operating point for the 'selected' column; strict also judges each class "
-                             "against the job's best classes")
+                        help="the model's operating point for the 'selected' column; balanced and strict also judge "
+                             "each class against the job's best classes (strict more tightly), lenient does not")
     parser.add_argument("--contrast", default="auto", choices=CONTRAST_CHOICES,
                         help="auto: detect protein-dark classes and score them flipped; or force the input's polarity")
     parser.add_argument("--gpus", default="", metavar="LIST",

@@ -97,31 +97,50 @@ def choose_threshold(
     return float(min(cap, good[allowed_misses]))
 
 
-#: The strictness settings' defaults (:func:`operating_points`): lenient's bound on good classes lost, and
-#: strict's job-relative bar: its gap in logits, the best classes' mean score it starts from, the
-#: spectral resolution (log10 k D) within which a class counts as sharp as the best.
+#: The strictness settings' defaults (:func:`operating_points`): lenient's bound on good classes lost;
+#: the job-relative bar of ``balanced`` and ``strict``: its gap in logits, the best classes' mean score it
+#: starts from, and how unlike the best classes a class must look to be dropped by it: coarser in spectral
+#: resolution (log10 k D; 0.25 is 1.8 times the best classes' resolution in Angstrom) or emptier at the centre (``ring_1``).
+#: Chosen on the real sets first (docs/model_card_notes.md, "0.7.0").
 LENIENT_FNR = 0.02
-STRICT_GAP = 2.0
-STRICT_FROM = 0.95
+BAR_GAP = 2.0
+BAR_FROM = 0.95
+BALANCED_DETAIL = 0.25
+BALANCED_CENTRE = 0.4
 STRICT_DETAIL = 0.15
+STRICT_CENTRE = 0.3
+
+
+def job_relative_bar(gap: float, start: float, detail: float | None, centre: float | None) -> dict:
+    """One operating point's job-relative bar (:class:`relion_cryodiscovery.selection.SelectionRule`'s fields)
+    with its rule in words."""
+    looks = [words for value, words in ((detail, f"as sharp as they are (spectral resolution within {detail} in "
+                                                 "log10 k D)"),
+                                        (centre, f"as dense at the centre (ring_1 within {centre})")) if value is not None]
+    return {"relative_gap": gap, "relative_from": start, "relative_detail": detail, "relative_centre": centre,
+            "bar_rule": f"in a job whose best classes score >= {start:g} on average, a class must also score within "
+                        f"{gap:g} logits of them" + (f" unless it is {' and '.join(looks)}" if looks else "")}
 
 
 def operating_points(calibrated: np.ndarray, labels: np.ndarray, threshold: float, threshold_rule: str,
-                     lenient_fnr: float = LENIENT_FNR, strict_gap: float = STRICT_GAP, strict_from: float = STRICT_FROM,
-                     strict_detail: float | None = STRICT_DETAIL) -> dict:
+                     lenient_fnr: float = LENIENT_FNR, gap: float = BAR_GAP, start: float = BAR_FROM,
+                     balanced: tuple[float | None, float | None] = (BALANCED_DETAIL, BALANCED_CENTRE),
+                     strict: tuple[float | None, float | None] = (STRICT_DETAIL, STRICT_CENTRE)) -> dict:
     """The ``strictness`` settings of a model (its card's ``extra["decision"]``) from validation scores:
-    ``lenient`` at most ``lenient_fnr`` of the good classes lost, ``balanced`` the calibrated ``threshold``,
-    ``strict`` that plus the job-relative bar (:func:`relion_cryodiscovery.selection.relative_bar`)."""
+    ``lenient`` at most ``lenient_fnr`` of the good validation classes lost, no bar; ``balanced`` the
+    calibrated ``threshold`` and the job-relative bar (:func:`relion_cryodiscovery.selection.relative_bar`)
+    for classes that look unlike the job's best by ``balanced`` (detail, centre); ``strict`` the same bar
+    with the tighter margins ``strict``."""
     lenient = choose_threshold(calibrated, labels, max_fnr=lenient_fnr, cap=float(threshold))
-    return {
+    points = {
         "lenient": {"min_score": lenient, "relative_gap": None,
                     "rule": f"at most {lenient_fnr:g} of the good validation classes below it ({len(labels)} classes)"},
-        "balanced": {"min_score": float(threshold), "relative_gap": None, "rule": threshold_rule},
-        "strict": {"min_score": float(threshold), "relative_gap": strict_gap, "relative_from": strict_from,
-                   "relative_detail": strict_detail,
-                   "rule": f"balanced; in a job whose best classes score >= {strict_from:g} on average, a class must also "
-                           f"score within {strict_gap:g} logits of them"
-                           + ("" if strict_detail is None else f" unless it is as sharp as they are (spectral resolution "
-                                                               f"within {strict_detail:g} in log10 k D)")},
+    }
+    for level, (detail, centre) in (("balanced", balanced), ("strict", strict)):
+        bar = job_relative_bar(gap, start, detail, centre)
+        points[level] = {"min_score": float(threshold), **{k: v for k, v in bar.items() if k != "bar_rule"},
+                         "rule": f"{threshold_rule}; {bar['bar_rule']}"}
+    return {
+        **points,
         "default": "balanced",
     }

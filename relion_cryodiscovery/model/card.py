@@ -65,7 +65,8 @@ class ModelCard:
     def operating_point(self, strictness: str = "balanced") -> dict[str, float | None]:
         """What ``strictness`` means for this model: ``min_score``, ``relative_gap`` (None: no job-relative
         bar), ``relative_from`` (the bar applies to jobs whose best classes score at least this) and
-        ``relative_detail`` (it drops only classes this much coarser than the best; None: every class below it).
+        ``relative_detail`` and ``relative_centre`` (it drops only classes this much coarser than the best, or
+        this much emptier at the centre; both None: every class below it).
 
         From ``extra["decision"]`` (models from 0.6.0, each with its measured figures); older cards:
         ``lenient`` and ``balanced`` are the calibrated threshold, ``strict`` adds :data:`DEFAULT_STRICT_GAP`.
@@ -75,10 +76,12 @@ class ModelCard:
         point = self.extra.get("decision", {}).get(strictness)
         if point is None:
             point = {"min_score": self.threshold, "relative_gap": DEFAULT_STRICT_GAP if strictness == "strict" else None}
-        gap, detail = point.get("relative_gap"), point.get("relative_detail")
-        return {"min_score": float(point["min_score"]), "relative_gap": None if gap is None else float(gap),
+        def number(key: str) -> float | None:
+            return None if point.get(key) is None else float(point[key])
+
+        return {"min_score": float(point["min_score"]), "relative_gap": number("relative_gap"),
                 "relative_from": float(point.get("relative_from", 0.0)),
-                "relative_detail": None if detail is None else float(detail)}
+                "relative_detail": number("relative_detail"), "relative_centre": number("relative_centre")}
 
     def to_json(self) -> str:
         values = {k: v for k, v in asdict(self).items() if k not in _NOT_WRITTEN}

@@ -41,8 +41,8 @@ def decide(classes: ClassSet, scores: ClassScores, inputs: "ModelInputs", card: 
     """Apply the selection rule to ``scores`` (in place); returns the threshold this job was judged by.
 
     ``min_score``, when given, is an absolute override; else ``strictness`` picks the model's operating
-    point (:meth:`~relion_cryodiscovery.model.card.ModelCard.operating_point`), which for ``strict``
-    raises the threshold to the job-relative bar when the job's best classes are strong.
+    point (:meth:`~relion_cryodiscovery.model.card.ModelCard.operating_point`), which may raise the
+    threshold to the job-relative bar when the job's best classes are strong.
     """
     if parameters.min_score is not None:
         rule = SelectionRule(parameters.min_score, parameters.min_particles, parameters.min_classes)
@@ -50,8 +50,10 @@ def decide(classes: ClassSet, scores: ClassScores, inputs: "ModelInputs", card: 
         rule = SelectionRule.at(card.operating_point(parameters.strictness), parameters.min_particles,
                                 parameters.min_classes, f"strictness {parameters.strictness}")
     try:
-        resolution = np.where(inputs.usable, feature_values(inputs.features, "spectral_resolution_kd"), np.nan)
-        decision = select_classes(scores.score, classes.particle_counts, inputs.problems, rule, allow_empty, resolution)
+        resolution, centre = (np.where(inputs.usable, feature_values(inputs.features, name), np.nan)
+                              for name in ("spectral_resolution_kd", "ring_1"))
+        decision = select_classes(scores.score, classes.particle_counts, inputs.problems, rule, allow_empty,
+                                  resolution, centre)
     except CryoDiscoveryError as error:  # name the job whose classes were judged
         raise CryoDiscoveryError(error.path or classes.source, error.problem) from None
     scores.set_decision(decision.selected, decision.reasons)

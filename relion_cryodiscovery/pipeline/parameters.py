@@ -21,7 +21,7 @@ class JobParameters:
 
     #: Minimum calibrated P(good), an absolute override of ``strictness``; None = the model's operating point.
     min_score: float | None = None
-    #: "lenient", "balanced" or "strict": the model's operating point (strict adds the job-relative bar).
+    #: "lenient", "balanced" or "strict": the model's operating point (balanced and strict with the job-relative bar).
     strictness: str = "balanced"
     #: "auto" (detect inverted contrast per job), "normal" or "inverted" (force the input's polarity).
     contrast: str = "auto"
