@@ -84,6 +84,40 @@ def at_operating_points(labels, scores, card, features) -> dict:
     return out
 
 
+#: The blob probe's blurs: Gaussian sigma = box / each of these.
+BLOB_BLURS = (60, 40, 25)
+
+
+def blob_probe(real_sets, ensemble, card) -> list[dict]:
+    """Semi-real jobs of a high-resolution job's featureless blobs: each positive-only cryoSPARC set's sharp
+    classes (good) beside blurred copies of themselves (junk: Gaussian sigma = box / 60, 40, 25), as a bare
+    stack. What a person rejects beside sharp classes at a glance; how much of it each strictness removes."""
+    from scipy import ndimage
+
+    from relion_cryodiscovery.data.inputs import oriented_model_inputs
+
+    rows = []
+    for real in real_sets:
+        if not (real.spec.positives_only and real.spec.name.startswith(("t20s_cryosparc", "cryosparc_")))\
+                or real.spec.name.endswith("inverted"):
+            continue
+        sharp = real.classes.images.astype(np.float32)
+        for blur in BLOB_BLURS:
+            blobs = np.stack([ndimage.gaussian_filter(image, sharp.shape[-1] / blur) for image in sharp])
+            images = np.concatenate([sharp, blobs])
+            classes = replace(real.classes, images=images, class_numbers=np.arange(1, len(images) + 1), metadata={},
+                              particle_counts=None)
+            labels = np.r_[np.ones(len(sharp)), np.zeros(len(blobs))]
+            inputs, _ = oriented_model_inputs(classes)
+            scores = ensemble.predict(inputs.images, inputs.features).calibrated
+            rows.append({"set": real.spec.name, "blur": f"box/{blur}", "classes": int(len(images)),
+                         "blob_scores": [round(float(x), 3) for x in np.quantile(scores[len(sharp):], [0, 0.5, 1])],
+                         "operating_points": at_operating_points(labels, scores, card, inputs.features)})
+            ops = " ".join(f"{k[0]}:{v['lost']}/{_f(v['junk_removed'], 2)}" for k, v in rows[-1]["operating_points"].items())
+            print(f"blob probe {real.spec.name:35s} box/{blur}: blob scores {rows[-1]['blob_scores']} [{ops}]", flush=True)
+    return rows
+
+
 def pooled_operating_points(labels, scores, groups, card, features) -> dict:
     """:func:`at_operating_points` job by job (the bar is per job), pooled over the classes."""
     labels, scores, groups = np.asarray(labels).astype(int), np.asarray(scores, float), np.asarray(groups)
@@ -154,6 +188,7 @@ def main() -> int:
                   f"auc={_f(row['auc'])} hf={_f(row['auc_hf_baseline'])} dist={_f(row['auc_distribution_baseline'])} "
                   f"min={row['score_min']:.2f} d3={row['d3_decided']} ood={check.out_of_domain if check else None}", flush=True)
     results["real_sets"] = real_rows
+    results["blob_probe"] = blob_probe(load_real_sets(args.shared, args.extra), ensemble, card)
 
     # 2. lab-like hold-out
     test_npz = args.lab / "test.npz"
