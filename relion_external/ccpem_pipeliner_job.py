@@ -23,22 +23,20 @@ Command line::
 
 Each job runs our existing command line (``cryodiscovery_select``, the RELION External-job
 executable, and ``cryodiscovery_train``) by absolute path from this interpreter's ``bin``
-directory, so it works even when that directory is not on ``PATH``; nothing is re-implemented here.
+directory, so it works even when that directory is not on ``PATH``; nothing is re-implemented here:
+the input job's files are found and read with :mod:`relion_cryodiscovery.relion` (as the command
+finds them), and what a job shows after its run is read by :mod:`relion_external.ccpem_results`.
 This module is imported by every pipeliner command that lists jobs: it imports no TensorFlow
 and does no work at import or in ``__init__``. See docs/ccpem_pipeliner.md.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import os
-import re
 import sysconfig
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
-from pipeliner.display_tools import create_results_display_object, mini_montage_from_starfile
 from pipeliner.external_program_utils import ExternalProgram
 from pipeliner.job_options import (
     EXT_RELION_OPT,
@@ -62,17 +60,19 @@ from pipeliner.nodes import (
 )
 from pipeliner.pipeliner_job import PipelinerCommand, PipelinerJob
 from pipeliner.results_display_objects import ResultsDisplayObject
-from pipeliner.starfile_handler import StarFile
 
 from relion_cryodiscovery.version import __version__
 from relion_cryodiscovery.cli.external_args import PARAMETER_HELP
 from relion_cryodiscovery.data.polarity import CONTRAST_CHOICES
+from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.model.card import STRICTNESS_LEVELS
-from relion_cryodiscovery.pipeline.writing import MONTAGE_FILE, SCORES_CSV, SCORES_JSON
+from relion_cryodiscovery.pipeline.writing import MONTAGE_FILE
+from relion_cryodiscovery.relion.job import ClassificationJob, locate_job
 from relion_cryodiscovery.relion.nodes import NODES_FILE
-from relion_cryodiscovery.relion.star import scan_particles
+from relion_cryodiscovery.relion.star import read_pairs
 
-Metadata = Dict[str, Union[int, float, str, bool, dict, list, None]]
+from .ccpem_results import (Metadata, nodes_declared, select_metadata, select_results_display,
+                            train_results_display)
 
 #: RELION_OUTPUT_NODES.star labels are written for this version: RELION 5.0's labels are the
 #: CCP-EM pipeliner's node types (tests/test_ccpem_pipeliner.py checks it).
@@ -95,48 +95,26 @@ def executable(name: str) -> str:
     return str(candidate) if os.access(candidate, os.X_OK) else name
 
 
-def model_star_for(input_file: str) -> Optional[Path]:
-    """The ``_model.star`` beside a Class2D/Class3D ``_optimiser.star``/``_data.star``/``_model.star``."""
-    for suffix in ("_optimiser.star", "_data.star", "_model.star"):
-        if input_file.endswith(suffix):
-            return Path(input_file[: -len(suffix)] + "_model.star")
-    return None
-
-
-def reference_dimensionality(input_file: str) -> Optional[int]:
-    """2 or 3 from the job's ``_model.star`` (``_rlnReferenceDimensionality`` in ``model_general``,
-    at the top of the file), or None if it cannot be read yet (e.g. a scheduled input)."""
-    model_star = model_star_for(input_file)
-    if model_star is None or not model_star.is_file():
+def input_job(input_file: str) -> Optional[ClassificationJob]:
+    """The Class2D/Class3D job files of an ``_optimiser.star``/``_data.star``/``_model.star``, as
+    ``cryodiscovery_select`` finds them (:func:`relion_cryodiscovery.relion.job.locate_job`); None when
+    they are not there yet (e.g. a scheduled input)."""
+    try:
+        return locate_job(input_file, require_data=False)
+    except CryoDiscoveryError:
         return None
-    with model_star.open(errors="replace") as handle:
-        for line in handle:
-            if line.startswith("data_model_classes"):
-                break
-            if line.startswith("_rlnReferenceDimensionality"):
-                fields = line.split()
-                return int(fields[1]) if len(fields) > 1 and fields[1] in ("2", "3") else None
-    return None
 
 
-def read_scores(path: str) -> tuple[Dict[str, str], List[Dict[str, str]]]:
-    """The provenance (``cryodiscovery_scores.json`` beside ``path``; {} if missing) and the rows of
-    ``cryodiscovery_scores.csv`` at ``path``."""
-    provenance_file = Path(path).with_name(SCORES_JSON)
-    provenance: Dict[str, str] = {}
-    if provenance_file.is_file():
-        provenance = json.loads(provenance_file.read_text())["provenance"]
-    with open(path, newline="") as handle:
-        return provenance, list(csv.DictReader(handle))
-
-
-def nodes_declared(nodes_file: Path) -> List[tuple[str, str]]:
-    """(name, type label) rows of the ``RELION_OUTPUT_NODES.star`` our command wrote."""
-    if not nodes_file.is_file():
-        return []
-    block = StarFile(str(nodes_file)).get_block("output_nodes")
-    rows = block.find(["_rlnPipeLineNodeName", "_rlnPipeLineNodeTypeLabel"])
-    return [(str(row[0]), str(row[1])) for row in rows]
+def reference_dimensionality(job: Optional[ClassificationJob]) -> Optional[int]:
+    """2 or 3 from the job's ``_model.star`` (``_rlnReferenceDimensionality`` in ``model_general``), or
+    None if it cannot be read."""
+    if job is None:
+        return None
+    try:
+        value = read_pairs(job.model_star, "model_general").get("rlnReferenceDimensionality")
+    except CryoDiscoveryError:
+        return None
+    return int(value) if str(value) in ("2", "3") else None
 
 
 class CryoDiscoveryJob(PipelinerJob):
@@ -302,7 +280,7 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
 
     def dimensionality(self) -> Optional[int]:
         """2 or 3: from the input job's model.star, else from the input node's keywords."""
-        found = reference_dimensionality(self.input_file())
+        found = reference_dimensionality(input_job(self.input_file()))
         if found is None:
             for node in self.input_nodes:
                 if node.name == self.input_file():
@@ -315,9 +293,8 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
         names = ["particles.star"]
         if self.dimensionality() == 2:
             names.append("class_averages.star")
-        model_star = model_star_for(self.input_file())
-        optimiser = str(model_star).replace("_model.star", "_optimiser.star") if model_star else ""
-        if optimiser and Path(optimiser).is_file():
+        job = input_job(self.input_file())
+        if job is not None and job.optimiser_star is not None:
             names.append("rank_optimiser.star")
         for name in names:
             self.add_output_node(name, *SELECT_NODE_TYPES[name])
@@ -361,54 +338,10 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
         return self.get_program_version_commands() + [PipelinerCommand(command)]
 
     def gather_metadata(self) -> Metadata:
-        provenance, rows = read_scores(os.path.join(self.output_dir, SCORES_CSV))
-        particles = os.path.join(self.output_dir, "particles.star")
-        threshold = re.search(r"(?:^| )min_score=(\S+)", provenance.get("parameters", ""))
-        metadata: Metadata = {
-            "NumberOfClasses": len(rows),
-            "NumberOfSelectedClasses": sum(row["selected"] == "1" for row in rows),
-            "NumberOfSelectedParticles": len(scan_particles(particles).class_numbers),
-            "ScoreThreshold": float(threshold.group(1)) if threshold else None,
-            "ModelVersion": provenance.get("model_version"),
-        }
-        if "domain_check" in provenance:
-            metadata["DomainCheck"] = provenance["domain_check"]
-        return metadata
+        return select_metadata(self.output_dir)
 
     def create_results_display(self) -> Sequence[ResultsDisplayObject]:
-        scores_file = os.path.join(self.output_dir, SCORES_CSV)
-        provenance, rows = read_scores(scores_file)
-        displays: List[ResultsDisplayObject] = []
-        montage = os.path.join(self.output_dir, MONTAGE_FILE)
-        if os.path.isfile(montage):
-            displays.append(create_results_display_object(
-                "image",
-                title="CryoDiscovery: every class with its score (kept classes framed)",
-                image_path=montage,
-                image_desc=f"{sum(row['selected'] == '1' for row in rows)} of {len(rows)} classes kept",
-                associated_data=[scores_file],
-            ))
-        headers = ["Class", "Score", "Kept", "Particles", "Reason"]
-        table = [[row["class_number"], f"{float(row['score']):.3f}", {"1": "yes"}.get(row["selected"], "no"),
-                  row["particles"], row["reason"]] for row in rows]
-        displays.append(create_results_display_object(
-            "table", title="Class scores (calibrated P(good))", headers=headers, table_data=table,
-            associated_data=[scores_file],
-        ))
-        class_averages = os.path.join(self.output_dir, "class_averages.star")
-        if os.path.isfile(class_averages):
-            score_of = {row["class_number"]: float(row["score"]) for row in rows}
-            kept = [row["class_number"] for row in rows if row["selected"] == "1"]
-            displays.append(mini_montage_from_starfile(
-                starfile=class_averages, block="", column="_rlnReferenceImage", outputdir=self.output_dir,
-                title="Selected class averages", nimg=-1,
-                labels=[f"Class {number}: {score_of[number]:.2f}" for number in kept],
-            ))
-        displays.append(create_results_display_object(
-            "text", title="Model, threshold and input", display_data="\n".join(
-                f"{key}: {value}" for key, value in provenance.items()), associated_data=[scores_file],
-        ))
-        return displays
+        return select_results_display(self.output_dir)
 
 
 class CryoDiscoveryTrainJob(CryoDiscoveryJob):
@@ -511,17 +444,4 @@ class CryoDiscoveryTrainJob(CryoDiscoveryJob):
         return self.get_program_version_commands() + [PipelinerCommand(command)]
 
     def create_results_display(self) -> Sequence[ResultsDisplayObject]:
-        card_file = os.path.join(self.output_dir, self.MODEL_DIR, MODEL_CARD)
-        with open(card_file) as handle:
-            card = json.load(handle)
-        rows = [["model_version", str(card["model_version"])], ["threshold", f"{card['threshold']:.3f}"],
-                ["threshold_rule", str(card["threshold_rule"])], ["validation ECE", f"{card['ece']:.3f}"]]
-        rows += [[f"validation {key}", f"{value:.3f}" if isinstance(value, float) else str(value)]
-                 for key, value in card["validation_metrics"].items() if not isinstance(value, (list, dict))]
-        rows += [[f"held-out test {key}", f"{value:.3f}" if isinstance(value, float) else str(value)]
-                 for key, value in card.get("extra", {}).get("test_metrics", {}).items()
-                 if not isinstance(value, (list, dict))]
-        return [create_results_display_object(
-            "table", title="Trained model (model_card.json)", headers=["Property", "Value"], table_data=rows,
-            associated_data=[card_file],
-        )]
+        return train_results_display(os.path.join(self.output_dir, self.MODEL_DIR, MODEL_CARD))

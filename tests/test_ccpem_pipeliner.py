@@ -177,6 +177,40 @@ def test_command_is_our_cli_and_parses_back_to_the_chosen_parameters():
     assert parsed.min_score is None and parsed.model is None
 
 
+@pytest.mark.parametrize("chosen, dimensionality, nodes", [
+    ({"fn_model": OPTIMISER_2D}, 2, ["particles.star", "class_averages.star", "rank_optimiser.star"]),
+    ({"fn_data": "Class2D/job001/run_it018_data.star"}, 2,
+     ["particles.star", "class_averages.star", "rank_optimiser.star"]),
+    ({"fn_data": "Class3D/job001/run_it013_data.star"}, 3, ["particles.star", "rank_optimiser.star"]),
+    ({"fn_model": "Class2D/job009/run_it025_optimiser.star"}, None, ["particles.star"]),  # not run yet
+])
+def test_scheduled_output_nodes_follow_the_input_job(chosen, dimensionality, nodes, example_project, monkeypatch):
+    """The nodes known before the run, from the input job's files as relion/ reads them: class_averages.star
+    for a 2D job (``_rlnReferenceDimensionality`` of its model.star), rank_optimiser.star when it has an
+    optimiser.star; a job whose files are not there yet gets particles.star alone."""
+    shutil.copytree(CLASS3D / "relion3d3000" / "Class3D", example_project / "Class3D")
+    monkeypatch.chdir(example_project)
+    job = new_job_of_type(SELECT)
+    job.output_dir = "CryoDiscovery/job005/"
+    for key, value in chosen.items():
+        job.joboptions[key].value = value
+    assert job.dimensionality() == dimensionality
+    job.create_output_nodes()
+    assert [node.name for node in job.output_nodes] == [job.output_dir + name for name in nodes]
+
+
+def test_the_nodes_our_command_declared_are_read_back(tmp_path):
+    from relion_cryodiscovery.relion.nodes import NODES_FILE, write_nodes
+    from relion_external.ccpem_results import nodes_declared
+
+    nodes = [OutputNode("CryoDiscovery/job003/particles.star", "particles"),
+             OutputNode("CryoDiscovery/job003/class_001.mrc", "map")]
+    with (tmp_path / NODES_FILE).open("w") as handle:
+        write_nodes(handle, nodes, "5.0")
+    assert nodes_declared(tmp_path / NODES_FILE) == [(node.name, node.type_label("5.0")) for node in nodes]
+    assert nodes_declared(tmp_path / "missing" / NODES_FILE) == []
+
+
 @pytest.mark.parametrize("kind", sorted(NODE_TYPES))
 def test_relion5_node_labels_we_write_are_pipeliner_node_types(kind):
     """RELION_OUTPUT_NODES.star's 5.0 labels, read the way the pipeliner reads a pipeline's node types."""
