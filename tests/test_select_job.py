@@ -14,10 +14,12 @@ import mrcfile
 import numpy as np
 import pandas as pd
 import starfile
+from PIL import Image
 
 from relion_cryodiscovery.cli.main import main as cli
 from relion_cryodiscovery.model.runtime import RUNTIME_ENV
 from relion_cryodiscovery.model.worker import WORKER_ENV
+from relion_cryodiscovery.pipeline.montage import FRAME, INNER, montage_size, panel_left, tile_origin
 from relion_cryodiscovery.relion.sentinels import ABORT_NOW, ABORTED, FAILURE, SUCCESS
 from relion_cryodiscovery.simulate.structures import simulate_map
 
@@ -273,6 +275,13 @@ def test_select_3d_job_copies_selected_maps(project, session_tiny_model):
     nodes = starfile.read(out / "RELION_OUTPUT_NODES.star")
     assert set(nodes.loc[nodes.rlnPipeLineNodeName.str.endswith(".mrc"), "rlnPipeLineNodeType"]) == {6}
     assert not (out / "class_averages.star").exists()
+    # the montage: each class its projections along z, y and x side by side; class 2 (elongated along z)
+    # is end-on in its z view and side-on in the others
+    png = np.asarray(Image.open(out / "cryodiscovery_montage.png").convert("L")).astype(float)
+    assert png.shape[::-1] == montage_size(4, panels=3)
+    x0, y0 = tile_origin(1, 3, panels=3)
+    z, y, x = (png[y0 + FRAME + 12:y0 + FRAME + INNER, x0 + panel_left(p):x0 + panel_left(p) + INNER] for p in range(3))
+    assert np.abs(z - y).mean() > 10 and np.abs(z - x).mean() > 10 and np.abs(y - x).mean() > 0
 
 
 def _model_with_domain_threshold(model: Path, target: Path, threshold: float) -> Path:

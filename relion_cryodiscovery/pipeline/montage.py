@@ -1,12 +1,15 @@
 """The class montage: every class average with its score, decision and reason, as one PNG.
 
 The External job and ``score`` write it into their output directory; ``evaluate`` and the corpus
-scripts use it too. The reason under a class is wrapped over up to :data:`REASON_LINES` lines, so it
-shows whole. It is drawn with Pillow (pixels and text straight onto an 8-bit RGB canvas) rather than
-Matplotlib: text is what a montage is mostly made of, and Matplotlib's text artists took ~1 s
-for 200 classes and ~3 s for 1,000 in the job, Pillow's ``ImageDraw.text`` a few tens of ms
-(``docs/benchmarks.md``). The font is the DejaVu Sans that Matplotlib ships (found without
-importing Matplotlib), or Pillow's own default font where that is missing.
+scripts use it too. A 2D class is one view; a 3D class is three, side by side in one wider tile: the
+map's projections along z, y and x (each stretched for display on its own, as ``relion_display`` shows
+a map's projections), so a Class3D job can be judged by eye. The reason under a class is wrapped over
+up to :data:`REASON_LINES` lines, so it shows whole. It is drawn with Pillow (pixels and text straight
+onto an 8-bit RGB canvas) rather than Matplotlib: text is what a montage is mostly made of, and
+Matplotlib's text artists took ~1 s for 200 classes and ~3 s for 1,000 in the job, Pillow's
+``ImageDraw.text`` a few tens of ms (``docs/benchmarks.md``). The font is the DejaVu Sans that
+Matplotlib ships (found without importing Matplotlib), or Pillow's own default font where that is
+missing.
 
 Colours are from the Okabe-Ito colour-blind safe palette: a blue frame and "KEEP" for selected
 classes, an orange frame and "REJECT" for rejected ones; the decision is also written in text.
@@ -32,6 +35,10 @@ _REJECT_TEXT = "#A35F00"  # darker orange: readable on white
 #: Montage geometry in pixels.
 TILE = 84
 FRAME = 3
+#: Side of one view inside its frame.
+INNER = TILE - 2 * FRAME
+#: Views per 3D class: its projections along z, y and x (labelled so in their corners).
+PROJECTION_AXES = ("z", "y", "x")
 #: Lines of reason text under a tile (the selection's longest reasons need four at this width).
 REASON_LINES = 4
 #: Vertical pitch of the reason lines, and where the first starts below the tile.
@@ -47,22 +54,40 @@ NOTE_PX = 10
 TITLE_PX = 12
 
 
-def montage_layout(n_classes: int, ncols: int | None = None) -> tuple[int, int]:
-    """(rows, columns) of the class montage: 10 columns by default, fewer for few classes."""
-    cols = max(1, ncols or min(10, max(n_classes, 1)))
+def tile_width(panels: int = 1) -> int:
+    """Width in pixels of one class's tile (its frame) holding ``panels`` views side by side, each framed:
+    :data:`TILE` for one view (a 2D class), wider for the three projections of a 3D class."""
+    return panels * (TILE - FRAME) + FRAME
+
+
+def panel_left(panel: int) -> int:
+    """x offset in pixels of view ``panel`` inside its tile (past the frame and the views before it)."""
+    return FRAME + panel * (INNER + FRAME)
+
+
+def montage_layout(n_classes: int, ncols: int | None = None, panels: int = 1) -> tuple[int, int]:
+    """(rows, columns) of the class montage: 10 one-view tiles a row by default (as many wider tiles as
+    fit that width), fewer for few classes."""
+    cols = max(1, ncols or min(max(1, 10 * TILE // tile_width(panels)), max(n_classes, 1)))
     return max(1, math.ceil(n_classes / cols)), cols
 
 
-def montage_size(n_classes: int, ncols: int | None = None) -> tuple[int, int]:
-    """(width, height) in pixels of the montage PNG for ``n_classes``."""
-    rows, cols = montage_layout(n_classes, ncols)
-    return max(cols * TILE, MIN_WIDTH), TITLE_BAND + rows * (TILE + TEXT_BAND)
+def montage_size(n_classes: int, ncols: int | None = None, panels: int = 1) -> tuple[int, int]:
+    """(width, height) in pixels of the montage PNG for ``n_classes`` of ``panels`` views each."""
+    rows, cols = montage_layout(n_classes, ncols, panels)
+    return max(cols * tile_width(panels), MIN_WIDTH), TITLE_BAND + rows * (TILE + TEXT_BAND)
 
 
-def tile_origin(index: int, cols: int) -> tuple[int, int]:
+def tile_origin(index: int, cols: int, panels: int = 1) -> tuple[int, int]:
     """(x, y) in pixels of the top left corner of tile ``index`` (its frame) in the montage."""
     r, c = divmod(index, cols)
-    return c * TILE, TITLE_BAND + r * (TILE + TEXT_BAND)
+    return c * tile_width(panels), TITLE_BAND + r * (TILE + TEXT_BAND)
+
+
+def map_projections(volume: np.ndarray) -> list[np.ndarray]:
+    """A 3D map's three orthogonal projections: its sums along z, y and x (MRC order), as
+    ``relion_display`` shows a map's projections."""
+    return [volume.sum(axis=axis) for axis in range(3)]
 
 
 def display_tile(image: np.ndarray, size: int) -> np.ndarray | None:
@@ -136,18 +161,28 @@ class MontageTiles:
     """The class images of a montage, scaled and stretched: the part drawn before the scores exist.
 
     The External job builds this while the model worker loads and predicts, then :meth:`draw`
-    adds frames and text. ``images`` is (K, N, N) (or (K, N, N, N) maps, shown as z projections).
+    adds frames and text. ``views`` holds, per class, the views shown side by side in its tile: one
+    for a 2D class, the three projections (:data:`PROJECTION_AXES`) for a 3D class; every class the
+    same number. :meth:`of_images` makes them from class images or maps.
     """
 
-    def __init__(self, images: np.ndarray, ncols: int | None = None):
-        images = np.asarray(images)
+    def __init__(self, views: Sequence[Sequence[np.ndarray]], ncols: int | None = None):
         self.ncols = ncols
-        inner = TILE - 2 * FRAME
-        #: (inner, inner) uint8 grey tiles; None where the image is blank (NaN or constant).
-        self.tiles: list[np.ndarray | None] = []
-        for image in images:
-            tile = display_tile(image, inner)
-            self.tiles.append(None if tile is None else (tile * 255 + 0.5).astype(np.uint8))
+        #: Per class, (INNER, INNER) uint8 grey views; None where a view is blank (NaN or constant).
+        self.tiles: list[list[np.ndarray | None]] = []
+        for class_views in views:
+            shown = [display_tile(view, INNER) for view in class_views]
+            self.tiles.append([None if tile is None else (tile * 255 + 0.5).astype(np.uint8) for tile in shown])
+        self.panels = len(self.tiles[0]) if self.tiles else 1
+        if any(len(class_views) != self.panels for class_views in self.tiles):
+            raise ValueError("montage needs the same number of views for every class")
+        if self.panels not in (1, len(PROJECTION_AXES)):
+            raise ValueError(f"montage shows 1 or {len(PROJECTION_AXES)} views per class, not {self.panels}")
+
+    @classmethod
+    def of_images(cls, images: np.ndarray, ncols: int | None = None) -> "MontageTiles":
+        """(K, N, N) class images, one view each, or (K, N, N, N) maps, their three projections each."""
+        return cls([map_projections(image) if np.ndim(image) == 3 else [image] for image in images], ncols)
 
     def draw(
         self,
@@ -157,39 +192,53 @@ class MontageTiles:
         reasons: Sequence[str],
         out_png: str | Path,
         title: str = "CryoDiscovery class selection",
+        groups: Sequence[int] | None = None,
     ) -> Path:
-        """Frames, class number, score, decision and reason per tile, and the title; the PNG."""
+        """Frames, class number, score, decision and reason per tile (and ``group N`` above the reason
+        of a kept class when ``groups`` are given, 0 = none), and the title; the PNG."""
         from PIL import Image, ImageDraw
 
         k = len(class_numbers)
         if len(self.tiles) != k or not (len(scores) == len(selected) == len(reasons) == k):
             raise ValueError(f"montage needs one image, score, decision and reason per class ({k} classes)")
-        _, cols = montage_layout(k, self.ncols)
-        width, height = montage_size(k, self.ncols)
-        origins = [tile_origin(i, cols) for i in range(k)]
-        inner = TILE - 2 * FRAME
+        if groups is not None and len(groups) != k:
+            raise ValueError(f"montage needs one group per class ({k} classes)")
+        panels, wide = self.panels, tile_width(self.panels)
+        _, cols = montage_layout(k, self.ncols, panels)
+        width, height = montage_size(k, self.ncols, panels)
+        origins = [tile_origin(i, cols, panels) for i in range(k)]
         canvas = np.full((height, width, 3), 255, dtype=np.uint8)
         for i, (x0, y0) in enumerate(origins):
-            canvas[y0:y0 + TILE, x0:x0 + TILE] = _BLUE_RGB if int(selected[i]) else _ORANGE_RGB
-            tile = self.tiles[i]
-            patch = canvas[y0 + FRAME:y0 + FRAME + inner, x0 + FRAME:x0 + FRAME + inner]
-            patch[:] = 237 if tile is None else tile[:, :, None]
+            canvas[y0:y0 + TILE, x0:x0 + wide] = _BLUE_RGB if int(selected[i]) else _ORANGE_RGB
+            for p, tile in enumerate(self.tiles[i]):
+                left = x0 + panel_left(p)
+                patch = canvas[y0 + FRAME:y0 + FRAME + INNER, left:left + INNER]
+                patch[:] = 237 if tile is None else tile[:, :, None]
         image = Image.fromarray(canvas, mode="RGB")
         pen = ImageDraw.Draw(image)
         label, bold, note = _font(LABEL_PX), _font(LABEL_PX, bold=True), _font(NOTE_PX)
         for i, (x0, y0) in enumerate(origins):
             keep = bool(int(selected[i]))
-            centre = x0 + TILE / 2
-            if self.tiles[i] is None:
-                pen.text((centre, y0 + TILE / 2), "no image", fill="#444444", font=note, anchor="mm")
+            colour = BLUE if keep else _REJECT_TEXT
+            centre = x0 + wide / 2
+            for p, tile in enumerate(self.tiles[i]):
+                if tile is None:
+                    pen.text((x0 + panel_left(p) + INNER / 2, y0 + TILE / 2), "no image", fill="#444444", font=note,
+                             anchor="mm")
+                if panels > 1:
+                    pen.text((x0 + panel_left(p) + 2, y0 + FRAME + 1), PROJECTION_AXES[p], fill=colour, font=bold,
+                             anchor="lt")
             score = float(scores[i])
             score_text = f"{score:.2f}" if np.isfinite(score) else "n/a"
             headline = f"#{int(class_numbers[i])} {score_text} {'KEEP' if keep else 'REJECT'}"
-            pen.text((centre, y0 + TILE + 2), _fit(headline, bold, TILE - 2), fill=BLUE if keep else _REJECT_TEXT,
-                     font=bold, anchor="mt")
-            for n, line in enumerate(wrap_text(str(reasons[i] or ""), label, TILE - 2)):
-                pen.text((centre, y0 + TILE + REASON_TOP + n * REASON_PITCH), line, fill="#333333", font=label,
-                         anchor="mt")
+            pen.text((centre, y0 + TILE + 2), _fit(headline, bold, wide - 2), fill=colour, font=bold, anchor="mt")
+            top = y0 + TILE + REASON_TOP
+            group = int(groups[i]) if groups is not None and keep else 0
+            if group:  # the group first, the reason on the lines left
+                pen.text((centre, top), f"group {group}", fill=BLUE, font=bold, anchor="mt")
+                top += REASON_PITCH
+            for n, line in enumerate(wrap_text(str(reasons[i] or ""), label, wide - 2, REASON_LINES - bool(group))):
+                pen.text((centre, top + n * REASON_PITCH), line, fill="#333333", font=label, anchor="mt")
         n_keep = int(np.sum(np.asarray(selected).astype(int) > 0))
         legend = " (blue = keep, orange = reject)" if width >= 600 else ""
         heading = _font(TITLE_PX, bold=True)
@@ -215,6 +264,7 @@ def class_montage(
 
     Selected tiles get a blue frame and "KEEP", rejected ones an orange frame and "REJECT".
     NaN or constant images are drawn blank with "no image". ``images`` is (K, N, N) (or
-    (K, N, N, N) maps, shown as z projections). The PNG is exactly :func:`montage_size` pixels.
+    (K, N, N, N) maps, each shown as its projections along z, y and x). The PNG is exactly
+    :func:`montage_size` pixels.
     """
-    return MontageTiles(images, ncols).draw(class_numbers, scores, selected, reasons, out_png, title)
+    return MontageTiles.of_images(images, ncols).draw(class_numbers, scores, selected, reasons, out_png, title)

@@ -96,11 +96,15 @@ def montage_title(input_path: str, card: ModelCard, check: DomainCheck | None,
 
 
 def montage_tiles(classes: ClassSet, inputs: "ModelInputs") -> "MontageTiles":
-    """The montage's images: 2D averages as RELION wrote them; for 3D maps, their first projection."""
+    """The montage's images: 2D averages as RELION wrote them; for 3D maps, their projections along z, y
+    and x as the model sees them (views 0-2 of :func:`~relion_cryodiscovery.data.preprocess.map_views`:
+    centred on the particle, the right way up)."""
     with gc_paused():
-        from .montage import MontageTiles
+        from .montage import PROJECTION_AXES, MontageTiles
 
-    return MontageTiles(classes.images if classes.dimensionality == 2 else inputs.images[:, 0])
+    if classes.dimensionality == 2:
+        return MontageTiles.of_images(classes.images)
+    return MontageTiles(inputs.images[:, :len(PROJECTION_AXES)])
 
 
 def stage_montage(output: OutputDirectory, tiles: "MontageTiles", scores: ClassScores, title: str) -> list[str]:
