@@ -1,5 +1,8 @@
 """The CNN that scores one class view: an image branch and a metadata branch, sigmoid P(good).
 
+The same network with a softmax head over several labels (``n_outputs`` > 1) is the reason model, which
+names the kind of junk a rejected class is (``model/reasons.py``).
+
 Built only from built-in Keras layers so a saved ``.keras`` file loads with
 ``keras.saving.load_model(path, safe_mode=True)`` and no ``custom_objects``.
 """
@@ -70,16 +73,20 @@ def feature_statistics(sample: np.ndarray | None, n_features: int) -> tuple[np.n
 
 
 def build_network(
-    n_features: int, config: NetworkConfig = NetworkConfig(), feature_sample: np.ndarray | None = None
+    n_features: int, config: NetworkConfig = NetworkConfig(), feature_sample: np.ndarray | None = None,
+    n_outputs: int = 1,
 ) -> keras.Model:
     """Return the (uncompiled) two-input network.
 
     ``feature_sample`` (M, F), when given, fixes the metadata branch's ``Normalization`` mean and
     variance (:func:`feature_statistics`; stored in the layer config as plain numbers); without
-    it the layer is the identity.
+    it the layer is the identity. ``n_outputs`` 1: a sigmoid P(good) (``p_good``); more: a softmax
+    over that many labels (``label_probabilities``).
     """
     if n_features < 1:
         raise ValueError(f"n_features must be >= 1, got {n_features}")
+    if n_outputs < 1:
+        raise ValueError(f"n_outputs must be >= 1, got {n_outputs}")
     if config.depth < 1 or config.width < 1 or IMAGE_SIZE // config.stem_stride < 2**config.depth:
         raise ValueError(f"depth/width/stem_stride do not fit a {IMAGE_SIZE}x{IMAGE_SIZE} image: {config}")
 
@@ -112,16 +119,22 @@ def build_network(
     h = layers.Dropout(config.dropout, name="dropout")(h)
     h = layers.Dense(config.dense_units, activation=config.activation, name="dense")(h)
     h = layers.Dropout(config.dropout / 2, name="dropout_head")(h)
-    p_good = layers.Dense(1, activation="sigmoid", name="p_good", dtype="float32")(h)
     inputs = {"image": image, "features": features}
+    if n_outputs > 1:
+        probabilities = layers.Dense(n_outputs, activation="softmax", name="label_probabilities", dtype="float32")(h)
+        return keras.Model(inputs=inputs, outputs=probabilities, name="cryodiscovery_reasons")
+    p_good = layers.Dense(1, activation="sigmoid", name="p_good", dtype="float32")(h)
     return keras.Model(inputs=inputs, outputs=p_good, name="cryodiscovery_cnn")
 
 
 def compile_network(model: keras.Model, learning_rate: float) -> keras.Model:
-    """Compile with Adam and binary cross-entropy (call inside the strategy scope)."""
+    """Compile with Adam and binary cross-entropy, or sparse categorical cross-entropy for a softmax
+    head (call inside the strategy scope)."""
+    multiclass = model.output_shape[-1] > 1
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss=keras.losses.BinaryCrossentropy(),
-        metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
+        loss=keras.losses.SparseCategoricalCrossentropy() if multiclass else keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy") if multiclass
+                 else keras.metrics.BinaryAccuracy(name="accuracy")],
     )
     return model

@@ -34,8 +34,9 @@ OPSET = 17
 TOLERANCE = 1e-5
 
 
-def member_proto(model: keras.Model) -> Any:
-    """The ONNX ``ModelProto`` of one member: inputs ``image (N, 64, 64, 1)``, ``features (N, F)``; output ``p_good``."""
+def member_proto(model: keras.Model, output: str = "p_good") -> Any:
+    """The ONNX ``ModelProto`` of one network: inputs ``image (N, 64, 64, 1)``, ``features (N, F)``; one
+    output named ``output`` (a member's ``p_good``, the reason model's ``label_probabilities``)."""
     import tf2onnx
 
     n_features = int(model.input["features"].shape[-1])
@@ -50,7 +51,7 @@ def member_proto(model: keras.Model) -> Any:
         try:  # the statistics as constants of this graph, not captured tensors (see the module)
             for layer, (mean, variance) in zip(norms, values):
                 layer.mean, layer.variance = tf.constant(mean), tf.constant(variance)
-            return {"p_good": model({"image": image, "features": features}, training=False)}
+            return {output: model({"image": image, "features": features}, training=False)}
         finally:
             for layer, (mean, variance) in zip(norms, kept):
                 layer.mean, layer.variance = mean, variance

@@ -50,12 +50,14 @@ class TrainingArrays:
     images: np.ndarray
     #: (N, F) float32 feature rows (values | missing flags).
     features: np.ndarray
-    #: (N,) 0/1, 1 = good class.
+    #: (N,) 0/1, 1 = good class (or 0..n_labels-1 for a multi-class head, e.g. the reason model).
     labels: np.ndarray
     #: (N,) str, the job each class comes from (splits and summaries are by job).
     groups: np.ndarray
     #: (N,) optional per-class sample weights.
     weights: np.ndarray | None = None
+    #: Number of distinct labels: 2 for good/junk.
+    n_labels: int = 2
 
     def __post_init__(self) -> None:
         self.images = np.asarray(self.images, dtype=np.float32)
@@ -69,8 +71,8 @@ class TrainingArrays:
             raise ValueError(f"features must be (N, F), got {self.features.shape}")
         if not (len(self.features) == len(self.labels) == len(self.groups) == n):
             raise ValueError("images, features, labels and groups must have the same length")
-        if not np.isin(self.labels, (0.0, 1.0)).all():
-            raise ValueError("labels must be 0 or 1")
+        if not np.isin(self.labels, np.arange(self.n_labels, dtype=np.float32)).all():
+            raise ValueError("labels must be 0 or 1" if self.n_labels == 2 else f"labels must be 0..{self.n_labels - 1}")
         if self.weights is not None:
             self.weights = np.asarray(self.weights, dtype=np.float32)
             if self.weights.shape != (n,):
@@ -92,7 +94,7 @@ class TrainingArrays:
         idx = np.asarray(indices, dtype=np.int64)
         weights = None if self.weights is None else self.weights[idx]
         return TrainingArrays(self.images[idx], self.features[idx], self.labels[idx], self.groups[idx],
-                              weights)
+                              weights, self.n_labels)
 
     def sample_weights(self) -> np.ndarray:
         return np.ones(len(self), np.float32) if self.weights is None else self.weights

@@ -1,0 +1,43 @@
+"""How well the reason model names junk: per-reason precision and recall, agreement with labels by eye."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from ..model.reasons import REASONS
+
+
+def reason_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict:
+    """Accuracy, per-reason precision / recall / support and the confusion matrix (rows: truth,
+    columns: predicted, in :data:`REASONS` order) of reason indices; entries < 0 in ``truth`` are left out."""
+    truth, predicted = np.asarray(truth, dtype=int), np.asarray(predicted, dtype=int)
+    keep = truth >= 0
+    truth, predicted = truth[keep], predicted[keep]
+    k = len(REASONS)
+    confusion = np.zeros((k, k), dtype=int)
+    np.add.at(confusion, (truth, predicted), 1)
+    per_reason = {}
+    for i, reason in enumerate(REASONS):
+        support, called = int(confusion[i].sum()), int(confusion[:, i].sum())
+        per_reason[reason] = {"support": support, "predicted": called,
+                              "recall": float(confusion[i, i] / support) if support else float("nan"),
+                              "precision": float(confusion[i, i] / called) if called else float("nan")}
+    return {"classes": int(len(truth)), "accuracy": float((truth == predicted).mean()) if len(truth) else float("nan"),
+            "per_reason": per_reason, "confusion": confusion.tolist()}
+
+
+def junk_kinds_by_eye(path: str | Path) -> dict[str, dict[int, str]]:
+    """The real rejected classes' kinds labelled by eye (``benchmarks/real_sets/junk_kinds_by_eye.csv``):
+    ``{set: {class number: reason}}``, without the classes whose two passes disagreed (``unsure``)."""
+    labels: dict[str, dict[int, str]] = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["final"] == "unsure":
+                continue
+            if row["final"] not in REASONS:
+                raise ValueError(f"{path}: unknown kind {row['final']!r} (set {row['set']}, class {row['class']})")
+            labels.setdefault(row["set"], {})[int(row["class"])] = row["final"]
+    return labels

@@ -1,0 +1,67 @@
+"""Train the reason model (:mod:`relion_cryodiscovery.model.reasons`) and add it to a model directory.
+
+The same fit as an ensemble member (:func:`.trainer.fit_model`: augmentation, metadata withheld,
+``tf.distribute``, checkpoints, determinism), on the junk classes only, with a softmax head over
+:data:`~relion_cryodiscovery.model.reasons.REASONS` and each reason weighted by its inverse frequency
+(so the rare kinds, ice and support edges, are not drowned by low-resolution classes). The trained
+network is saved as ``reasons.keras`` beside the members, exported to ``reasons.onnx`` (checked against
+Keras like the members) and recorded in the card's ``extra["reasons"]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..model.card import ModelCard, file_sha256
+from ..model.network import NetworkConfig, build_network, compile_network
+from ..model.reasons import CARD_KEY, NAME, REASONS
+from .trainer import TrainConfig, TrainingArrays, fit_model
+
+#: Largest |ONNX - Keras| probability accepted for the exported reason model.
+TOLERANCE = 1e-5
+
+
+def junk_only(arrays: TrainingArrays, reasons: np.ndarray) -> TrainingArrays:
+    """The junk classes of ``arrays`` (``reasons`` >= 0), labelled by reason and weighted by inverse frequency."""
+    reasons = np.asarray(reasons)
+    rows = np.flatnonzero(reasons >= 0)
+    labels = reasons[rows]
+    counts = np.bincount(labels, minlength=len(REASONS)).astype(float)
+    weight = np.where(counts > 0, len(labels) / (len(REASONS) * np.maximum(counts, 1)), 0.0)
+    return TrainingArrays(arrays.images[rows], arrays.features[rows], labels.astype(np.float32),
+                          arrays.groups[rows], weight[labels].astype(np.float32), n_labels=len(REASONS))
+
+
+def train_reasons(train: TrainingArrays, val: TrainingArrays, network: NetworkConfig, config: TrainConfig,
+                  checkpoint_dir: str | Path, strategy: Any = None, log=print):
+    """Fit the reason model on junk-only ``train``/``val`` (:func:`junk_only`); return the Keras model."""
+
+    def build():
+        return compile_network(build_network(train.n_features, network, feature_sample=train.features,
+                                             n_outputs=len(REASONS)), config.learning_rate)
+
+    return fit_model("reasons", build, train, val, config, strategy, checkpoint_dir, log=log)
+
+
+def add_to_model(model, card: ModelCard, directory: str | Path, metrics: dict) -> dict:
+    """Save ``model`` as ``reasons.keras`` and ``reasons.onnx`` in ``directory`` and record them (with
+    ``metrics``) in ``card.extra["reasons"]``; the caller saves the card. Returns the record."""
+    from ..model.onnx_export import _difference, member_proto
+
+    directory = Path(directory)
+    model.save(directory / f"{NAME}.keras")
+    data = member_proto(model, output="label_probabilities").SerializeToString()
+    difference = _difference(model, data)
+    if difference > TOLERANCE:
+        raise RuntimeError(f"the reason model's ONNX export differs from Keras by {difference:.2g}")
+    (directory / f"{NAME}.onnx").write_bytes(data)
+    record = {"labels": list(REASONS),
+              "files": {f"{NAME}.keras": file_sha256(directory / f"{NAME}.keras"),
+                        f"{NAME}.onnx": hashlib.sha256(data).hexdigest()},
+              "onnx_max_abs_difference": difference, **metrics}
+    card.extra[CARD_KEY] = record
+    return record

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Train the reason model on the lab-like corpus's junk classes and add it to a model directory (#23).
+
+    python scripts/train_reason_model.py --model models/default --lab corpus_cache/lab --epochs 12
+
+The corpus's training jobs (the model card's validation jobs held out for early stopping) teach the reasons
+(:data:`relion_cryodiscovery.model.reasons.SIMULATED_KIND_REASONS`); the figures written into the card are
+measured, real classes first, on the rejected classes labelled by eye
+(``benchmarks/real_sets/junk_kinds_by_eye.csv``, docs/real_sets.md) and on the junk of the 80 held-out
+simulated jobs. The networks, calibration and decision of the model are not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from cryodiscovery_dev import corpus_paths  # noqa: E402
+
+
+def corpus_reasons(lab: Path, held_out: int) -> np.ndarray:
+    """Reason index per class of the corpus's ``train.npz`` (held_out 0) or ``test.npz`` (1), -1 for good."""
+    from relion_cryodiscovery.model.reasons import reason_labels
+
+    table = pd.read_csv(lab / "classes.csv")
+    table = table[table.held_out == held_out]
+    return reason_labels(table.kind.values, table.good.values), table.job.values
+
+
+def real_reason_check(model, shared: Path, extra: Path, labels_csv: Path) -> dict:
+    """The reason model on the real rejected classes labelled by eye: per set and pooled."""
+    from relion_cryodiscovery.data.inputs import oriented_model_inputs
+    from relion_cryodiscovery.evaluation.real_sets import load_real_sets
+    from relion_cryodiscovery.evaluation.reasons import junk_kinds_by_eye, reason_metrics
+    from relion_cryodiscovery.model.reasons import REASONS
+
+    by_eye = junk_kinds_by_eye(labels_csv)
+    truth, predicted, per_set = [], [], {}
+    for real in load_real_sets(shared, extra):
+        if real.spec.name not in by_eye:
+            continue
+        inputs, _ = oriented_model_inputs(real.classes)
+        probabilities = model.predict(inputs.images, inputs.features)
+        numbers = list(real.classes.class_numbers)
+        rows = [numbers.index(c) for c in by_eye[real.spec.name]]
+        t = np.array([REASONS.index(by_eye[real.spec.name][numbers[r]]) for r in rows])
+        p = probabilities[rows].argmax(axis=1)
+        per_set[real.spec.name] = reason_metrics(t, p)
+        truth.append(t)
+        predicted.append(p)
+    pooled = reason_metrics(np.concatenate(truth), np.concatenate(predicted))
+    # the trivial baseline: always the most common kind by eye
+    common = np.bincount(np.concatenate(truth), minlength=len(REASONS)).argmax()
+    pooled["baseline_most_common"] = {"reason": REASONS[common],
+                                      "accuracy": float((np.concatenate(truth) == common).mean())}
+    return {"pooled": pooled, "per_set": per_set}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
+    parser.add_argument("--lab", type=Path, default=corpus_paths.LAB_CORPUS)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=20261223)
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "real")
+    parser.add_argument("--extra", type=Path, default=REPO.parent / "real_extra")
+    parser.add_argument("--labels", type=Path, default=REPO / "benchmarks" / "real_sets" / "junk_kinds_by_eye.csv")
+    parser.add_argument("--staging", type=Path, default=None, help="checkpoints (default: MODEL/.reasons_training)")
+    args = parser.parse_args()
+
+    from relion_cryodiscovery.evaluation.reasons import reason_metrics
+    from relion_cryodiscovery.model.card import ModelCard
+    from relion_cryodiscovery.model.distribute import make_strategy
+    from relion_cryodiscovery.model.network import NetworkConfig
+    from relion_cryodiscovery.model.reasons import REASONS, ReasonModel
+    from relion_cryodiscovery.training.reasons import add_to_model, junk_only, train_reasons
+    from relion_cryodiscovery.training.trainer import TrainConfig, TrainingArrays
+
+    card = ModelCard.load(args.model)
+    data = np.load(args.lab / "train.npz")
+    reasons, jobs = corpus_reasons(args.lab, 0)
+    if not (jobs == data["groups"]).all():
+        raise SystemExit("classes.csv and train.npz are not in the same order")
+    arrays = TrainingArrays(data["images"].astype(np.float32), data["features"], data["labels"], data["groups"])
+    is_val = np.isin(arrays.groups, card.training_data["val_jobs"])
+    train = junk_only(arrays.subset(np.flatnonzero(~is_val)), reasons[~is_val])
+    val = junk_only(arrays.subset(np.flatnonzero(is_val)), reasons[is_val])
+    print(f"reason model: {len(train)} training and {len(val)} validation junk classes; per reason (train):",
+          dict(zip(REASONS, np.bincount(train.labels.astype(int), minlength=len(REASONS)).tolist())), flush=True)
+
+    staging = args.staging or args.model / ".reasons_training"
+    config = TrainConfig(epochs=args.epochs, batch_size=64, seed=args.seed % 2**31, verbose=2, patience=4)
+    started = time.perf_counter()
+    keras_model = train_reasons(train, val, NetworkConfig(), config, staging, make_strategy(None))
+    seconds = time.perf_counter() - started
+
+    def forward(views, features):
+        return np.asarray(keras_model({"image": views[..., None], "features": features}, training=False))
+
+    model = ReasonModel(forward, "tensorflow")
+    test = np.load(args.lab / "test.npz")
+    test_reasons, _ = corpus_reasons(args.lab, 1)
+    junk = test_reasons >= 0
+    predicted = model.predict(test["images"][junk].astype(np.float32), test["features"][junk]).argmax(axis=1)
+    simulated = reason_metrics(test_reasons[junk], predicted)
+    real = real_reason_check(model, args.shared, args.extra, args.labels)
+    print("real (by eye):", json.dumps({k: real["pooled"][k] for k in ("classes", "accuracy", "baseline_most_common")}))
+    for reason, m in real["pooled"]["per_reason"].items():
+        print(f"  real {reason:22s} support {m['support']:3d} predicted {m['predicted']:3d} "
+              f"recall {m['recall']:.2f} precision {m['precision']:.2f}")
+    print("simulated hold-out:", json.dumps({k: simulated[k] for k in ("classes", "accuracy")}))
+    for reason, m in simulated["per_reason"].items():
+        print(f"  sim  {reason:22s} support {m['support']:4d} recall {m['recall']:.2f} precision {m['precision']:.2f}")
+    record = add_to_model(keras_model, card, args.model, {
+        "real_by_eye": real, "simulated_holdout": simulated, "training_seconds": round(seconds, 1),
+        "train": config.to_dict(), "network": NetworkConfig().to_dict(),
+        "command": " ".join(["python scripts/train_reason_model.py", *sys.argv[1:]])})
+    card.save(args.model)
+    shutil.rmtree(staging, ignore_errors=True)
+    print("wrote", {k: v for k, v in record.items() if k == "files"})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
