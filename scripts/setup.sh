@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh machine: Debian's RELION 3.1 (for the integration tests and the demo's pipeliner),
-# then a virtual environment .venv with this package and its test tools.
+# then a virtual environment .venv with this package, TensorFlow (the train extra: training, GPUs and the
+# tests that compare ONNX Runtime with it) and the test tools. A selection-only install is `pip install .`
+# (ONNX Runtime, no TensorFlow; README "Install").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,4 +19,4 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test,ccpem]"
+.venv/bin/python -m pip install -q -e ".[train,test,ccpem]"

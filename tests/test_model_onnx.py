@@ -178,3 +178,90 @@ def test_which_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(RUNTIME_ENV, "torch")
     with pytest.raises(CryoDiscoveryError, match="auto, onnx or tensorflow"):
         choose_runtime("cpu", SHIPPED)
+
+
+# --------------------------------------------------------------------------- a selection-only install
+
+#: Runs the External executable as in an install without the ``train`` extra: TensorFlow, Keras and
+#: tf2onnx cannot be imported (``find_spec`` finds none of them either).
+LEAN = ("import runpy, sys\n"
+        "for name in {heavy!r}: sys.modules[name] = None\n"
+        "sys.argv = ['cryodiscovery_select', *{args!r}]\n"
+        "runpy.run_path({exe!r}, run_name='__main__')\n")
+
+
+def run_lean(project: Path, *args: str, command: str = "select") -> subprocess.CompletedProcess:
+    exe = REPO / "relion_external/cryodiscovery_select.py"
+    code = LEAN.format(heavy=HEAVY, args=list(args), exe=str(exe))
+    if command == "train":
+        code = ("import sys\n" f"for name in {HEAVY!r}: sys.modules[name] = None\n"
+                "from relion_cryodiscovery.cli.main import main\n" f"sys.exit(main(['train', *{list(args)!r}]))\n")
+    env = {k: v for k, v in os.environ.items() if k != RUNTIME_ENV}
+    env.update(PYTHONPATH=str(REPO), CUDA_VISIBLE_DEVICES="")
+    return subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_without_tensorflow_the_external_job_scores_with_onnx_runtime(
+        example_project: Path, example_data_star: str) -> None:
+    done = run_lean(example_project, "--o", "External/job011/", "--in_parts", example_data_star, "--j", "1")
+    job = example_project / "External/job011"
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (job / "RELION_JOB_EXIT_SUCCESS").is_file() and (job / "particles.star").is_file()
+    assert not (job / "run.err").exists() or not (job / "run.err").read_text().strip()
+    provenance = json.loads((job / "cryodiscovery_scores.json").read_text())["provenance"]
+    assert provenance["runtime"].startswith("onnxruntime ")
+
+
+@pytest.mark.parametrize("case", ["model without ONNX files", "gpus", "runtime=tensorflow"])
+def test_without_tensorflow_a_job_that_needs_it_fails_with_one_line_naming_the_install(
+        case: str, example_project: Path, example_data_star: str, tmp_path: Path) -> None:
+    model = without_onnx(Path(shutil.copytree(SHIPPED, tmp_path / "lab model")))
+    args = ["--o", "External/job011/", "--in_parts", example_data_star, "--j", "1"]
+    if case == "model without ONNX files":
+        args += ["--model", str(model)]
+    elif case == "gpus":
+        args += ["--gpus", "0"]
+    else:
+        args += ["--gpus", "cpu"]
+    if case == "runtime=tensorflow":
+        code = ("import os\n" f"os.environ[{RUNTIME_ENV!r}] = 'tensorflow'\n")
+        exe = REPO / "relion_external/cryodiscovery_select.py"
+        script = code + LEAN.format(heavy=HEAVY, args=args, exe=str(exe))
+        env = {k: v for k, v in os.environ.items() if k != RUNTIME_ENV}
+        env["PYTHONPATH"] = str(REPO)
+        done = subprocess.run([sys.executable, "-c", script], cwd=example_project, env=env, capture_output=True,
+                              text=True, timeout=300)
+    else:
+        done = run_lean(example_project, *args)
+    job = example_project / "External/job011"
+    assert done.returncode == 1
+    assert (job / "RELION_JOB_EXIT_FAILURE").is_file() and not (job / "particles.star").exists()
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ERROR: "), done.stderr
+    assert "TensorFlow is not installed" in lines[0] or "needs TensorFlow, which is not installed" in lines[0]
+    assert "pip install 'relion-cryodiscovery[train]'" in lines[0]
+    if case == "model without ONNX files":
+        assert str(model) in lines[0] and "scripts/export_onnx.py" in lines[0]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_without_tensorflow_training_says_what_to_install(tmp_path: Path) -> None:
+    done = run_lean(tmp_path, "--project", str(tmp_path), "--o", str(tmp_path / "m"), command="train")
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("ERROR: training needs TensorFlow, which is not installed here; "
+                                   "pip install 'relion-cryodiscovery[train]'")
+
+
+def test_without_tensorflow_a_visible_gpu_is_scored_on_the_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from relion_cryodiscovery.model import runtime
+
+    monkeypatch.delenv(RUNTIME_ENV, raising=False)
+    monkeypatch.setattr(runtime, "gpu_may_be_visible", lambda: True)
+    assert choose_runtime("", SHIPPED)[0] == TENSORFLOW
+    monkeypatch.setattr(runtime, "tensorflow_installed", lambda: False)
+    runtime_name, why = choose_runtime("", SHIPPED)
+    assert runtime_name == ONNX and "TensorFlow, which scores on GPUs, is not installed" in why
+    with pytest.raises(CryoDiscoveryError, match=r"gpus 0,1 .*needs TensorFlow.*relion-cryodiscovery\[train\]"):
+        choose_runtime("0,1", SHIPPED)
+

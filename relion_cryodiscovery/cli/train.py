@@ -58,6 +58,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Train and write the model directory; one error line and a non-zero code on failure."""
+    from ..model.runtime import tensorflow_installed, tensorflow_missing
+
+    if not tensorflow_installed():  # a selection-only install
+        print(f"ERROR: {tensorflow_missing('training').one_line()}", file=sys.stderr)
+        return 1
     from ..training.run import TrainOptions, train_model
 
     if len(args.job) != len(args.selection):

@@ -218,7 +218,7 @@ def start_model(directory: Path, parameters: JobParameters) -> ModelLoader:
     imported TensorFlow, else in a thread."""
     runtime, why = choose_runtime(parameters.gpus, directory)
     if runtime == ONNX:
-        print("model runtime: ONNX Runtime (CPU)", flush=True)
+        print(f"model runtime: ONNX Runtime ({why})", flush=True)
         return BackgroundModel(directory, parameters, ONNX, why)
     print(f"model runtime: TensorFlow ({why})", flush=True)
     if worker_wanted():
