@@ -20,10 +20,11 @@ sections, each normalised as above.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
-from skimage.transform import resize
+from scipy import ndimage
 
 from .masks import radial_distance, soft_mask
 
@@ -84,14 +85,39 @@ def particle_radius_fraction(box: int, window: int, pixel_size: float | None, pa
     return float(min(0.5 * particle_diameter / pixel_size / (0.5 * window), 1.0))
 
 
+def resample(window: np.ndarray, size: int) -> np.ndarray:
+    """A square float64 ``window`` on a ``size x size`` grid: exactly what
+    ``skimage.transform.resize(window, (size, size), order=1, anti_aliasing=n > size, preserve_range=True)``
+    computes (scikit-image 0.19-0.26, which the shipped models were trained with; tested against it):
+    when down-sampling, a Gaussian of sigma ``(n / size - 1) / 2``; then a bilinear zoom on the pixel
+    grid with mirrored edges; clipped to the window's range. Written out with ``scipy.ndimage``
+    because importing scikit-image's transform module cost the External job ~0.1 s and 13 MB
+    (docs/benchmarks.md)."""
+    factors = np.divide(window.shape, (size, size))
+    filtered = window
+    if window.shape[0] > size:
+        filtered = ndimage.gaussian_filter(window, np.maximum(0, (factors - 1) / 2), cval=0, mode="mirror")
+    out = ndimage.zoom(filtered, [1 / f for f in factors], order=1, mode="mirror", cval=0, grid_mode=True)
+    np.clip(out, np.asarray(window.min()), np.asarray(window.max()), out=out)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
 def _radius_grid(size: int) -> np.ndarray:
-    """Distance of each pixel from the middle of the view, in units of the half-width."""
-    return radial_distance((size, size), "middle", size / 2.0)
+    """Distance of each pixel from the middle of the view, in units of the half-width (read-only;
+    once per size)."""
+    grid = radial_distance((size, size), "middle", size / 2.0)
+    grid.setflags(write=False)
+    return grid
 
 
+@functools.lru_cache(maxsize=8)
 def _soft_edge(size: int) -> np.ndarray:
-    """The view's mask: 1 out to 90% of the half-width, raised cosine to 0 at the edge."""
-    return soft_mask((size, size), 0.9, 0.1, "middle", size / 2.0).astype(np.float32)
+    """The view's mask: 1 out to 90% of the half-width, raised cosine to 0 at the edge (read-only;
+    once per size)."""
+    mask = soft_mask((size, size), 0.9, 0.1, "middle", size / 2.0).astype(np.float32)
+    mask.setflags(write=False)
+    return mask
 
 
 def normalise_view(
@@ -106,7 +132,7 @@ def normalise_view(
     start = (box - side) // 2
     window = image[start : start + side, start : start + side].astype(np.float64)
     size = config.image_size
-    resampled = resize(window, (size, size), order=1, anti_aliasing=side > size, preserve_range=True)
+    resampled = resample(window, size)
     radius = _radius_grid(size)
     inside = radius <= particle_radius_fraction(box, side, pixel_size, particle_diameter)
     solvent = ~inside & (radius <= 1.0)

@@ -22,6 +22,8 @@ most ``SPECTRAL_SIZE`` px) and in units of the particle diameter ``D`` (cycles p
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy import fft  # numpy, not scipy: the External job imports this before its model worker starts
 
@@ -71,22 +73,44 @@ def spectral_view(image: np.ndarray, pixel_size: float | None, diameter_a: float
     return view, d_px * view.shape[0] / window.shape[0]
 
 
+def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    for array in arrays:
+        array.setflags(write=False)
+    return arrays
+
+
+@functools.lru_cache(maxsize=16)
+def _grid(n: int) -> tuple[np.ndarray, ...]:
+    """The geometry of an ``n x n`` view, computed once per size (every class of a job shares it;
+    read-only): each pixel's distance from pixel ``n // 2`` and angle in [0, pi), its nearest shell,
+    the pixels in shells within Nyquist, and each such shell's pixel count."""
+    y, x = np.indices((n, n)) - n // 2
+    distance = np.hypot(x, y)
+    shell = np.round(distance).astype(int)
+    keep = shell <= n // 2
+    counts = np.bincount(shell[keep])
+    return _read_only(distance, np.mod(np.arctan2(y, x), np.pi), shell, keep, counts)
+
+
+@functools.lru_cache(maxsize=16)
+def _disc(n: int, radius_px: float) -> np.ndarray:
+    """:func:`.masks.soft_disc` of :func:`_masked` (read-only, once per size and radius)."""
+    return _read_only(soft_disc(n, radius_px, max(2.0, 0.1 * radius_px)))[0]
+
+
 def _masked(view: np.ndarray, radius_px: float) -> np.ndarray:
     """Mean-subtracted (over the disc) view times a soft disc of ``radius_px``."""
     n = view.shape[0]
-    y, x = np.indices((n, n)) - n // 2
-    inside = np.hypot(x, y) <= radius_px
-    return (view - view[inside].mean()) * soft_disc(n, radius_px, max(2.0, 0.1 * radius_px))
+    inside = _grid(n)[0] <= radius_px
+    return (view - view[inside].mean()) * _disc(n, radius_px)
 
 
 def _radial_power(masked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Radial power spectrum (shells 0..n/2) and the power array with its shell index."""
     n = masked.shape[0]
     power = np.abs(fft.fftshift(fft.fft2(masked))) ** 2
-    y, x = np.indices((n, n)) - n // 2
-    shell = np.round(np.hypot(x, y)).astype(int)
-    keep = shell <= n // 2
-    radial = np.bincount(shell[keep], power[keep]) / np.maximum(np.bincount(shell[keep]), 1)
+    _, _, shell, keep, counts = _grid(n)
+    radial = np.bincount(shell[keep], power[keep]) / np.maximum(counts, 1)
     return radial, power
 
 
@@ -140,16 +164,15 @@ def spectral_measures(image: np.ndarray, pixel_size: float | None, diameter_a: f
         out["spectral_slope"] = float(np.polyfit(np.log10(kd[band]), log_p[band], 1)[0] / 4.0)
     else:
         out["spectral_slope"] = float("nan")
-    y, x = np.indices((n, n)) - n // 2
-    r = np.hypot(x, y) / max(radius, 1.0)
+    distance, angle, shell, _, _ = _grid(n)
+    r = distance / max(radius, 1.0)
     inside = r <= 1.0
     spread = float(view[inside].std()) or 1.0
     centred = (view - np.median(view[(r > 1.0) & (r <= 1.3)]) if ((r > 1.0) & (r <= 1.3)).any() else view - view.mean()) / spread
     for i, (a, b) in enumerate(((0, 1 / 3), (1 / 3, 2 / 3), (2 / 3, 1.0), (1.0, 1.3)), start=1):
         ring = (r >= a) & (r < b)
         out[f"ring_{i}"] = float(np.clip(centred[ring].mean(), -5, 5)) if ring.any() else 0.0
-    angle = np.mod(np.arctan2(y, x), np.pi)
-    mid = (kd[np.minimum(np.round(np.hypot(x, y)).astype(int), len(kd) - 1)] >= 3) & (np.hypot(x, y) <= n // 2)
+    mid = (kd[np.minimum(shell, len(kd) - 1)] >= 3) & (distance <= n // 2)
     bins = np.minimum((angle[mid] / np.pi * 18).astype(int), 17)
     per_angle = np.bincount(bins, power[mid], minlength=18) / np.maximum(np.bincount(bins, minlength=18), 1)
     out["edge_anisotropy"] = float(np.log10(per_angle.max() / max(np.median(per_angle), 1e-30)))

@@ -1,9 +1,12 @@
-"""The pipeline's heavy imports, made once and late: after the model worker has started.
+"""The pipeline's heavy imports, made once and late: after the model has started loading and the
+particle pass has started in a thread.
 
-The modules in :data:`HEAVY_MODULES` pull in pandas, starfile, scipy, scikit-image and mrcfile
-(~0.7-1.5 s); imported after :class:`~relion_cryodiscovery.model.worker.ModelWorker` started, they
-overlap TensorFlow's start-up in the worker instead of delaying it. The pipeline's modules reach
-them as module attributes (``relion_job.read_job``), so a test can patch them where they are defined.
+The modules in :data:`HEAVY_MODULES` and :data:`HEAVY_LIBRARIES` pull in pandas, starfile and scipy
+(~0.5-1 s of single-threaded Python); imported after the model load (ONNX Runtime in a thread, or
+TensorFlow's :class:`~relion_cryodiscovery.model.worker.ModelWorker`) and the data.star's particle
+pass (numpy, mostly outside the GIL) started, they overlap those instead of delaying them. The
+pipeline's modules reach them as module attributes (``relion_job.read_job``), so a test can patch
+them where they are defined.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Iterator
 
 #: Relative to ``relion_cryodiscovery``.
 HEAVY_MODULES = ("data.inputs", "data.preprocess", "relion.outputs", "relion.job")
+#: Libraries the package imports where first used (``relion/star.py`` reads small STAR files with starfile).
+HEAVY_LIBRARIES = ("pandas", "starfile")
 _PACKAGE = __package__.rpartition(".")[0]
 
 
@@ -34,9 +39,11 @@ def gc_paused() -> Iterator[None]:
 
 
 def import_heavy() -> None:
-    """Import :data:`HEAVY_MODULES` (with the garbage collector paused) unless they already are."""
-    missing = [name for name in HEAVY_MODULES if f"{_PACKAGE}.{name}" not in sys.modules]
+    """Import :data:`HEAVY_MODULES` and :data:`HEAVY_LIBRARIES` (with the garbage collector paused)
+    unless they already are."""
+    missing = [f"{_PACKAGE}.{name}" for name in HEAVY_MODULES if f"{_PACKAGE}.{name}" not in sys.modules]
+    missing += [name for name in HEAVY_LIBRARIES if name not in sys.modules]
     if missing:
         with gc_paused():
             for name in missing:
-                importlib.import_module(f"{_PACKAGE}.{name}")
+                importlib.import_module(name)

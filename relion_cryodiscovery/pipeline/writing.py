@@ -179,13 +179,29 @@ class SelectionOutputs:
     montage_title: str
 
 
+def start_particles(output: OutputDirectory, job: "ClassificationJob", contents: "JobContents", scores: ClassScores,
+                    copier: ThreadPoolExecutor) -> Future:
+    """Start staging ``particles.star`` (the job's data.star with the selected classes' rows: a select
+    run's longest write) in ``copier``'s thread, as soon as the selection is known; its future gives
+    the particles written. Raises when the selected classes hold no particles."""
+    from ..relion import outputs
+
+    classes = contents.classes
+    if not contents.scan.counts(classes.n_classes)[scores.selected].any():
+        raise CryoDiscoveryError(job.data_star, "the selected classes hold no particles; lower min_score or min_particles")
+    selected_numbers = [int(n) for n in classes.class_numbers[scores.selected]]
+    return copier.submit(outputs.write_particles, output.stage("particles.star"), contents.scan, selected_numbers)
+
+
 def write_selection(
-    output: OutputDirectory, selection: SelectionOutputs, copier: ThreadPoolExecutor, rank_data: Future
+    output: OutputDirectory, selection: SelectionOutputs, copier: ThreadPoolExecutor, rank_data: Future,
+    particles_job: Future,
 ) -> tuple[list[str], int]:
     """Stage every output of a selection: (names to commit in order, particles written).
 
-    ``copier`` writes the big files in a thread; ``rank_data`` is its already started copy of the
-    job's data.star to ``rank_data.star``.
+    ``copier`` writes the big files in a thread: ``rank_data`` is its already started copy of the job's
+    data.star to ``rank_data.star``, ``particles_job`` its ``particles.star`` (:func:`start_particles`);
+    the tables and the montage are drawn here meanwhile.
     """
     from ..relion import outputs
 
@@ -193,12 +209,6 @@ def write_selection(
     data_star = selection.job.data_star
     classes = contents.classes
     names = ["particles.star"]
-    if not contents.scan.counts(classes.n_classes)[scores.selected].any():
-        raise CryoDiscoveryError(data_star, "the selected classes hold no particles; lower min_score or min_particles")
-    selected_numbers = [int(n) for n in classes.class_numbers[scores.selected]]
-    # particles.star (the data.star filtered) in the thread, while the tables and montage are drawn here.
-    particles_job = copier.submit(outputs.write_particles, output.stage("particles.star"), contents.scan,
-                                  selected_numbers)
     rank_job = copier.submit(outputs.write_rank_files, Path(prefix.rstrip("/")), output.stage,
                              contents.model_classes, scores.score, contents.optimiser)
     outputs.write_backup_selection(output.stage("backup_selection.star"), scores.selected)

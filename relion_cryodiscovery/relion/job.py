@@ -12,14 +12,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .classes import MODEL_CLASS_COLUMNS, ClassSet
 from ..errors import CryoDiscoveryError
 from .mrc import mrc_layout, read_mrc, split_image_reference
 from .star import ParticleScan, read_blocks, read_pairs, scan_particles
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    import pandas as pd
 
 _ROOT_PATTERN = re.compile(r"^(?P<root>.*_it(?P<iteration>\d{3,}))_(?P<kind>data|model|optimiser)\.star$")
 _JOB_FILE = re.compile(r"^run_(ct\d+_)?it(\d{3,})_optimiser\.star$")
@@ -143,9 +148,18 @@ def _float_or_none(values: dict, key: str) -> float | None:
     return value if np.isfinite(value) and value > 0 else None
 
 
-def read_model_classes(model_star: Path) -> tuple[pd.DataFrame, dict]:
-    """The ``model_classes`` table and ``model_general`` values of a ``_model.star``."""
-    blocks = read_blocks(model_star)
+def read_model_classes(model_star: Path) -> "tuple[pd.DataFrame, dict]":
+    """The ``model_classes`` table and ``model_general`` values of a ``_model.star``.
+
+    RELION writes these two blocks first; the rest of the file (per-class spectra, orientation
+    distributions, groups: ~2 blocks per class, ~400 in a 200-class job, each a pandas table to
+    starfile) is needed by nothing here and is read only when the first two blocks are not these.
+    """
+    import pandas as pd
+
+    blocks = read_blocks(model_star, first=2)
+    if not {"model_general", "model_classes"} <= blocks.keys():
+        blocks = read_blocks(model_star)
     if "model_classes" not in blocks:
         raise CryoDiscoveryError(model_star, "has no data_model_classes table (not a RELION _model.star?)")
     classes = blocks["model_classes"]
@@ -167,15 +181,19 @@ class JobContents:
     #: None when the job has no data.star (particle counts then missing).
     scan: ParticleScan | None
     #: ``model_classes`` as read (for class_averages.star and rank_model.star).
-    model_classes: pd.DataFrame
+    model_classes: "pd.DataFrame"
     #: ``optimiser_general`` values ({} when there is no optimiser.star).
     optimiser: dict
     #: The file holding each class image (the stack for 2D, the map for 3D).
     image_files: list[Path]
 
 
-def read_job(job: ClassificationJob) -> JobContents:
-    """Everything the model and the outputs need about a job's classes."""
+def read_job(job: ClassificationJob, scanning: "Future[ParticleScan] | None" = None) -> JobContents:
+    """Everything the model and the outputs need about a job's classes.
+
+    ``scanning``: the data.star's :func:`.star.scan_particles` already started (the External job runs
+    it in a thread beside its imports), collected where this would scan; else it is scanned here.
+    """
     table, general = read_model_classes(job.model_star)
     k = len(table)
     if k == 0:
@@ -185,7 +203,10 @@ def read_job(job: ClassificationJob) -> JobContents:
         raise CryoDiscoveryError(job.model_star, f"_rlnNrClasses is {declared} but data_model_classes has {k} rows")
     references = [_image_reference(str(name), job.model_star) for name in table["rlnReferenceImage"]]
     images, dimensionality, voxel = read_class_images(references, job.model_star)
-    scan = scan_particles(job.data_star) if job.data_star else None
+    if scanning is not None:
+        scan = scanning.result()
+    else:
+        scan = scan_particles(job.data_star) if job.data_star else None
     out_of_range = scan.class_numbers[(scan.class_numbers < 1) | (scan.class_numbers > k)] if scan else []
     if len(out_of_range):
         raise CryoDiscoveryError(

@@ -16,6 +16,9 @@ never leave numpy. A file without ``data_optics`` (RELION 3.0 and earlier) is re
 converts it: its first block (``data_`` or ``data_images``) is the particle table, the pixel size is
 per particle (:func:`pixel_size_of`), and the filter keeps that format. :func:`write_table` writes
 small RELION-style tables.
+
+pandas and ``starfile`` are imported where a small table is read or written, not with this module: the
+particle pass needs numpy only, so the External job runs it in a thread beside its own imports.
 """
 
 from __future__ import annotations
@@ -25,26 +28,30 @@ import linecache
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, Mapping, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator, Mapping, TextIO
 
 import numpy as np
-import pandas as pd
-import starfile
 
 from ..errors import CryoDiscoveryError
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def read_blocks(path: str | Path) -> dict[str, pd.DataFrame | dict]:
-    """All data blocks of a small STAR file, by block name; a clear error if unreadable."""
+
+def read_blocks(path: str | Path, first: int | None = None) -> "dict[str, pd.DataFrame | dict]":
+    """All data blocks of a small STAR file (only its ``first`` blocks if given), by block name; a clear
+    error if unreadable."""
     path = Path(path)
     if not path.is_file():
         raise CryoDiscoveryError(path, "file not found")
     if path.stat().st_size == 0:
         raise CryoDiscoveryError(path, "file is empty")
+    import starfile
+
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            blocks = starfile.read(path, always_dict=True)
+            blocks = starfile.read(path, read_n_blocks=first, always_dict=True)
     except Exception as error:  # starfile raises many kinds on malformed input
         raise CryoDiscoveryError(path, f"not a readable STAR file ({type(error).__name__}: {error})") from None
     finally:  # starfile reads through linecache and clears it only on success: stale lines would outlive a failure
@@ -57,11 +64,13 @@ def read_blocks(path: str | Path) -> dict[str, pd.DataFrame | dict]:
     return blocks
 
 
-def _as_table(table: pd.DataFrame | dict) -> pd.DataFrame:
+def _as_table(table: "pd.DataFrame | dict") -> "pd.DataFrame":
+    import pandas as pd
+
     return pd.DataFrame({key: [value] for key, value in table.items()}) if isinstance(table, dict) else table
 
 
-def find_table(path: str | Path, block: str | None = None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+def find_table(path: str | Path, block: str | None = None, columns: tuple[str, ...] = ()) -> "pd.DataFrame":
     """A table of a small STAR file: block ``block`` if given and present, else the first one
     holding all ``columns`` (RELION's Select outputs use an unnamed ``data_`` block)."""
     blocks = read_blocks(path)
@@ -78,7 +87,7 @@ def read_pairs(path: str | Path, block: str) -> dict:
     table = read_blocks(path).get(block)
     if table is None:
         raise CryoDiscoveryError(path, f"has no data_{block} block")
-    if isinstance(table, pd.DataFrame):
+    if not isinstance(table, dict):  # a loop (DataFrame)
         if len(table) != 1:
             raise CryoDiscoveryError(path, f"data_{block} should hold one set of values, has {len(table)} rows")
         return table.iloc[0].to_dict()
@@ -598,7 +607,7 @@ def format_value(value: object) -> str:
     return text if text and not any(ch.isspace() for ch in text) else f'"{text}"'
 
 
-def format_rows(table: pd.DataFrame) -> str:
+def format_rows(table: "pd.DataFrame") -> str:
     """Loop rows in RELION's layout, one per line (vectorised: fast for large simulated tables)."""
     if table.empty:
         return ""
@@ -606,7 +615,7 @@ def format_rows(table: pd.DataFrame) -> str:
     return "".join(" ".join(values) + " \n" for values in zip(*columns))
 
 
-def write_table(out: TextIO, block: str, table: pd.DataFrame, version: int | None = 30001) -> None:
+def write_table(out: TextIO, block: str, table: "pd.DataFrame", version: int | None = 30001) -> None:
     """Write one loop table in RELION's layout (no blank lines inside the loop)."""
     if version is not None:
         out.write(f"\n# version {version}\n")
