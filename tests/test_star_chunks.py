@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from relion_cryodiscovery.errors import CryoDiscoveryError
-from relion_cryodiscovery.relion import star
+from relion_cryodiscovery.relion import star_tokenizer
 from relion_cryodiscovery.relion.star import ParticleScan, filter_particles, scan_particles
 
 HEADER = (
@@ -69,7 +69,7 @@ CASES = {
 @pytest.mark.parametrize("chunk", [1, 7, 64, 1000, 8 << 20])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_chunked_scan_and_filter_match_the_line_reference(tmp_path, monkeypatch, chunk, case):
-    monkeypatch.setattr(star, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(star_tokenizer, "CHUNK_BYTES", chunk)
     rng = np.random.default_rng(len(case) * 1000 + chunk % 997)
     text = random_file(rng, 300, **CASES[case])
     path = tmp_path / "run_it025_data.star"
@@ -105,7 +105,7 @@ def test_scan_without_offsets_still_filters(tmp_path):
 
 @pytest.mark.parametrize("chunk", [16, 8 << 20])
 def test_errors_name_the_line_in_any_chunk(tmp_path, monkeypatch, chunk):
-    monkeypatch.setattr(star, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(star_tokenizer, "CHUNK_BYTES", chunk)
     text = random_file(np.random.default_rng(2), 40)
     lines = text.splitlines(keepends=True)
     short = len(lines) - 5
@@ -121,7 +121,7 @@ def test_errors_name_the_line_in_any_chunk(tmp_path, monkeypatch, chunk):
 
 
 def test_undecodable_bytes_in_rows_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(star, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(star_tokenizer, "CHUNK_BYTES", 64)
     path = tmp_path / "run_it025_data.star"
     path.write_bytes(random_file(np.random.default_rng(3), 30).encode() + b"1.0 \xff\xfe@x.mrcs 1 2.0\n")
     with pytest.raises(CryoDiscoveryError, match="undecodable"):
@@ -143,7 +143,7 @@ def test_a_file_changed_after_the_scan_is_refused(tmp_path):
 
 
 def test_long_class_numbers_take_the_exact_path(tmp_path, monkeypatch):
-    monkeypatch.setattr(star, "CHUNK_BYTES", 32)
+    monkeypatch.setattr(star_tokenizer, "CHUNK_BYTES", 32)
     path = tmp_path / "run_it025_data.star"
     path.write_text(HEADER + "1.0 1@a.mrcs 0000000000000042 3\n2.0 2@a.mrcs 42 3")
     assert list(scan_particles(path).class_numbers) == [42, 42]

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from relion_cryodiscovery.errors import CryoDiscoveryError
-from relion_cryodiscovery.relion import star
+from relion_cryodiscovery.relion import star_tokenizer
 from relion_cryodiscovery.relion.star import UnclosedQuote, filter_particles, scan_particles, star_values
 
 OPTICS = (
@@ -74,7 +74,7 @@ def test_unclosed_quote_is_refused():
 
 @pytest.mark.parametrize("chunk", [1, 13, 100, 8 << 20])
 def test_quoted_values_scan_and_filter_byte_for_byte(tmp_path, monkeypatch, chunk):
-    monkeypatch.setattr(star, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(star_tokenizer, "CHUNK_BYTES", chunk)
     path, rows = quoted_file(tmp_path)
     scan = scan_particles(path)
     assert list(scan.class_numbers) == [klass for _, klass in ROWS]
