@@ -10,6 +10,9 @@ purpose beside this module and is imported from here as before:
   every particle in one pass), :func:`filter_particles` (the selected rows copied byte for byte),
   :func:`particle_columns`, :func:`pixel_size_of`;
 * :mod:`.star_writer`: small tables written in RELION's layout (:func:`write_table`, :func:`write_pairs`).
+
+pandas and ``starfile`` are imported where a small table is read or written, not with this module: the
+particle pass needs numpy only, so the External job runs it in a thread beside its own imports.
 """
 
 from __future__ import annotations
@@ -17,9 +20,7 @@ from __future__ import annotations
 import linecache
 import warnings
 from pathlib import Path
-
-import pandas as pd
-import starfile
+from typing import TYPE_CHECKING
 
 from ..errors import CryoDiscoveryError
 from .star_particles import (ParticleScan, filter_particles, particle_columns, pixel_size_of,
@@ -27,22 +28,28 @@ from .star_particles import (ParticleScan, filter_particles, particle_columns, p
 from .star_tokenizer import UnclosedQuote, star_values
 from .star_writer import format_rows, format_value, write_pairs, write_table
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["ParticleScan", "UnclosedQuote", "filter_particles", "find_table", "format_rows", "format_value",
            "particle_columns", "pixel_size_of", "read_blocks", "read_pairs", "scan_particles", "star_values",
            "write_pairs", "write_table"]
 
 
-def read_blocks(path: str | Path) -> dict[str, pd.DataFrame | dict]:
-    """All data blocks of a small STAR file, by block name; a clear error if unreadable."""
+def read_blocks(path: str | Path, first: int | None = None) -> "dict[str, pd.DataFrame | dict]":
+    """All data blocks of a small STAR file (only its ``first`` blocks if given), by block name; a clear
+    error if unreadable."""
     path = Path(path)
     if not path.is_file():
         raise CryoDiscoveryError(path, "file not found")
     if path.stat().st_size == 0:
         raise CryoDiscoveryError(path, "file is empty")
+    import starfile
+
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            blocks = starfile.read(path, always_dict=True)
+            blocks = starfile.read(path, read_n_blocks=first, always_dict=True)
     except Exception as error:  # starfile raises many kinds on malformed input
         raise CryoDiscoveryError(path, f"not a readable STAR file ({type(error).__name__}: {error})") from None
     finally:  # starfile reads through linecache and clears it only on success: stale lines would outlive a failure
@@ -55,11 +62,13 @@ def read_blocks(path: str | Path) -> dict[str, pd.DataFrame | dict]:
     return blocks
 
 
-def _as_table(table: pd.DataFrame | dict) -> pd.DataFrame:
+def _as_table(table: "pd.DataFrame | dict") -> "pd.DataFrame":
+    import pandas as pd
+
     return pd.DataFrame({key: [value] for key, value in table.items()}) if isinstance(table, dict) else table
 
 
-def find_table(path: str | Path, block: str | None = None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+def find_table(path: str | Path, block: str | None = None, columns: tuple[str, ...] = ()) -> "pd.DataFrame":
     """A table of a small STAR file: block ``block`` if given and present, else the first one
     holding all ``columns`` (RELION's Select outputs use an unnamed ``data_`` block)."""
     blocks = read_blocks(path)
@@ -76,7 +85,7 @@ def read_pairs(path: str | Path, block: str) -> dict:
     table = read_blocks(path).get(block)
     if table is None:
         raise CryoDiscoveryError(path, f"has no data_{block} block")
-    if isinstance(table, pd.DataFrame):
+    if not isinstance(table, dict):  # a loop (DataFrame)
         if len(table) != 1:
             raise CryoDiscoveryError(path, f"data_{block} should hold one set of values, has {len(table)} rows")
         return table.iloc[0].to_dict()
