@@ -77,6 +77,9 @@ def main() -> int:
     parser.add_argument("--extra", type=Path, default=REPO.parent / "real_extra")
     parser.add_argument("--labels", type=Path, default=REPO / "benchmarks" / "real_sets" / "junk_kinds_by_eye.csv")
     parser.add_argument("--staging", type=Path, default=None, help="checkpoints (default: MODEL/.reasons_training)")
+    parser.add_argument("--init_from", default="d1", help="member whose weights start the network ('' for none)")
+    parser.add_argument("--weight_power", type=float, default=0.5, help="inverse-frequency weighting power")
+    parser.add_argument("--learning_rate", type=float, default=1e-3)
     args = parser.parse_args()
 
     from relion_cryodiscovery.evaluation.reasons import reason_metrics
@@ -94,15 +97,18 @@ def main() -> int:
         raise SystemExit("classes.csv and train.npz are not in the same order")
     arrays = TrainingArrays(data["images"].astype(np.float32), data["features"], data["labels"], data["groups"])
     is_val = np.isin(arrays.groups, card.training_data["val_jobs"])
-    train = junk_only(arrays.subset(np.flatnonzero(~is_val)), reasons[~is_val])
-    val = junk_only(arrays.subset(np.flatnonzero(is_val)), reasons[is_val])
+    train = junk_only(arrays.subset(np.flatnonzero(~is_val)), reasons[~is_val], args.weight_power)
+    val = junk_only(arrays.subset(np.flatnonzero(is_val)), reasons[is_val], args.weight_power)
     print(f"reason model: {len(train)} training and {len(val)} validation junk classes; per reason (train):",
           dict(zip(REASONS, np.bincount(train.labels.astype(int), minlength=len(REASONS)).tolist())), flush=True)
 
     staging = args.staging or args.model / ".reasons_training"
-    config = TrainConfig(epochs=args.epochs, batch_size=64, seed=args.seed % 2**31, verbose=2, patience=4)
+    config = TrainConfig(epochs=args.epochs, batch_size=64, seed=args.seed % 2**31, verbose=2, patience=4,
+                         learning_rate=args.learning_rate)
     started = time.perf_counter()
-    keras_model = train_reasons(train, val, NetworkConfig(), config, staging, make_strategy(None))
+    init = args.model / f"{args.init_from}.keras" if args.init_from else None
+    keras_model = train_reasons(train, val, NetworkConfig.from_dict(card.network), config, staging, make_strategy(None),
+                                init_from=init)
     seconds = time.perf_counter() - started
 
     def forward(views, features):
@@ -124,7 +130,8 @@ def main() -> int:
         print(f"  sim  {reason:22s} support {m['support']:4d} recall {m['recall']:.2f} precision {m['precision']:.2f}")
     record = add_to_model(keras_model, card, args.model, {
         "real_by_eye": real, "simulated_holdout": simulated, "training_seconds": round(seconds, 1),
-        "train": config.to_dict(), "network": NetworkConfig().to_dict(),
+        "train": config.to_dict(), "network": card.network, "init_from": args.init_from or None,
+        "weight_power": args.weight_power,
         "command": " ".join(["python scripts/train_reason_model.py", *sys.argv[1:]])})
     card.save(args.model)
     shutil.rmtree(staging, ignore_errors=True)

@@ -55,7 +55,7 @@ def test_junk_kinds_by_eye_file_reads_and_leaves_out_unsure():
     from pathlib import Path
 
     labels = junk_kinds_by_eye(Path(__file__).resolve().parents[1] / "benchmarks" / "real_sets" / "junk_kinds_by_eye.csv")
-    assert sum(len(v) for v in labels.values()) == 147  # 151 labelled, 4 unsure
+    assert sum(len(v) for v in labels.values()) == 145  # 151 labelled, 4 unsure, 2 mixed
     assert set().union(*(set(v.values()) for v in labels.values())) <= set(REASONS)
     assert labels["relion4_tutorial_job032_byeye"][30] == "ice"
 
@@ -79,7 +79,7 @@ def test_a_tiny_reason_model_trains_exports_and_loads_safely_on_both_runtimes(tm
     reasons[:8] = -1  # good classes: left out
     train, val = junk_only(arrays.subset(np.arange(0, 48)), reasons[:48]), junk_only(arrays.subset(np.arange(48, n)), reasons[48:])
     assert len(train) == 40 and train.n_labels == len(REASONS)
-    assert np.allclose(np.bincount(train.labels.astype(int), weights=train.weights), len(train) / len(REASONS))
+    assert np.isclose(train.weights.mean(), 1.0) and len(set(np.round(train.weights, 6))) > 1
     model = train_reasons(train, val, NetworkConfig(depth=1, width=4, dense_units=8, metadata_units=4),
                           TrainConfig(epochs=1, batch_size=16, verbose=0), tmp_path / "checkpoints", log=lambda s: None)
     card = ModelCard.load(default_model_dir())

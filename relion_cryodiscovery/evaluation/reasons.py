@@ -29,13 +29,18 @@ def reason_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict:
             "per_reason": per_reason, "confusion": confusion.tolist()}
 
 
+#: Kinds labelled by eye that the reason model does not name (left out of the agreement, counted).
+NOT_NAMED = ("unsure", "mixed")
+
+
 def junk_kinds_by_eye(path: str | Path) -> dict[str, dict[int, str]]:
     """The real rejected classes' kinds labelled by eye (``benchmarks/real_sets/junk_kinds_by_eye.csv``):
-    ``{set: {class number: reason}}``, without the classes whose two passes disagreed (``unsure``)."""
+    ``{set: {class number: reason}}``, without the classes whose two passes disagreed (``unsure``) and
+    those labelled ``mixed`` (a kind the reason model folds into low resolution: :data:`NOT_NAMED`)."""
     labels: dict[str, dict[int, str]] = {}
     with open(path, newline="") as handle:
         for row in csv.DictReader(handle):
-            if row["final"] == "unsure":
+            if row["final"] in NOT_NAMED:
                 continue
             if row["final"] not in REASONS:
                 raise ValueError(f"{path}: unknown kind {row['final']!r} (set {row['set']}, class {row['class']})")

@@ -27,10 +27,12 @@ from .vote import check_inputs, class_means
 
 #: What a rejected class is made of, as the outputs name it.
 REASONS: tuple[str, ...] = (
-    "low resolution", "noise", "aggregate", "clipped or off-centre", "ice", "carbon/edge", "mixed",
+    "low resolution", "noise", "aggregate", "clipped or off-centre", "ice", "carbon/edge",
 )
 #: The lab simulator's class kinds (``simulate/lab_classes.py``) -> the reason they teach. A ``particle``
-#: or ``misaligned`` class that is not good did not resolve detail for its size: ``low resolution``.
+#: or ``misaligned`` class that is not good did not resolve detail for its size: ``low resolution``; so
+#: does a ``mixed`` class (particles averaged with junk): a separate ``mixed`` reason was tried and
+#: confused with low resolution on simulated and real classes alike (docs/model_card_notes.md, section 9).
 SIMULATED_KIND_REASONS: dict[str, str] = {
     "particle": "low resolution", "misaligned": "low resolution", "blob": "low resolution",
     "noise_attractor": "noise", "empty": "noise", "streaky": "noise",
@@ -38,7 +40,7 @@ SIMULATED_KIND_REASONS: dict[str, str] = {
     "clipped": "clipped or off-centre", "neighbours": "clipped or off-centre",
     "ice": "ice",
     "carbon_edge": "carbon/edge",
-    "mixed": "mixed",
+    "mixed": "low resolution",
 }
 #: File stem of the reason model in a model directory, and its entry in the card's ``extra``.
 NAME = "reasons"

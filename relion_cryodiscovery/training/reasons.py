@@ -25,24 +25,41 @@ from .trainer import TrainConfig, TrainingArrays, fit_model
 TOLERANCE = 1e-5
 
 
-def junk_only(arrays: TrainingArrays, reasons: np.ndarray) -> TrainingArrays:
-    """The junk classes of ``arrays`` (``reasons`` >= 0), labelled by reason and weighted by inverse frequency."""
+def junk_only(arrays: TrainingArrays, reasons: np.ndarray, power: float = 0.5) -> TrainingArrays:
+    """The junk classes of ``arrays`` (``reasons`` >= 0), labelled by reason and weighted by inverse
+    frequency to the ``power`` (1: every reason weighs the same in total; 0.5, the default, halfway in
+    log: full balancing made the rare kinds the model's favourite answers on real classes), mean weight 1."""
     reasons = np.asarray(reasons)
     rows = np.flatnonzero(reasons >= 0)
     labels = reasons[rows]
     counts = np.bincount(labels, minlength=len(REASONS)).astype(float)
-    weight = np.where(counts > 0, len(labels) / (len(REASONS) * np.maximum(counts, 1)), 0.0)
+    weight = np.where(counts > 0, 1.0 / np.maximum(counts, 1) ** power, 0.0)
+    weight = weight / (weight[labels].mean() if len(labels) else 1.0)
     return TrainingArrays(arrays.images[rows], arrays.features[rows], labels.astype(np.float32),
                           arrays.groups[rows], weight[labels].astype(np.float32), n_labels=len(REASONS))
 
 
 def train_reasons(train: TrainingArrays, val: TrainingArrays, network: NetworkConfig, config: TrainConfig,
-                  checkpoint_dir: str | Path, strategy: Any = None, log=print):
-    """Fit the reason model on junk-only ``train``/``val`` (:func:`junk_only`); return the Keras model."""
+                  checkpoint_dir: str | Path, strategy: Any = None, log=print, init_from: str | Path | None = None):
+    """Fit the reason model on junk-only ``train``/``val`` (:func:`junk_only`); return the Keras model.
+
+    ``init_from``: a member's ``.keras`` file (e.g. the ensemble's ``d1.keras``, same ``network``) whose
+    weights start every layer but the head, so the reasons build on what the member learned from real
+    ``relion_refine`` classes as well as simulated ones."""
 
     def build():
-        return compile_network(build_network(train.n_features, network, feature_sample=train.features,
-                                             n_outputs=len(REASONS)), config.learning_rate)
+        model = build_network(train.n_features, network, feature_sample=train.features, n_outputs=len(REASONS))
+        if init_from is not None:
+            import keras
+
+            member = keras.saving.load_model(init_from, compile=False, safe_mode=True)
+            for layer in model.layers:
+                if layer.name == "label_probabilities" or not layer.weights:
+                    continue
+                source = member.get_layer(layer.name)
+                if [w.shape for w in source.weights] == [w.shape for w in layer.weights]:
+                    layer.set_weights(source.get_weights())
+        return compile_network(model, config.learning_rate)
 
     return fit_model("reasons", build, train, val, config, strategy, checkpoint_dir, log=log)
 
