@@ -122,6 +122,8 @@ class Selection:
     reasons: list[str]  # (K,) why dropped ("" when kept) or why kept below the threshold
     #: The threshold this job was judged by: ``min_score``, or the job-relative bar when higher.
     threshold: float = 0.0
+    #: (K,) bool: False for classes never kept (an unusable image, no or too few particles).
+    eligible: np.ndarray | None = None
 
 
 def unlike_best(values: np.ndarray | None, top: np.ndarray, margin: float | None) -> np.ndarray | None:
@@ -192,7 +194,7 @@ def select_classes(
             selected[i] = True
             reasons[i] = f"kept by min_classes {rule.min_classes} (score {scores[i]:.3f})"
     if allow_empty and not selected.any():
-        return Selection(selected=selected, reasons=reasons, threshold=threshold)
+        return Selection(selected=selected, reasons=reasons, threshold=threshold, eligible=eligible)
     if not eligible.any():
         raise CryoDiscoveryError(
             None, "no class is eligible (all are empty or have fewer than min_particles particles); lower min_particles"
@@ -204,4 +206,4 @@ def select_classes(
             f"no class passed the selection (best score {best:.3f} < min_score {rule.min_score:g}); "
             "lower min_score or set min_classes to keep the N best classes (or choose strictness lenient)",
         )
-    return Selection(selected=selected, reasons=reasons, threshold=threshold)
+    return Selection(selected=selected, reasons=reasons, threshold=threshold, eligible=eligible)

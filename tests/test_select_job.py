@@ -51,8 +51,12 @@ def test_select_writes_relion_outputs(project, session_tiny_model):
     assert snapshot(project / "Class2D") == before, "inputs must not change"
 
     scores = pd.read_csv(out / "cryodiscovery_scores.csv")  # a plain table: no comment lines
+    # the first nine columns as before (readers keep working), then the junk kind and grade (#23)
     assert list(scores.columns) == ["class_number", "score", "selected", "p_d1", "p_d2", "p_d3", "d3_used",
-                                    "particles", "reason"]
+                                    "particles", "reason", "junk_kind", "junk_kind_probability", "grade"]
+    assert set(scores["grade"]) <= set("ABCDF")
+    assert (scores.loc[scores["selected"] == 1, "grade"].isin(["A", "B", "C"])).all()
+    assert (scores.loc[scores["selected"] == 0, "grade"].isin(["D", "F"])).all()
     assert (scores["p_d3"].notna() == scores["d3_used"].astype(bool)).all()
     provenance = json.loads((out / "cryodiscovery_scores.json").read_text())["provenance"]
     assert provenance["model_version"] == "tiny-test"

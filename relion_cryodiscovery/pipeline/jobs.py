@@ -56,7 +56,7 @@ def decide(classes: ClassSet, scores: ClassScores, inputs: "ModelInputs", card: 
                                   resolution, centre)
     except CryoDiscoveryError as error:  # name the job whose classes were judged
         raise CryoDiscoveryError(error.path or classes.source, error.problem) from None
-    scores.set_decision(decision.selected, decision.reasons)
+    scores.set_decision(decision.selected, decision.reasons, decision.eligible)
     return decision.threshold
 
 

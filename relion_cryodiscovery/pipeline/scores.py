@@ -2,23 +2,30 @@
 
 :class:`ClassScores` starts with the job's classes (numbers, particle counts) and unscored values,
 takes the ensemble's arrays for the usable classes (:meth:`ClassScores.set_predictions`), then the
-selection's decision and reasons (:meth:`ClassScores.set_decision`). ``run.out``, the score files,
+selection's decision and reasons (:meth:`ClassScores.set_decision`), with the reason model's junk kinds
+(:meth:`ClassScores.set_junk_kinds`) and each class's grade. ``run.out``, the score files,
 the montage and the RELION outputs all read it; :meth:`ClassScores.table` is the row layout of
 ``cryodiscovery_scores.csv`` and of :func:`relion_cryodiscovery.score`'s DataFrame.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ..model.reasons import grade
 
 if TYPE_CHECKING:
     import pandas
 
 #: Columns of ``cryodiscovery_scores.csv`` / ``.star`` and of :meth:`ClassScores.table`, in order.
-SCORE_COLUMNS = ("class_number", "score", "selected", "p_d1", "p_d2", "p_d3", "d3_used", "particles", "reason")
+SCORE_COLUMNS = ("class_number", "score", "selected", "p_d1", "p_d2", "p_d3", "d3_used", "particles", "reason",
+                 "junk_kind", "junk_kind_probability", "grade")
+#: ``junk_kind`` of a kept class, or of a rejected class when the model has no reason model.
+NO_KIND = "none"
 
 
 @dataclass
@@ -38,22 +45,51 @@ class ClassScores:
     selected: np.ndarray
     #: Why a class was dropped, or kept below the threshold; "" when kept by its score.
     reasons: list[str]
+    #: The reason model's most likely junk kind per class ("" unknown) and its probability (NaN unknown).
+    junk_kinds: list[str] = field(default_factory=list)
+    junk_probabilities: np.ndarray | None = None
+    #: A-F per class (:func:`relion_cryodiscovery.model.reasons.grade`), set with the decision.
+    grades: list[str] = field(default_factory=list)
 
     @classmethod
     def unscored(cls, class_numbers: np.ndarray, particles: np.ndarray | None) -> "ClassScores":
         """Every class unscored and not selected."""
         k = len(class_numbers)
         return cls(np.asarray(class_numbers), particles, np.zeros(k), np.zeros(k), np.full(k, np.nan),
-                   np.zeros(k, dtype=bool), np.zeros(k), np.zeros(k, dtype=bool), [""] * k)
+                   np.zeros(k, dtype=bool), np.zeros(k), np.zeros(k, dtype=bool), [""] * k, [""] * k,
+                   np.full(k, np.nan), ["F"] * k)
 
     def set_predictions(self, rows: np.ndarray, predictions: object) -> None:
         """The ensemble's outputs (``p_d1``, ``p_d2``, ``p_d3``, ``d3_used``, ``calibrated``) for classes ``rows``."""
         self.p_d1[rows], self.p_d2[rows], self.p_d3[rows] = predictions.p_d1, predictions.p_d2, predictions.p_d3
         self.d3_used[rows], self.score[rows] = predictions.d3_used, predictions.calibrated
 
-    def set_decision(self, selected: np.ndarray, reasons: list[str]) -> None:
-        """The selection's outcome."""
+    def set_junk_kinds(self, rows: np.ndarray, kinds: list[str], probabilities: np.ndarray) -> None:
+        """The reason model's most likely junk kind and its probability for classes ``rows``."""
+        for row, kind in zip(np.asarray(rows), kinds):
+            self.junk_kinds[row] = kind
+        self.junk_probabilities[rows] = probabilities
+
+    def set_decision(self, selected: np.ndarray, reasons: list[str], eligible: np.ndarray | None = None) -> None:
+        """The selection's outcome, and each class's grade (``eligible`` False: never keepable, graded F)."""
         self.selected, self.reasons = np.asarray(selected, dtype=bool), list(reasons)
+        eligible = np.ones(len(self.selected), dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+        self.grades = [grade(bool(s), float(p), kind, bool(e))
+                       for s, p, kind, e in zip(self.selected, self.score, self.junk_kinds, eligible)]
+
+    def shown_kinds(self) -> list[str]:
+        """The junk kind as the outputs show it: a rejected class's learned kind, else :data:`NO_KIND`."""
+        return [kind if kind and not keep else NO_KIND for kind, keep in zip(self.junk_kinds, self.selected)]
+
+    def rejection_summary(self) -> str:
+        """``"rejected 31: 14 noise, 9 ice, 5 aggregate, 3 clipped or off-centre"`` (rule-only rejections,
+        without a learned kind, are counted as ``by rule``)."""
+        rejected = [kind for kind, keep in zip(self.shown_kinds(), self.selected) if not keep]
+        if all(kind == NO_KIND for kind in rejected):  # no reason model: nothing to break down
+            return f"rejected {len(rejected)}"
+        counts = Counter("by rule" if kind == NO_KIND else kind for kind in rejected)
+        parts = [f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+        return f"rejected {len(rejected)}" + (f": {', '.join(parts)}" if parts else "")
 
     def table(self) -> "pandas.DataFrame":
         """The rows as a DataFrame with :data:`SCORE_COLUMNS` (``particles`` -1 when unknown, ``reason``
@@ -72,5 +108,8 @@ class ClassScores:
                 "d3_used": self.d3_used.astype(int),
                 "particles": particles.astype(int),
                 "reason": [reason or "selected" for reason in self.reasons],
+                "junk_kind": self.shown_kinds(),
+                "junk_kind_probability": np.where(self.selected, np.nan, self.junk_probabilities).astype(float),
+                "grade": list(self.grades),
             }
         )

@@ -258,7 +258,25 @@ def score_classes(
         log.extend(model.timings())
         output.check_abort()
         scores.set_predictions(usable, predictions)
+        with timed("junk kinds", log):
+            name_junk_kinds(scores, inputs, card, usable)
     return scores, inputs, card, polarity
+
+
+def name_junk_kinds(scores: ClassScores, inputs: "ModelInputs", card: ModelCard, rows: np.ndarray) -> None:
+    """The reason model's junk kind of each class ``rows`` (:mod:`relion_cryodiscovery.model.reasons`), on
+    ONNX Runtime in this process whatever runs the ensemble (a few milliseconds); says in ``run.out``
+    whether the model has one."""
+    from ..model.reasons import NAME, ReasonModel, most_likely, reasons_unavailable
+
+    why_not = reasons_unavailable(card, card.directory, "onnxruntime") if card.directory else "no model directory"
+    if why_not is not None:
+        print(f"junk kinds: none ({why_not})", flush=True)
+        return
+    model = ReasonModel.load(card.directory, card, "onnxruntime", threads=1)
+    kinds, probabilities = most_likely(model.predict(inputs.images[rows], inputs.features[rows]))
+    scores.set_junk_kinds(rows, kinds, probabilities)
+    print(f"junk kinds: learned ({NAME}.onnx, ONNX Runtime)", flush=True)
 
 
 def domain_check(scores: ClassScores, inputs: "ModelInputs", card: ModelCard) -> DomainCheck | None:

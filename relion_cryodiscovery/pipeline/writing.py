@@ -32,7 +32,7 @@ from ..relion.sentinels import OutputDirectory
 from ..timing import StepLog
 from .deferred import gc_paused
 from .parameters import JobParameters
-from .scores import SCORE_COLUMNS, ClassScores
+from .scores import NO_KIND, SCORE_COLUMNS, ClassScores
 
 if TYPE_CHECKING:
     from ..data.inputs import ModelInputs
@@ -109,9 +109,22 @@ def montage_tiles(classes: ClassSet, inputs: "ModelInputs") -> "MontageTiles":
 
 def stage_montage(output: OutputDirectory, tiles: "MontageTiles", scores: ClassScores, title: str) -> list[str]:
     """The class montage (``tiles`` from :func:`montage_tiles`) with scores and decisions."""
-    tiles.draw(scores.class_numbers, scores.score, scores.selected, scores.reasons, output.stage(MONTAGE_FILE),
+    tiles.draw(scores.class_numbers, scores.score, scores.selected, montage_notes(scores), output.stage(MONTAGE_FILE),
                title=title)
     return [MONTAGE_FILE]
+
+
+def montage_notes(scores: ClassScores) -> list[str]:
+    """The text under each class of the montage: its grade, a rejected class's junk kind with its
+    probability, then the selection's reason."""
+    notes = []
+    for grade, kind, probability, keep, reason in zip(scores.grades, scores.shown_kinds(), scores.junk_probabilities,
+                                                      scores.selected, scores.reasons):
+        words = [f"grade {grade}"]
+        if not keep and kind != NO_KIND:
+            words.append(f"{kind} ({probability:.2f})")
+        notes.append("; ".join(words + ([reason] if reason else [])))
+    return notes
 
 
 def write_scores_csv(path: Path, scores: ClassScores) -> None:
@@ -131,6 +144,9 @@ def write_scores_csv(path: Path, scores: ClassScores) -> None:
                     row.d3_used,
                     row.particles,
                     row.reason,
+                    row.junk_kind,
+                    "" if np.isnan(row.junk_kind_probability) else f"{row.junk_kind_probability:.4f}",
+                    row.grade,
                 ]
             )
 
@@ -247,14 +263,17 @@ def report(log: StepLog, scores: ClassScores, info: dict[str, str], model: objec
     """``run.out``: provenance, the per-class table, the time of each step, peak memory, the count kept."""
     for key, value in info.items():
         print(f"{key}: {value}")
-    print(f"{'class':>5} {'score':>6} {'kept':>4} {'particles':>9}  reason")
+    print(f"{'class':>5} {'score':>6} {'kept':>4} {'grade':>5} {'particles':>9}  {'junk kind':<26} reason")
     for row in scores.table().itertuples(index=False):
-        print(f"{row.class_number:>5} {row.score:6.3f} {row.selected:>4} {row.particles:>9}  {row.reason}")
+        kind = "" if row.junk_kind == NO_KIND else f"{row.junk_kind} ({row.junk_kind_probability:.2f})"
+        print(f"{row.class_number:>5} {row.score:6.3f} {row.selected:>4} {row.grade:>5} {row.particles:>9}  "
+              f"{kind:<26} {row.reason}")
     for label, seconds in log:
         print(f"time {label}: {seconds:.2f} s")
     peak = f"peak RSS: this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     if getattr(model, "peak_rss_mb", None) is not None:
         peak += f", model worker process {model.peak_rss_mb:.0f} MB"
     print(peak)
+    print(scores.rejection_summary())
     print(f"kept {int(scores.selected.sum())} of {len(scores.selected)} classes", flush=True)
 
