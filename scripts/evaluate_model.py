@@ -84,6 +84,46 @@ def at_operating_points(labels, scores, card, features) -> dict:
     return out
 
 
+def evaluate_reasons(args, card, ensemble, default_level: str) -> dict | None:
+    """The reason model against the real rejected classes labelled by eye, the simulated hold-out's junk,
+    and our A-F grades against the expert's on the Magellon set (None: the model has no reason model)."""
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    from relion_cryodiscovery.data.inputs import oriented_model_inputs
+    from relion_cryodiscovery.evaluation.real_sets import load_real_sets
+    from relion_cryodiscovery.evaluation.reasons import (grade_rank_correlation, junk_kinds_by_eye,
+                                                         real_reason_agreement, reason_metrics)
+    from relion_cryodiscovery.model.reasons import ReasonModel, grade, most_likely, reason_labels
+
+    model = ReasonModel.load(args.model, card, "onnxruntime")
+    if model is None:
+        return None
+    out = {"real_by_eye": real_reason_agreement(model, load_real_sets(args.shared, args.extra),
+                                                junk_kinds_by_eye(REPO / "benchmarks" / "real_sets" / "junk_kinds_by_eye.csv"))}
+    table = pd.read_csv(args.lab / "classes.csv")
+    test = np.load(args.lab / "test.npz")
+    truth = reason_labels(table[table.held_out == 1].kind.values, table[table.held_out == 1].good.values)
+    junk = truth >= 0
+    out["simulated_holdout"] = reason_metrics(
+        truth[junk], model.predict(test["images"][junk].astype(np.float32), test["features"][junk]).argmax(axis=1))
+    for real in load_real_sets(args.shared, args.extra):
+        if real.spec.name != "magellon_graded":
+            continue
+        expert = pd.read_csv(args.shared / "magellon_graded_classes" / "grades.csv").set_index("panel")["grade_letter"]
+        inputs, _ = oriented_model_inputs(real.classes)
+        scores = ensemble.predict(inputs.images, inputs.features).calibrated
+        chosen = select_at(default_level, scores, card, inputs.features)
+        kinds, _ = most_likely(model.predict(inputs.images, inputs.features))
+        ours = [grade(bool(s), float(p), k) for s, p, k in zip(chosen.selected, scores, kinds)]
+        theirs = [expert[int(n)] for n in real.classes.class_numbers]
+        out["magellon_grades"] = {
+            "classes": len(ours), "ours": ours, "expert": theirs,
+            "spearman": grade_rank_correlation(ours, theirs),
+            "spearman_of_score": float(spearmanr(-scores, ["ABCDEF".index(g) for g in theirs]).statistic)}
+    return out
+
+
 #: The blob probe's blurs: Gaussian sigma = box / each of these.
 BLOB_BLURS = (60, 40, 25)
 
@@ -242,6 +282,11 @@ def main() -> int:
         rel["jobs_flagged_out_of_domain"] = int(flagged)
         results["relion_holdout"] = rel
         print("relion hold-out", json.dumps(rel), flush=True)
+
+    # 4. junk kinds and grades (issue #23), real classes first
+    results["reasons"] = evaluate_reasons(args, card, ensemble, default_level)
+    if results["reasons"]:
+        print("reasons", json.dumps({k: v for k, v in results["reasons"].items() if k != "per_set"}), flush=True)
 
     if args.write_card:
         card.extra["evaluation"] = results

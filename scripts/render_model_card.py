@@ -99,6 +99,38 @@ def blob_table(rows: list[dict]) -> list[str]:
     return out + [""]
 
 
+def reasons_section(reasons: dict | None) -> list[str]:
+    """Junk kinds and grades (issue #23): the real classes labelled by eye first, then the simulated
+    hold-out, then the grades against the expert's."""
+    if not reasons:
+        return ["## 3b. Junk kinds and grades", "", "This model has no reason model (`scripts/train_reason_model.py`).", ""]
+    real, sim = reasons["real_by_eye"], reasons["simulated_holdout"]
+    pooled = real["pooled"]
+    out = ["## 3b. Junk kinds and grades", "",
+           "The reason model names each rejected class's junk kind (`model/reasons.py`). **Real classes first:** "
+           f"{pooled['classes']} rejected classes of five real sets labelled by eye (docs/real_sets.md, "
+           "\"Junk kinds by eye\"; `unsure` and `mixed` left out). Agreement "
+           f"**{_f(pooled['accuracy'], 2)}**, against {_f(pooled['baseline_most_common']['accuracy'], 2)} for always "
+           f"answering the most common kind (`{pooled['baseline_most_common']['reason']}`).", "",
+           "| kind | real: labelled | real: called | real: recall | real: precision | simulated: classes | "
+           "simulated: recall | simulated: precision |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for kind, m in pooled["per_reason"].items():
+        t = sim["per_reason"][kind]
+        out.append(f"| {kind} | {m['support']} | {m['predicted']} | {_f(m['recall'], 2)} | {_f(m['precision'], 2)} | "
+                   f"{t['support']} | {_f(t['recall'], 2)} | {_f(t['precision'], 2)} |")
+    out += ["", "Per real set: " + "; ".join(f"`{name}` {m['classes']} classes, agreement {_f(m['accuracy'], 2)}"
+                                             for name, m in real["per_set"].items()) + ".",
+            f"Simulated hold-out (the junk of the 80 held-out jobs): {sim['classes']} classes, agreement "
+            f"{_f(sim['accuracy'], 2)}.", ""]
+    grades = reasons.get("magellon_grades")
+    if grades:
+        out += [f"**Grades against an expert's.** Only one real set is graded A-F by a person, the Magellon set, and "
+                f"it has **{grades['classes']} classes**. Spearman's rho between our grade and the expert's: "
+                f"**{_f(grades['spearman'], 2)}** (the calibrated score's rank alone: {_f(grades['spearman_of_score'], 2)}). "
+                f"Ours: {' '.join(grades['ours'])}; the expert's: {' '.join(grades['expert'])}.", ""]
+    return out
+
+
 def sim_table(named: list[tuple[str, dict]]) -> list[str]:
     out = ["| hold-out | jobs | classes | good | ROC-AUC | accuracy | FNR | FPR | ECE | AUC: high-freq. power | AUC: class distribution (classes with it) | jobs flagged out of domain |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -176,6 +208,7 @@ def render(card: dict, notes: str = "") -> str:
         "## 3. Out-of-distribution check",
         *domain_section(domain),
         "",
+        *reasons_section(ev.get("reasons")),
     ]
     lines += ["## The bundled example, scored by this model",
               "`examples/class2d_small` (a real relion_refine 3.1.3 Class2D of simulated particles, 48 px) through the "

@@ -38,35 +38,6 @@ def corpus_reasons(lab: Path, held_out: int) -> np.ndarray:
     return reason_labels(table.kind.values, table.good.values), table.job.values
 
 
-def real_reason_check(model, shared: Path, extra: Path, labels_csv: Path) -> dict:
-    """The reason model on the real rejected classes labelled by eye: per set and pooled."""
-    from relion_cryodiscovery.data.inputs import oriented_model_inputs
-    from relion_cryodiscovery.evaluation.real_sets import load_real_sets
-    from relion_cryodiscovery.evaluation.reasons import junk_kinds_by_eye, reason_metrics
-    from relion_cryodiscovery.model.reasons import REASONS
-
-    by_eye = junk_kinds_by_eye(labels_csv)
-    truth, predicted, per_set = [], [], {}
-    for real in load_real_sets(shared, extra):
-        if real.spec.name not in by_eye:
-            continue
-        inputs, _ = oriented_model_inputs(real.classes)
-        probabilities = model.predict(inputs.images, inputs.features)
-        numbers = list(real.classes.class_numbers)
-        rows = [numbers.index(c) for c in by_eye[real.spec.name]]
-        t = np.array([REASONS.index(by_eye[real.spec.name][numbers[r]]) for r in rows])
-        p = probabilities[rows].argmax(axis=1)
-        per_set[real.spec.name] = reason_metrics(t, p)
-        truth.append(t)
-        predicted.append(p)
-    pooled = reason_metrics(np.concatenate(truth), np.concatenate(predicted))
-    # the trivial baseline: always the most common kind by eye
-    common = np.bincount(np.concatenate(truth), minlength=len(REASONS)).argmax()
-    pooled["baseline_most_common"] = {"reason": REASONS[common],
-                                      "accuracy": float((np.concatenate(truth) == common).mean())}
-    return {"pooled": pooled, "per_set": per_set}
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
@@ -82,7 +53,8 @@ def main() -> int:
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     args = parser.parse_args()
 
-    from relion_cryodiscovery.evaluation.reasons import reason_metrics
+    from relion_cryodiscovery.evaluation.real_sets import load_real_sets
+    from relion_cryodiscovery.evaluation.reasons import junk_kinds_by_eye, real_reason_agreement, reason_metrics
     from relion_cryodiscovery.model.card import ModelCard
     from relion_cryodiscovery.model.distribute import make_strategy
     from relion_cryodiscovery.model.network import NetworkConfig
@@ -120,7 +92,7 @@ def main() -> int:
     junk = test_reasons >= 0
     predicted = model.predict(test["images"][junk].astype(np.float32), test["features"][junk]).argmax(axis=1)
     simulated = reason_metrics(test_reasons[junk], predicted)
-    real = real_reason_check(model, args.shared, args.extra, args.labels)
+    real = real_reason_agreement(model, load_real_sets(args.shared, args.extra), junk_kinds_by_eye(args.labels))
     print("real (by eye):", json.dumps({k: real["pooled"][k] for k in ("classes", "accuracy", "baseline_most_common")}))
     for reason, m in real["pooled"]["per_reason"].items():
         print(f"  real {reason:22s} support {m['support']:3d} predicted {m['predicted']:3d} "

@@ -46,3 +46,37 @@ def junk_kinds_by_eye(path: str | Path) -> dict[str, dict[int, str]]:
                 raise ValueError(f"{path}: unknown kind {row['final']!r} (set {row['set']}, class {row['class']})")
             labels.setdefault(row["set"], {})[int(row["class"])] = row["final"]
     return labels
+
+
+def real_reason_agreement(model, real_sets, by_eye: dict[str, dict[int, str]]) -> dict:
+    """The reason model (:class:`~relion_cryodiscovery.model.reasons.ReasonModel`) on the real rejected
+    classes labelled by eye (:func:`junk_kinds_by_eye`): :func:`reason_metrics` pooled and per set, beside
+    the trivial baseline of always answering the most common kind by eye."""
+    from ..data.inputs import oriented_model_inputs
+
+    truth, predicted, per_set = [], [], {}
+    for real in real_sets:
+        labels = by_eye.get(real.spec.name)
+        if not labels:
+            continue
+        inputs, _ = oriented_model_inputs(real.classes)
+        numbers = [int(n) for n in real.classes.class_numbers]
+        rows = [numbers.index(c) for c in labels]
+        t = np.array([REASONS.index(labels[numbers[r]]) for r in rows])
+        p = model.predict(inputs.images[rows], inputs.features[rows]).argmax(axis=1)
+        per_set[real.spec.name] = reason_metrics(t, p)
+        truth.append(t)
+        predicted.append(p)
+    truth_all, predicted_all = np.concatenate(truth), np.concatenate(predicted)
+    pooled = reason_metrics(truth_all, predicted_all)
+    common = int(np.bincount(truth_all, minlength=len(REASONS)).argmax())
+    pooled["baseline_most_common"] = {"reason": REASONS[common], "accuracy": float((truth_all == common).mean())}
+    return {"pooled": pooled, "per_set": per_set}
+
+
+def grade_rank_correlation(ours: list[str], expert: list[str]) -> float:
+    """Spearman's rho between our A-F grades and an expert's (A B C D E F as 1-6; ties ranked)."""
+    from scipy.stats import spearmanr
+
+    order = {letter: i for i, letter in enumerate("ABCDEF", start=1)}
+    return float(spearmanr([order[g] for g in ours], [order[g] for g in expert]).statistic)
