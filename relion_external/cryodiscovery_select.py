@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in UNUSED_HERE:
             sys.modules.setdefault(name, None)
     from relion_cryodiscovery.cli.main import run_command
+    from relion_cryodiscovery.pipeline import deferred
+
+    deferred.FREEZE_AFTER_IMPORTS = True  # this process ends with the job
 
     code = run_command("select", list(sys.argv[1:] if argv is None else argv), prog="cryodiscovery_select")
     # Every output and RELION's state file are on disk: skip TensorFlow's slow interpreter

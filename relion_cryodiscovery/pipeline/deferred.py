@@ -21,6 +21,11 @@ from typing import Iterator
 HEAVY_MODULES = ("data.inputs", "data.preprocess", "relion.outputs", "relion.job")
 #: Libraries the package imports where first used (``relion/star.py`` reads small STAR files with starfile).
 HEAVY_LIBRARIES = ("pandas", "starfile")
+#: Set by the External executable, a process of its own: after the heavy imports every object so far
+#: leaves the garbage collector's scans (``gc.freeze``, as the model worker does). Otherwise the next
+#: collections walk the ~10^6 objects the imports made (~0.1 s of a job, docs/benchmarks.md). Not for
+#: the library API: in a user's session it would exempt the session's own objects too.
+FREEZE_AFTER_IMPORTS = False
 _PACKAGE = __package__.rpartition(".")[0]
 
 
@@ -47,3 +52,5 @@ def import_heavy() -> None:
         with gc_paused():
             for name in missing:
                 importlib.import_module(name)
+            if FREEZE_AFTER_IMPORTS:
+                gc.freeze()

@@ -20,8 +20,10 @@ import numpy as np
 
 from ..errors import CryoDiscoveryError
 
-#: Bytes read at a time from a particle table (a chunk ends at a line end). Tests make it small.
-CHUNK_BYTES = 8 << 20
+#: Bytes read at a time from a particle table (a chunk ends at a line end). Tests make it small. The
+#: numpy work on a chunk holds ~5x its size at once: 4 MB keeps a 1M-particle job ~20 MB under what
+#: 8 MB did, at the same speed (docs/benchmarks.md, issue #21).
+CHUNK_BYTES = 4 << 20
 #: Bytes with a value <= 32 separate fields (space, tab, CR, LF, VT, FF), as ``str.split()`` does for ASCII.
 SPACE = 32
 #: Bytes that open a quoted value, and the comment mark, at the start of a value.
@@ -224,7 +226,7 @@ def read_chunks(
         view = memoryview(raw)[:cut]
         if not raw.isascii():
             decode_text(bytes(view), path)  # only a strict decode says whether the bytes are valid UTF-8
-        # memchr, ~0.3 ms per 8 MB each; the line-only filter path never needs values
+        # memchr, ~0.15 ms per 4 MB each; the line-only filter path never needs values
         marks = parse is not split_rows and any(raw.find(mark, 0, cut) >= 0 for mark in _MARK_BYTES)
         chunk = parse(np.frombuffer(view, dtype=np.uint8), line, path, marks)
         yield chunk
