@@ -11,6 +11,7 @@ by ``pipeliner --available_jobs select`` and shown in Doppio under "Automated Cl
   RELION Class2D/Class3D job and write the selection. Input: the job's ``run_itNNN_optimiser.star``
   (or its ``run_itNNN_data.star``). Outputs in ``CryoDiscovery/jobNNN/``: ``particles.star``,
   ``class_averages.star`` (2D), ``rank_optimiser.star``, the selected maps ``class_NNN.mrc`` (3D),
+  ``particles_group_N.star`` (the kept classes grouped by structure, when asked),
   ``cryodiscovery_scores.csv``/``.star`` and ``cryodiscovery_montage.png``.
 * ``cryodiscovery.select.class_averages.train`` (:class:`CryoDiscoveryTrainJob`): train or fine-tune
   the ensemble on the project's own RELION Select jobs; its ``model/model_card.json`` output node is
@@ -66,6 +67,7 @@ from relion_cryodiscovery.cli.external_args import PARAMETER_HELP
 from relion_cryodiscovery.data.polarity import CONTRAST_CHOICES
 from relion_cryodiscovery.errors import CryoDiscoveryError
 from relion_cryodiscovery.model.card import STRICTNESS_LEVELS
+from relion_cryodiscovery.pipeline.parameters import JobParameters
 from relion_cryodiscovery.pipeline.writing import MONTAGE_FILE
 from relion_cryodiscovery.relion.job import ClassificationJob, locate_job
 from relion_cryodiscovery.relion.nodes import NODES_FILE
@@ -252,6 +254,11 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
             hard_max=65536,
             help_text=PARAMETER_HELP["batch_size"],
         )
+        self.joboptions["groups"] = StringJobOption(
+            label="Group the kept classes (0 = no, N, auto):",
+            default_value="0",
+            help_text=f"{PARAMETER_HELP['groups']}. Each group's particles.star is an output node after the run.",
+        )
         self.joboptions["montage"] = BooleanJobOption(
             label="Write the class montage?",
             default_value=True,
@@ -260,7 +267,7 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
         self.get_runtab_options(mpi=False, threads=True, addtl_args=True)
         self.set_joboption_order(
             ["fn_model", "fn_data", "strictness", "min_score", "contrast", "min_particles", "min_classes", "model", "gpus",
-             "batch_size", "montage"]
+             "batch_size", "groups", "montage"]
         )
 
     def input_file(self) -> str:
@@ -276,7 +283,15 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
         if len(chosen) > 1:
             message = "choose either an optimiser.star or a data.star"
             return [JobOptionValidationResult("error", inputs, message)]
-        return self.model_card_validation("model")
+        return self.model_card_validation("model") + self.groups_validation()
+
+    def groups_validation(self) -> List[JobOptionValidationResult]:
+        """``groups`` checked as the command checks it."""
+        try:
+            JobParameters(groups=self.joboptions["groups"].get_string().strip() or 0).validate()
+        except CryoDiscoveryError as error:
+            return [JobOptionValidationResult("error", [self.joboptions["groups"]], error.problem)]
+        return []
 
     def dimensionality(self) -> Optional[int]:
         """2 or 3: from the input job's model.star, else from the input node's keywords."""
@@ -332,6 +347,9 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
         gpus = self.joboptions["gpus"].get_string().strip()
         if gpus:
             command += ["--gpus", gpus]
+        groups = self.joboptions["groups"].get_string().strip()
+        if groups not in ("", "0"):
+            command += ["--groups", groups]
         command += ["--montage", "yes" if self.joboptions["montage"].get_boolean() else "no"]
         command += ["--j", self.get_nr_threads()]
         command += self.parse_additional_args()

@@ -155,7 +155,7 @@ def test_command_is_our_cli_and_parses_back_to_the_chosen_parameters():
     job.output_dir = "CryoDiscovery/job007/"
     chosen = {"fn_model": "Class2D/job001/run_it018_optimiser.star", "min_score": 0.3, "min_particles": 7,
               "min_classes": 2, "model": "Some/job004/model/model_card.json", "gpus": "cpu", "batch_size": 32,
-              "montage": False, "nr_threads": 2, "other_args": "--extra_label 5"}
+              "montage": False, "groups": "auto", "nr_threads": 2, "other_args": "--extra_label 5"}
     for key, value in chosen.items():
         job.joboptions[key].value = value
     errors = [str(error) for error in job.validate_joboptions() if error.type == "error"]
@@ -168,13 +168,15 @@ def test_command_is_our_cli_and_parses_back_to_the_chosen_parameters():
     assert parsed.inputs == {"in_parts": "Class2D/job001/run_it018_optimiser.star"}
     p = parsed.parameters
     assert (p.min_score, p.min_particles, p.min_classes, p.model, p.gpus, p.batch_size, p.montage,
-            p.threads) == (0.3, 7, 2, "Some/job004/model", "cpu", 32, False, 2)
+            p.threads, p.grouping) == (0.3, 7, 2, "Some/job004/model", "cpu", 32, False, 2, "auto")
     assert p.relion_version == "5.0" and p.unknown == {"extra_label": "5"}
 
     job.joboptions["min_score"].value = None  # blank: the model's calibrated threshold
     job.joboptions["model"].value = ""
-    parsed = parse_external(job.get_commands()[-1].get_final_command(job.output_dir)[1:]).parameters
-    assert parsed.min_score is None and parsed.model is None
+    job.joboptions["groups"].value = "0"  # off: not passed
+    command = job.get_commands()[-1].get_final_command(job.output_dir)
+    parsed = parse_external(command[1:]).parameters
+    assert parsed.min_score is None and parsed.model is None and "--groups" not in command
 
 
 @pytest.mark.parametrize("chosen, dimensionality, nodes", [
@@ -209,6 +211,21 @@ def test_the_nodes_our_command_declared_are_read_back(tmp_path):
         write_nodes(handle, nodes, "5.0")
     assert nodes_declared(tmp_path / NODES_FILE) == [(node.name, node.type_label("5.0")) for node in nodes]
     assert nodes_declared(tmp_path / "missing" / NODES_FILE) == []
+
+
+def test_group_particles_files_become_particle_nodes_after_the_run(tmp_path, monkeypatch):
+    from relion_cryodiscovery.relion.nodes import NODES_FILE, write_nodes
+
+    monkeypatch.chdir(tmp_path)
+    job = new_job_of_type(SELECT)
+    job.output_dir = "CryoDiscovery/job003/"
+    Path(job.output_dir).mkdir(parents=True)
+    names = ["particles.star", "particles_group_1.star", "particles_group_2.star"]
+    with (Path(job.output_dir) / NODES_FILE).open("w") as handle:
+        write_nodes(handle, [OutputNode(job.output_dir + name, "particles") for name in names], "5.0")
+    job.create_post_run_output_nodes()
+    assert [(node.name, node.type) for node in job.output_nodes] == [
+        (job.output_dir + name, "ParticleGroupMetadata.star.relion") for name in names]
 
 
 @pytest.mark.parametrize("kind", sorted(NODE_TYPES))
@@ -353,6 +370,7 @@ def test_invalid_inputs_are_refused_before_running(example_project, monkeypatch)
          "choose either an optimiser.star or a data.star"),
         ({"fn_model": OPTIMISER_2D, "model": "Class2D/job001/run_it018_model.star"},
          "choose the model_card.json"),
+        ({"fn_model": OPTIMISER_2D, "groups": "many"}, "groups must be 0"),
     ):
         with pytest.raises(ValueError, match=message):
             api.run_job({"_rlnJobTypeLabel": SELECT, **options}, run_in_foreground=True)

@@ -75,8 +75,7 @@ def test_a_3d_montage_is_wider_tiles_of_three_views_and_2d_is_unchanged(tmp_path
 
     assert tile_width(1) == TILE and montage_size(25)[0] == 10 * TILE  # 2D: ten 84-pixel tiles a row
     tiles = MontageTiles.of_images(np.stack([_asymmetric_map()] * 4))
-    out = tiles.draw([1, 2, 3, 4], [0.9, 0.8, 0.1, 0.2], [1, 1, 0, 0], ["", "", "low", "low"], tmp_path / "m.png",
-                     groups=[1, 2, 0, 0])
+    out = tiles.draw([1, 2, 3, 4], [0.9, 0.8, 0.1, 0.2], [1, 1, 0, 0], ["", "", "low", "low"], tmp_path / "m.png")
     png = np.asarray(Image.open(out).convert("L"))
     assert png.shape[::-1] == montage_size(4, panels=3) and montage_size(4, panels=3)[0] == 3 * tile_width(3)
     x0, y0 = tile_origin(3, 3, panels=3)  # class 4: second row, first column

@@ -159,6 +159,20 @@ def test_select_keeps_the_30_format_and_exactly_the_selected_rows(project30: Pat
     assert (project30 / out30 / "rank_data.star").read_bytes() == (project30 / data).read_bytes()
 
 
+def test_group_files_keep_the_30_format(project30: Path) -> None:
+    out, data = "External/job130/", _data_star(project30, JOBS["images"])
+    assert _run(project30, "select", "--o", out, "--in_parts", data, "--groups", "2", "--min_classes", "4") == 0
+    source = (project30 / data).read_text()
+    scores = _scores(project30 / out)
+    table = starfile.read(project30 / data, always_dict=True)["images"]
+    for group in (1, 2):
+        written = (project30 / out / f"particles_group_{group}.star").read_text()
+        assert written.startswith(source[: source.index("_rlnImageName")]) and "data_optics" not in written
+        members = set(scores.loc[scores.group == group, "class_number"])
+        expected = [line for line, number in zip(_rows(source), table["rlnClassNumber"]) if number in members]
+        assert _rows(written) == expected and expected
+
+
 @requires_relion
 @pytest.mark.parametrize("block", sorted(JOBS))
 def test_relion_31_reads_the_30_particles_star(project30: Path, tmp_path: Path, block: str) -> None:

@@ -267,7 +267,7 @@ def test_select_3d_job_copies_selected_maps(project, session_tiny_model):
     os.chdir(project)
     try:
         code = cli(["select", "--o", "External/job005/", "--in_parts", data, "--model", str(session_tiny_model),
-                    "--min_classes", "1", "--relion_version", "3.1"])
+                    "--min_classes", "1", "--relion_version", "3.1", "--groups", "2"])  # (groups: 2D only)
     finally:
         os.chdir(cwd)
     assert code == 0
@@ -279,6 +279,7 @@ def test_select_3d_job_copies_selected_maps(project, session_tiny_model):
     nodes = starfile.read(out / "RELION_OUTPUT_NODES.star")
     assert set(nodes.loc[nodes.rlnPipeLineNodeName.str.endswith(".mrc"), "rlnPipeLineNodeType"]) == {6}
     assert not (out / "class_averages.star").exists()
+    assert not list(out.glob("particles_group_*")) and "group" not in scores.columns
     # the montage: each class its projections along z, y and x side by side; class 2 (elongated along z)
     # is end-on in its z view and side-on in the others
     png = np.asarray(Image.open(out / "cryodiscovery_montage.png").convert("L")).astype(float)

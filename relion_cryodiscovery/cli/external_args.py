@@ -32,6 +32,9 @@ PARAMETER_HELP = {
     "relion_version": "auto (from job.star), 3.1, 4.0 or 5.0: which node labels to write",
     "montage": "yes/no: write cryodiscovery_montage.png (default yes)",
     "angpix": "pixel size in Angstrom for a bare .mrcs stack (score only)",
+    "groups": "0 = off, N or auto: group the kept 2D classes by structure (a mixture of complexes or "
+              "conformations) and write particles_group_N.star per group; auto splits only clearly separate "
+              "groups (default 0)",
 }
 
 
@@ -132,6 +135,7 @@ def external_arguments(values: dict[str, str], require_input: bool = True) -> Ex
         threads=_number(values, "j", int, None),
         montage=_boolean(values, "montage", True),
         angpix=_number(values, "angpix", float, None),
+        groups=values.get("groups") or 0,
     )
     parameters.unknown = {k: v for k, v in values.items() if k not in PARAMETER_HELP and k != "j"}
     parameters.validate()

@@ -47,6 +47,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     option(parser, "--batch_size", type=int, default=256, metavar="N", help="classes per inference batch")
     parser.add_argument("--j", type=int, metavar="N", help="TensorFlow CPU threads")
     option(parser, "--no_montage", action="store_true", help="do not write cryodiscovery_montage.png")
+    parser.add_argument("--groups", default="0", metavar="N|auto",
+                        help="0 = off, N or auto: group the kept 2D classes by structure (the scores' group column)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -61,5 +63,6 @@ def main(args: argparse.Namespace) -> int:
         threads=args.j,
         montage=not args.no_montage,
         angpix=args.angpix,
+        groups=args.groups,
     )
     return run_job(args.o, lambda output: score_input(args.i, args.o, parameters, output))

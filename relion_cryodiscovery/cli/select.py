@@ -5,7 +5,9 @@ selection RELION continues from into --o: particles.star (the selected classes' 
 rows verbatim), class_averages.star (2D) or class_NNN.mrc (3D), backup_selection.star,
 rank_model.star / rank_optimiser.star / rank_data.star (all classes sortable by score in
 relion_display), cryodiscovery_scores.csv/.star/.json, cryodiscovery_montage.png,
-RELION_OUTPUT_NODES.star and, last, RELION_JOB_EXIT_SUCCESS. On an error: one line in run.err and
+RELION_OUTPUT_NODES.star and, last, RELION_JOB_EXIT_SUCCESS. With --groups N (or auto) the kept 2D
+classes are grouped by structure (a mixture of complexes or conformations) and each group's particles
+are written to particles_group_N.star, one more particles output node each. On an error: one line in run.err and
 RELION_JOB_EXIT_FAILURE; on RELION_JOB_ABORT_NOW: RELION_JOB_EXIT_ABORTED.
 
 Options are RELION's External-job labels: each takes the tokens up to the next --label (a value
@@ -18,6 +20,7 @@ Example usage
   relion_cryodiscovery select --o External/job011/ --in_parts Class2D/job010/run_it025_data.star --j 4
   relion_cryodiscovery select --o External/job011/ --in_parts Class2D/job010/run_it025_data.star \\
       --min_particles 20 --min_score 0.5
+  relion_cryodiscovery select --o External/job011/ --in_parts Class2D/job010/run_it025_data.star --groups 2
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ RELION's outputs) and :func:`score_input` (score a job or a stack, write the sco
 
 Each runs inside :func:`~.runner.run_job` and goes: parameters checked, model started
 (:mod:`.scoring`), input read (:mod:`.sources`), classes scored, the rule applied
-(:func:`decide`, :mod:`relion_cryodiscovery.selection`), outputs staged (:mod:`.writing`) and
-committed, ``run.out`` reported.
+(:func:`decide`, :mod:`relion_cryodiscovery.selection`), the kept classes grouped when asked
+(:func:`assign_groups`), outputs staged (:mod:`.writing`) and committed, ``run.out`` reported.
 """
 
 from __future__ import annotations
@@ -60,6 +60,25 @@ def decide(classes: ClassSet, scores: ClassScores, inputs: "ModelInputs", card: 
     return decision.threshold
 
 
+def assign_groups(classes: ClassSet, scores: ClassScores, inputs: "ModelInputs", parameters: JobParameters,
+                  log: StepLog) -> None:
+    """Group the kept 2D classes by structure when ``groups`` asks for it (:mod:`..data.grouping`, on the
+    model's views), into ``scores``; a Class3D job's classes are not grouped (each is a 3D structure)."""
+    if parameters.grouping is None:
+        return
+    if classes.dimensionality != 2:
+        print("NOTE: groups applies to 2D classes; the classes of a Class3D job are not grouped")
+        return
+    from ..data.grouping import group_classes
+
+    kept = np.flatnonzero(scores.selected)
+    groups = np.zeros(classes.n_classes, dtype=int)
+    with timed("group classes", log):
+        counts = classes.particle_counts[kept] if classes.particle_counts is not None else None
+        groups[kept] = group_classes(inputs.images[kept, 0], parameters.grouping, counts)
+    scores.set_groups(groups)
+
+
 def note_skipped(classes: ClassSet, problems: list[str]) -> None:
     """Say which classes the job goes on without (unusable image, no particles)."""
     counts = classes.particle_counts if classes.particle_counts is not None else np.full(classes.n_classes, -1)
@@ -112,6 +131,7 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
         note_skipped(classes, inputs.problems)
         min_score = decide(classes, scores, inputs, card, parameters)
         particles = start_particles(output, job, contents, scores, copier)  # beside the domain check and the rest
+        assign_groups(classes, scores, inputs, parameters, log)
         check = domain_check(scores, inputs, card)
         info = provenance(card, parameters, input_path, min_score, check, polarity, model.runtime())
         selection = SelectionOutputs(prefix, version, job, contents, scores, info, montage[0] if montage else None,
@@ -149,6 +169,7 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
         model.close()
     check = domain_check(scores, inputs, card)
     min_score = decide(classes, scores, inputs, card, parameters, allow_empty=True)
+    assign_groups(classes, scores, inputs, parameters, log)
     info = provenance(card, parameters, input_path, min_score, check, polarity, model.runtime())
     names = stage_score_tables(output, scores, info)
     if parameters.montage:

@@ -205,17 +205,13 @@ class MontageTiles:
         reasons: Sequence[str],
         out_png: str | Path,
         title: str = "CryoDiscovery class selection",
-        groups: Sequence[int] | None = None,
     ) -> Path:
-        """Frames, class number, score, decision and reason per tile (and ``group N`` above the reason
-        of a kept class when ``groups`` are given, 0 = none), and the title; the PNG."""
+        """Frames, class number, score, decision and reason per tile, and the title; the PNG."""
         from PIL import Image, ImageDraw
 
         k = len(class_numbers)
         if len(self.tiles) != k or not (len(scores) == len(selected) == len(reasons) == k):
             raise ValueError(f"montage needs one image, score, decision and reason per class ({k} classes)")
-        if groups is not None and len(groups) != k:
-            raise ValueError(f"montage needs one group per class ({k} classes)")
         panels, wide = self.panels, tile_width(self.panels)
         _, cols = montage_layout(k, self.ncols, panels)
         width, height = montage_size(k, self.ncols, panels)
@@ -245,13 +241,9 @@ class MontageTiles:
             score_text = f"{score:.2f}" if np.isfinite(score) else "n/a"
             headline = f"#{int(class_numbers[i])} {score_text} {'KEEP' if keep else 'REJECT'}"
             pen.text((centre, y0 + TILE + 2), _fit(headline, bold, wide - 2), fill=colour, font=bold, anchor="mt")
-            top = y0 + TILE + REASON_TOP
-            group = int(groups[i]) if groups is not None and keep else 0
-            if group:  # the group first, the reason on the lines left
-                pen.text((centre, top), f"group {group}", fill=BLUE, font=bold, anchor="mt")
-                top += REASON_PITCH
-            for n, line in enumerate(wrap_text(str(reasons[i] or ""), label, wide - 2, REASON_LINES - bool(group))):
-                pen.text((centre, top + n * REASON_PITCH), line, fill="#333333", font=label, anchor="mt")
+            for n, line in enumerate(wrap_text(str(reasons[i] or ""), label, wide - 2)):
+                pen.text((centre, y0 + TILE + REASON_TOP + n * REASON_PITCH), line, fill="#333333", font=label,
+                         anchor="mt")
         n_keep = int(np.sum(np.asarray(selected).astype(int) > 0))
         legend = " (blue = keep, orange = reject)" if width >= 600 else ""
         heading = _font(TITLE_PX, bold=True)

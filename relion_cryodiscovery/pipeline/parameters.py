@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from ..data.grouping import AUTO
 from ..data.polarity import CONTRAST_CHOICES
 from ..errors import CryoDiscoveryError
 from ..model.card import STRICTNESS_LEVELS
 from ..selection import SelectionRule
+
+#: The most groups ``groups`` may ask for (one particles_group_N.star each).
+MAX_GROUPS = 50
 
 
 @dataclass
@@ -43,6 +47,9 @@ class JobParameters:
     montage: bool = True
     #: Pixel size for a bare stack (score only).
     angpix: float | None = None
+    #: Group the kept 2D classes by structure (a mixture): 0 = no, N groups, or "auto"
+    #: (:mod:`relion_cryodiscovery.data.grouping`); a select run writes particles_group_N.star per group.
+    groups: int | str = 0
     #: External-job labels this version does not know (reported, ignored).
     unknown: dict[str, str] = field(default_factory=dict)
 
@@ -54,6 +61,14 @@ class JobParameters:
         if wrong:
             raise CryoDiscoveryError(None, f"unknown parameter(s) {', '.join(wrong)}; known: {', '.join(sorted(known))}")
         return cls(**options)
+
+    @property
+    def grouping(self) -> int | str | None:
+        """``groups`` as the grouping takes it: None (off), a number of groups, or ``"auto"``."""
+        value = str(self.groups).strip().lower()
+        if value == AUTO:
+            return AUTO
+        return (int(value) or None) if value.isdigit() else None
 
     def validate(self) -> None:
         """Raise :class:`CryoDiscoveryError` naming the first parameter out of range."""
@@ -67,4 +82,8 @@ class JobParameters:
             raise CryoDiscoveryError(None, f"strictness must be one of {', '.join(STRICTNESS_LEVELS)}, not {self.strictness!r}")
         if self.contrast not in CONTRAST_CHOICES:
             raise CryoDiscoveryError(None, f"contrast must be one of {', '.join(CONTRAST_CHOICES)}, not {self.contrast!r}")
+        value = str(self.groups).strip().lower()
+        if value != AUTO and not (value.isdigit() and int(value) <= MAX_GROUPS):
+            raise CryoDiscoveryError(None, f"groups must be 0 (off), a number of groups up to {MAX_GROUPS} or auto, "
+                                           f"not {self.groups!r}")
         SelectionRule(self.min_score if self.min_score is not None else 0.5, self.min_particles, self.min_classes).validate()

@@ -3,7 +3,8 @@
 :class:`ClassScores` starts with the job's classes (numbers, particle counts) and unscored values,
 takes the ensemble's arrays for the usable classes (:meth:`ClassScores.set_predictions`), then the
 selection's decision and reasons (:meth:`ClassScores.set_decision`), with the reason model's junk kinds
-(:meth:`ClassScores.set_junk_kinds`) and each class's grade. ``run.out``, the score files,
+(:meth:`ClassScores.set_junk_kinds`) and each class's grade, and, when asked, the kept classes' groups
+(:meth:`ClassScores.set_groups`). ``run.out``, the score files,
 the montage and the RELION outputs all read it; :meth:`ClassScores.table` is the row layout of
 ``cryodiscovery_scores.csv`` and of :func:`relion_cryodiscovery.score`'s DataFrame.
 """
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 #: Columns of ``cryodiscovery_scores.csv`` / ``.star`` and of :meth:`ClassScores.table`, in order.
 SCORE_COLUMNS = ("class_number", "score", "selected", "p_d1", "p_d2", "p_d3", "d3_used", "particles", "reason",
                  "junk_kind", "junk_kind_probability", "grade")
+#: The column added after :data:`SCORE_COLUMNS` when the kept classes are grouped (0: not kept).
+GROUP_COLUMN = "group"
 #: ``junk_kind`` of a kept class, or of a rejected class when the model has no reason model.
 NO_KIND = "none"
 
@@ -50,6 +53,8 @@ class ClassScores:
     junk_probabilities: np.ndarray | None = None
     #: A-F per class (:func:`relion_cryodiscovery.model.reasons.grade`), set with the decision.
     grades: list[str] = field(default_factory=list)
+    #: Group 1..G of each kept class, 0 for the others; None when the classes were not grouped.
+    groups: np.ndarray | None = None
 
     @classmethod
     def unscored(cls, class_numbers: np.ndarray, particles: np.ndarray | None) -> "ClassScores":
@@ -77,6 +82,14 @@ class ClassScores:
         self.grades = [grade(bool(s), float(p), kind, bool(e))
                        for s, p, kind, e in zip(self.selected, self.score, self.junk_kinds, eligible)]
 
+    def set_groups(self, groups: np.ndarray) -> None:
+        """The kept classes' groups (:func:`relion_cryodiscovery.data.grouping.group_classes`; 0 = not kept)."""
+        self.groups = np.asarray(groups, dtype=int)
+
+    def columns(self) -> tuple[str, ...]:
+        """The columns of :meth:`table`: :data:`SCORE_COLUMNS`, then :data:`GROUP_COLUMN` when grouped."""
+        return SCORE_COLUMNS + ((GROUP_COLUMN,) if self.groups is not None else ())
+
     def shown_kinds(self) -> list[str]:
         """The junk kind as the outputs show it: a rejected class's learned kind, else :data:`NO_KIND`."""
         return [kind if kind and not keep else NO_KIND for kind, keep in zip(self.junk_kinds, self.selected)]
@@ -92,12 +105,12 @@ class ClassScores:
         return f"rejected {len(rejected)}" + (f": {', '.join(parts)}" if parts else "")
 
     def table(self) -> "pandas.DataFrame":
-        """The rows as a DataFrame with :data:`SCORE_COLUMNS` (``particles`` -1 when unknown, ``reason``
+        """The rows as a DataFrame with :meth:`columns` (``particles`` -1 when unknown, ``reason``
         "selected" for a class kept by its score)."""
         import pandas as pd
 
         particles = self.particles if self.particles is not None else np.full(len(self.score), -1)
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "class_number": self.class_numbers.astype(int),
                 "score": self.score.astype(float),
@@ -113,3 +126,6 @@ class ClassScores:
                 "grade": list(self.grades),
             }
         )
+        if self.groups is not None:
+            table[GROUP_COLUMN] = self.groups
+        return table

@@ -5,7 +5,8 @@ returned as a list of names for the runner to commit. The score tables are
 ``cryodiscovery_scores.csv`` (a plain table: one header line, one row per class),
 ``cryodiscovery_scores.star`` (the provenance block, then the same table) and
 ``cryodiscovery_scores.json`` (the provenance). :func:`write_selection` writes a select run's files
-from one :class:`SelectionOutputs`.
+from one :class:`SelectionOutputs`, with one ``particles_group_N.star`` per group when the kept classes
+are grouped (``groups``).
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_
                runtime: str | None = None) -> dict[str, str]:
     """What makes an output traceable: software, model, the runtime that scored it (with its versions,
     :meth:`.scoring.ModelLoader.runtime`), input, parameters (``min_score``: the threshold the job was
-    judged by), command line, contrast polarity, domain check."""
-    used = {k: v for k, v in asdict(parameters).items() if k != "unknown"}
+    judged by), command line, contrast polarity, domain check. ``groups`` is listed when grouping is on
+    (off, the outputs are exactly those of a version without it)."""
+    used = {k: v for k, v in asdict(parameters).items()
+            if k != "unknown" and not (k == "groups" and parameters.grouping is None)}
     used["min_score"] = min_score
     info = {
         "software": f"relion_cryodiscovery {__version__}",
@@ -115,12 +118,16 @@ def stage_montage(output: OutputDirectory, tiles: "MontageTiles", scores: ClassS
 
 
 def montage_notes(scores: ClassScores) -> list[str]:
-    """The text under each class of the montage: its grade, a rejected class's junk kind with its
-    probability, then the selection's reason."""
+    """The text under each class of the montage: its grade, a kept class's group (when grouped) or a
+    rejected class's junk kind with its probability, then the selection's reason."""
     notes = []
-    for grade, kind, probability, keep, reason in zip(scores.grades, scores.shown_kinds(), scores.junk_probabilities,
-                                                      scores.selected, scores.reasons):
+    groups = scores.groups if scores.groups is not None else np.zeros(len(scores.selected), dtype=int)
+    for grade, kind, probability, keep, reason, group in zip(scores.grades, scores.shown_kinds(),
+                                                             scores.junk_probabilities, scores.selected,
+                                                             scores.reasons, groups):
         words = [f"grade {grade}"]
+        if keep and group:
+            words.append(f"group {group}")
         if not keep and kind != NO_KIND:
             words.append(f"{kind} ({probability:.2f})")
         notes.append("; ".join(words + ([reason] if reason else [])))
@@ -131,7 +138,8 @@ def write_scores_csv(path: Path, scores: ClassScores) -> None:
     """``cryodiscovery_scores.csv``: a header line, then one row per class (p_d3 empty if unused)."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(SCORE_COLUMNS)
+        writer.writerow(scores.columns())
+        grouped = scores.groups is not None
         for row in scores.table().itertuples(index=False):
             writer.writerow(
                 [
@@ -148,6 +156,7 @@ def write_scores_csv(path: Path, scores: ClassScores) -> None:
                     "" if np.isnan(row.junk_kind_probability) else f"{row.junk_kind_probability:.4f}",
                     row.grade,
                 ]
+                + ([row.group] if grouped else [])
             )
 
 
@@ -164,9 +173,9 @@ def write_scores_star(path: Path, scores: ClassScores, info: dict[str, str]) -> 
         write_table(handle, "cryodiscovery_classes", table, version=None)
 
 
-def write_scores_json(path: Path, info: dict[str, str]) -> None:
-    """``cryodiscovery_scores.json``: the provenance of the score tables beside them."""
-    path.write_text(json.dumps({"provenance": info, "columns": list(SCORE_COLUMNS), "scores_csv": SCORES_CSV},
+def write_scores_json(path: Path, info: dict[str, str], columns: tuple[str, ...] = SCORE_COLUMNS) -> None:
+    """``cryodiscovery_scores.json``: the provenance of the score tables beside them, and their columns."""
+    path.write_text(json.dumps({"provenance": info, "columns": list(columns), "scores_csv": SCORES_CSV},
                                indent=1) + "\n")
 
 
@@ -174,7 +183,7 @@ def stage_score_tables(output: OutputDirectory, scores: ClassScores, info: dict[
     """The three score files, staged."""
     write_scores_star(output.stage(SCORES_STAR), scores, info)
     write_scores_csv(output.stage(SCORES_CSV), scores)
-    write_scores_json(output.stage(SCORES_JSON), info)
+    write_scores_json(output.stage(SCORES_JSON), info, scores.columns())
     return [SCORES_STAR, SCORES_CSV, SCORES_JSON]
 
 
@@ -209,6 +218,30 @@ def start_particles(output: OutputDirectory, job: "ClassificationJob", contents:
     return copier.submit(outputs.write_particles, output.stage("particles.star"), contents.scan, selected_numbers)
 
 
+def group_file(group: int) -> str:
+    """The particles file of one group of kept classes."""
+    return f"particles_group_{group}.star"
+
+
+def start_group_particles(output: OutputDirectory, contents: "JobContents", scores: ClassScores,
+                          copier: ThreadPoolExecutor) -> list[tuple[str, Future]]:
+    """Start staging one :func:`group_file` per group of kept classes (:attr:`ClassScores.groups`) in
+    ``copier``'s thread, each written as ``particles.star`` is (the job's data.star with the group's
+    rows, its optics and RELION 3.0/3.1 format kept): (name, future of the particles written) by group;
+    none when the classes were not grouped."""
+    from ..relion import outputs
+
+    if scores.groups is None:
+        return []
+    numbers = contents.classes.class_numbers
+    started = []
+    for group in np.unique(scores.groups[scores.groups > 0]):
+        members = [int(n) for n in numbers[scores.groups == group]]
+        name = group_file(int(group))
+        started.append((name, copier.submit(outputs.write_particles, output.stage(name), contents.scan, members)))
+    return started
+
+
 def write_selection(
     output: OutputDirectory, selection: SelectionOutputs, copier: ThreadPoolExecutor, rank_data: Future,
     particles_job: Future,
@@ -217,7 +250,8 @@ def write_selection(
 
     ``copier`` writes the big files in a thread: ``rank_data`` is its already started copy of the job's
     data.star to ``rank_data.star``, ``particles_job`` its ``particles.star`` (:func:`start_particles`);
-    the tables and the montage are drawn here meanwhile.
+    the tables and the montage are drawn here meanwhile, and the groups' files (:func:`start_group_particles`)
+    written after them.
     """
     from ..relion import outputs
 
@@ -227,9 +261,11 @@ def write_selection(
     names = ["particles.star"]
     rank_job = copier.submit(outputs.write_rank_files, Path(prefix.rstrip("/")), output.stage,
                              contents.model_classes, scores.score, contents.optimiser)
+    groups = start_group_particles(output, contents, scores, copier)
+    names += [name for name, _ in groups]
+    nodes = [OutputNode(prefix + name, "particles") for name in names]  # particles.star and the groups'
     outputs.write_backup_selection(output.stage("backup_selection.star"), scores.selected)
     names.append("backup_selection.star")
-    nodes = [OutputNode(prefix + "particles.star", "particles")]
     if classes.dimensionality == 2:
         outputs.write_class_averages(output.stage("class_averages.star"), contents.model_classes,
                                      scores.class_numbers, scores.score, scores.selected)
@@ -245,6 +281,9 @@ def write_selection(
     n_particles = particles_job.result()
     if n_particles == 0:
         raise CryoDiscoveryError(data_star, "the selected classes hold no particles; lower min_score or min_particles")
+    for name, written in groups:  # never an empty particles file (kept classes hold particles)
+        if written.result() == 0:
+            raise CryoDiscoveryError(data_star, f"the classes of {name} hold no particles")
     rank = rank_job.result()
     names += rank[:1] + [rank_data.result()] + rank[1:]
     nodes += [OutputNode(prefix + name, name.removesuffix(".star")) for name in rank]
@@ -256,11 +295,29 @@ def write_selection(
 def earlier_outputs(directory: Path) -> list[str]:
     """Outputs of an earlier run in ``directory`` (a rerun removes those it does not write again)."""
     maps = [p.name for p in directory.glob("class_[0-9][0-9][0-9]*.mrc")]
-    return [name for name in KNOWN_OUTPUTS if (directory / name).exists()] + maps
+    groups = [p.name for p in directory.glob("particles_group_[0-9]*.star")]
+    return [name for name in KNOWN_OUTPUTS if (directory / name).exists()] + maps + groups
+
+
+def group_summary(scores: ClassScores) -> list[str]:
+    """One line per group of kept classes: ``group 1: 4 classes (2, 5, 7, 9), 1234 particles`` (none when
+    the classes were not grouped)."""
+    if scores.groups is None:
+        return []
+    particles = scores.particles if scores.particles is not None else np.full(len(scores.groups), -1)
+    lines = []
+    for group in np.unique(scores.groups[scores.groups > 0]):
+        members = scores.groups == group
+        count = f", {int(particles[members].sum())} particles" if (particles[members] >= 0).all() else ""
+        numbers = ", ".join(str(int(n)) for n in scores.class_numbers[members])
+        size = f"{int(members.sum())} class{'es' if members.sum() > 1 else ''}"
+        lines.append(f"group {group}: {size} ({numbers}){count}")
+    return lines
 
 
 def report(log: StepLog, scores: ClassScores, info: dict[str, str], model: object = None) -> None:
-    """``run.out``: provenance, the per-class table, the time of each step, peak memory, the count kept."""
+    """``run.out``: provenance, the per-class table, the time of each step, peak memory, the groups (when
+    grouped), the count kept."""
     for key, value in info.items():
         print(f"{key}: {value}")
     print(f"{'class':>5} {'score':>6} {'kept':>4} {'grade':>5} {'particles':>9}  {'junk kind':<26} reason")
@@ -275,5 +332,7 @@ def report(log: StepLog, scores: ClassScores, info: dict[str, str], model: objec
         peak += f", model worker process {model.peak_rss_mb:.0f} MB"
     print(peak)
     print(scores.rejection_summary())
+    for line in group_summary(scores):
+        print(line)
     print(f"kept {int(scores.selected.sum())} of {len(scores.selected)} classes", flush=True)
 
