@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,7 @@ import starfile
 
 import relion_cryodiscovery as cd
 from relion_cryodiscovery.errors import CryoDiscoveryError
-from relion_cryodiscovery.pipeline import SCORE_COLUMNS
+from relion_cryodiscovery.pipeline import SCORE_COLUMNS, JobParameters
 from relion_cryodiscovery.relion.sentinels import FAILURE, SUCCESS
 
 
@@ -65,8 +67,45 @@ def test_select_raises_and_leaves_relion_failure(example_project: Path, monkeypa
     with pytest.raises(CryoDiscoveryError, match="file not found"):
         cd.select("Class2D/job001/run_it999_data.star", "External/job004/")
     assert (example_project / "External/job004" / FAILURE).is_file()
-    with pytest.raises(CryoDiscoveryError, match="unknown parameter.*min_scor"):
-        cd.select("Class2D/job001", "External/job005/", min_scor=0.5)
+    with pytest.raises(CryoDiscoveryError, match="strictness must be one of"):
+        cd.select("Class2D/job001", "External/job006/", strictness="medium")
+    assert (example_project / "External/job006" / FAILURE).is_file()
+
+
+@pytest.mark.parametrize("verb, arguments", [(cd.select, ("Class2D/job001", "External/job005/")),
+                                             (cd.score, ("Class2D/job001", None, "scored/"))])
+def test_a_misspelt_keyword_fails_at_the_call(verb, arguments, example_project: Path, monkeypatch) -> None:
+    """A typo is a TypeError raised by the call itself: nothing is read, no output directory is made."""
+    monkeypatch.chdir(example_project)
+    with pytest.raises(TypeError, match="min_scor"):
+        verb(*arguments, min_scor=0.5)
+    assert not (example_project / arguments[-1]).exists()
+
+
+@pytest.mark.parametrize("verb", [cd.score, cd.select])
+def test_keywords_are_typed_documented_parameters_with_their_defaults(verb) -> None:
+    """Each keyword after the paths is a JobParameters field with the same default, has a type, and is
+    described under Args (with Returns and Raises) in the docstring."""
+    defaults = {f.name: f.default for f in dataclasses.fields(JobParameters)}
+    signature = inspect.signature(verb)
+    keywords = [p for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    assert keywords and all(p.annotation is not inspect.Parameter.empty for p in signature.parameters.values())
+    # every parameter of a run, but those the run does not read (and the External tab's unknown labels)
+    not_read = {"relion_version"} if verb is cd.score else {"angpix"}
+    assert {p.name for p in signature.parameters.values()} >= set(defaults) - not_read - {"unknown"}
+    for parameter in keywords:
+        assert parameter.name in defaults
+        if not (verb is cd.score and parameter.name == "montage"):  # score: None = only with out_dir
+            assert parameter.default == defaults[parameter.name], parameter.name
+    doc = inspect.getdoc(verb)
+    for section in ("Args:", "Returns:", "Raises:"):
+        assert section in doc
+    args = doc.split("Args:")[1].split("Returns:")[0]
+    for name in signature.parameters:
+        assert f"\n    {name}: " in args, name
+    raises = doc.split("Raises:")[1]
+    for error in ("TypeError", "CryoDiscoveryError", "JobAborted", "OSError"):
+        assert f"\n    {error}: " in raises, error
 
 
 def test_a_class_scoring_exactly_min_score_is_kept(example_project: Path) -> None:

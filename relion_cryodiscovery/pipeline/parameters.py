@@ -7,7 +7,7 @@ pipeliner job) builds a :class:`JobParameters`; the rest of the pipeline reads o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from ..data.grouping import AUTO
 from ..data.polarity import CONTRAST_CHOICES
@@ -52,15 +52,6 @@ class JobParameters:
     groups: int | str = 0
     #: External-job labels this version does not know (reported, ignored).
     unknown: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_options(cls, options: dict[str, object]) -> "JobParameters":
-        """Parameters from keyword options (the library API); an unknown name is an error."""
-        known = {f.name for f in fields(cls)} - {"unknown"}
-        wrong = sorted(set(options) - known)
-        if wrong:
-            raise CryoDiscoveryError(None, f"unknown parameter(s) {', '.join(wrong)}; known: {', '.join(sorted(known))}")
-        return cls(**options)
 
     @property
     def grouping(self) -> int | str | None:
