@@ -92,7 +92,7 @@ def evaluate_reasons(args, card, ensemble, default_level: str) -> dict | None:
 
     from relion_cryodiscovery.data.inputs import oriented_model_inputs
     from relion_cryodiscovery.evaluation.real_sets import load_real_sets
-    from relion_cryodiscovery.evaluation.reasons import (grade_rank_correlation, junk_kinds_by_eye,
+    from relion_cryodiscovery.evaluation.reasons import (confident_calls, grade_rank_correlation, junk_kinds_by_eye,
                                                          real_reason_agreement, reason_metrics)
     from relion_cryodiscovery.model.reasons import ReasonModel, grade, most_likely, reason_labels
 
@@ -105,8 +105,9 @@ def evaluate_reasons(args, card, ensemble, default_level: str) -> dict | None:
     test = np.load(args.lab / "test.npz")
     truth = reason_labels(table[table.held_out == 1].kind.values, table[table.held_out == 1].good.values)
     junk = truth >= 0
-    out["simulated_holdout"] = reason_metrics(
-        truth[junk], model.predict(test["images"][junk].astype(np.float32), test["features"][junk]).argmax(axis=1))
+    probabilities = model.predict(test["images"][junk].astype(np.float32), test["features"][junk])
+    out["simulated_holdout"] = reason_metrics(truth[junk], probabilities.argmax(axis=1))
+    out["simulated_holdout"]["confident"] = confident_calls(probabilities, truth[junk], model.min_probability)
     for real in load_real_sets(args.shared, args.extra):
         if real.spec.name != "magellon_graded":
             continue

@@ -118,6 +118,15 @@ def reasons_section(reasons: dict | None) -> list[str]:
         t = sim["per_reason"][kind]
         out.append(f"| {kind} | {m['support']} | {m['predicted']} | {_f(m['recall'], 2)} | {_f(m['precision'], 2)} | "
                    f"{t['support']} | {_f(t['recall'], 2)} | {_f(t['precision'], 2)} |")
+    confident, sim_confident = pooled.get("confident"), sim.get("confident")
+    if confident and sim_confident:
+        out += ["", f"The outputs name a kind only when its probability is at least {confident['min_probability']:g} "
+                    f"(chosen on simulated validation junk: >= 95% right there) and say `unclear` otherwise. Real: "
+                    f"{_f(confident['named'], 2)} of the classes named, {_f(confident['correct_when_named'], 2)} of those "
+                    f"right; simulated hold-out: {_f(sim_confident['named'], 2)} named, "
+                    f"{_f(sim_confident['correct_when_named'], 2)} right. **The reason model is right on simulated "
+                    "junk and often wrong on real junk** (real streaks and speckle called carbon/edge, real aggregates "
+                    "called low resolution): read a named kind as a hint, not a diagnosis."]
     out += ["", "Per real set: " + "; ".join(f"`{name}` {m['classes']} classes, agreement {_f(m['accuracy'], 2)}"
                                              for name, m in real["per_set"].items()) + ".",
             f"Simulated hold-out (the junk of the 80 held-out jobs): {sim['classes']} classes, agreement "

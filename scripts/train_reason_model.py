@@ -51,15 +51,18 @@ def main() -> int:
     parser.add_argument("--init_from", default="d1", help="member whose weights start the network ('' for none)")
     parser.add_argument("--weight_power", type=float, default=0.5, help="inverse-frequency weighting power")
     parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--evaluate_only", type=Path, default=None, metavar="KERAS",
+                        help="measure this trained reasons.keras (and add it) instead of training one")
     args = parser.parse_args()
 
     from relion_cryodiscovery.evaluation.real_sets import load_real_sets
-    from relion_cryodiscovery.evaluation.reasons import junk_kinds_by_eye, real_reason_agreement, reason_metrics
+    from relion_cryodiscovery.evaluation.reasons import (confident_calls, junk_kinds_by_eye, real_reason_agreement,
+                                                         reason_metrics)
     from relion_cryodiscovery.model.card import ModelCard
     from relion_cryodiscovery.model.distribute import make_strategy
     from relion_cryodiscovery.model.network import NetworkConfig
     from relion_cryodiscovery.model.reasons import REASONS, ReasonModel
-    from relion_cryodiscovery.training.reasons import add_to_model, junk_only, train_reasons
+    from relion_cryodiscovery.training.reasons import add_to_model, confidence_threshold, junk_only, train_reasons
     from relion_cryodiscovery.training.trainer import TrainConfig, TrainingArrays
 
     card = ModelCard.load(args.model)
@@ -78,30 +81,41 @@ def main() -> int:
     config = TrainConfig(epochs=args.epochs, batch_size=64, seed=args.seed % 2**31, verbose=2, patience=4,
                          learning_rate=args.learning_rate)
     started = time.perf_counter()
-    init = args.model / f"{args.init_from}.keras" if args.init_from else None
-    keras_model = train_reasons(train, val, NetworkConfig.from_dict(card.network), config, staging, make_strategy(None),
-                                init_from=init)
-    seconds = time.perf_counter() - started
+    if args.evaluate_only:
+        import keras
+
+        keras_model = keras.saving.load_model(args.evaluate_only, compile=False, safe_mode=True)
+        seconds = None
+    else:
+        init = args.model / f"{args.init_from}.keras" if args.init_from else None
+        keras_model = train_reasons(train, val, NetworkConfig.from_dict(card.network), config, staging,
+                                    make_strategy(None), init_from=init)
+        seconds = round(time.perf_counter() - started, 1)
 
     def forward(views, features):
         return np.asarray(keras_model({"image": views[..., None], "features": features}, training=False))
 
     model = ReasonModel(forward, "tensorflow")
+    model.min_probability = confidence_threshold(model.predict(val.images, val.features), val.labels)
+    print(f"named at probability >= {model.min_probability} (>= 95% right on the validation junk)", flush=True)
     test = np.load(args.lab / "test.npz")
     test_reasons, _ = corpus_reasons(args.lab, 1)
     junk = test_reasons >= 0
-    predicted = model.predict(test["images"][junk].astype(np.float32), test["features"][junk]).argmax(axis=1)
-    simulated = reason_metrics(test_reasons[junk], predicted)
+    probabilities = model.predict(test["images"][junk].astype(np.float32), test["features"][junk])
+    simulated = reason_metrics(test_reasons[junk], probabilities.argmax(axis=1))
+    simulated["confident"] = confident_calls(probabilities, test_reasons[junk], model.min_probability)
     real = real_reason_agreement(model, load_real_sets(args.shared, args.extra), junk_kinds_by_eye(args.labels))
-    print("real (by eye):", json.dumps({k: real["pooled"][k] for k in ("classes", "accuracy", "baseline_most_common")}))
+    print("real (by eye):", json.dumps({k: real["pooled"][k] for k in ("classes", "accuracy", "baseline_most_common",
+                                                                       "confident")}))
     for reason, m in real["pooled"]["per_reason"].items():
         print(f"  real {reason:22s} support {m['support']:3d} predicted {m['predicted']:3d} "
               f"recall {m['recall']:.2f} precision {m['precision']:.2f}")
-    print("simulated hold-out:", json.dumps({k: simulated[k] for k in ("classes", "accuracy")}))
+    print("simulated hold-out:", json.dumps({k: simulated[k] for k in ("classes", "accuracy", "confident")}))
     for reason, m in simulated["per_reason"].items():
         print(f"  sim  {reason:22s} support {m['support']:4d} recall {m['recall']:.2f} precision {m['precision']:.2f}")
     record = add_to_model(keras_model, card, args.model, {
-        "real_by_eye": real, "simulated_holdout": simulated, "training_seconds": round(seconds, 1),
+        "min_probability": model.min_probability,
+        "real_by_eye": real, "simulated_holdout": simulated, "training_seconds": seconds,
         "train": config.to_dict(), "network": card.network, "init_from": args.init_from or None,
         "weight_power": args.weight_power,
         "command": " ".join(["python scripts/train_reason_model.py", *sys.argv[1:]])})

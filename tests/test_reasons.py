@@ -92,3 +92,28 @@ def test_a_tiny_reason_model_trains_exports_and_loads_safely_on_both_runtimes(tm
     (tmp_path / "reasons.onnx").write_bytes(b"changed")
     assert "checksum" in reasons_unavailable(card, tmp_path, "onnxruntime")
     assert ReasonModel.load(tmp_path, card, "onnxruntime") is None
+
+
+def test_the_shipped_model_names_and_grades_the_bundled_examples_classes(example_project, example_data_star,
+                                                                        monkeypatch, capsys):
+    """Every rejected class carries a learned kind (or 'unclear') and every class a grade, in the score
+    table, run.out's table and summary line, with kept classes graded A-C and rejected ones D-F."""
+    import pandas as pd
+
+    import relion_cryodiscovery as cd
+    from relion_cryodiscovery.model.reasons import UNCLEAR
+
+    monkeypatch.chdir(example_project)
+    table = cd.select(example_data_star, "External/job003/", min_particles=10, threads=1)
+    rejected = table["selected"] == 0
+    assert rejected.any()
+    assert table.loc[rejected, "junk_kind"].isin(REASONS + (UNCLEAR,)).all()
+    assert (table.loc[~rejected, "junk_kind"] == "none").all()
+    assert table.loc[~rejected, "grade"].isin(["A", "B", "C"]).all() and table.loc[rejected, "grade"].isin(["D", "F"]).all()
+    named = rejected & table["junk_kind"].isin(REASONS)
+    assert (table.loc[named, "junk_kind_probability"] >= 0.5).all()
+    run_out = capsys.readouterr().out
+    assert "junk kinds: learned (reasons.onnx" in run_out
+    assert f"rejected {int(rejected.sum())}: " in run_out
+    csv = pd.read_csv(example_project / "External/job003/cryodiscovery_scores.csv", keep_default_na=False)
+    assert list(csv["junk_kind"]) == list(table["junk_kind"]) and list(csv["grade"]) == list(table["grade"])

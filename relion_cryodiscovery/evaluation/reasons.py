@@ -48,13 +48,24 @@ def junk_kinds_by_eye(path: str | Path) -> dict[str, dict[int, str]]:
     return labels
 
 
+def confident_calls(probabilities: np.ndarray, truth: np.ndarray, min_probability: float) -> dict:
+    """The calls the outputs name (most likely kind at ``min_probability`` or above; the rest say
+    ``unclear``): the fraction of classes named and how many of those are right."""
+    probabilities, truth = np.asarray(probabilities), np.asarray(truth, dtype=int)
+    called = probabilities.max(axis=1) >= min_probability
+    right = probabilities.argmax(axis=1) == truth
+    return {"min_probability": float(min_probability), "named": float(called.mean()),
+            "correct_when_named": float(right[called].mean()) if called.any() else float("nan")}
+
+
 def real_reason_agreement(model, real_sets, by_eye: dict[str, dict[int, str]]) -> dict:
     """The reason model (:class:`~relion_cryodiscovery.model.reasons.ReasonModel`) on the real rejected
     classes labelled by eye (:func:`junk_kinds_by_eye`): :func:`reason_metrics` pooled and per set, beside
-    the trivial baseline of always answering the most common kind by eye."""
+    the trivial baseline of always answering the most common kind by eye, and :func:`confident_calls` at
+    the model's ``min_probability``."""
     from ..data.inputs import oriented_model_inputs
 
-    truth, predicted, per_set = [], [], {}
+    truth, predicted, per_set, probabilities = [], [], {}, []
     for real in real_sets:
         labels = by_eye.get(real.spec.name)
         if not labels:
@@ -63,7 +74,9 @@ def real_reason_agreement(model, real_sets, by_eye: dict[str, dict[int, str]]) -
         numbers = [int(n) for n in real.classes.class_numbers]
         rows = [numbers.index(c) for c in labels]
         t = np.array([REASONS.index(labels[numbers[r]]) for r in rows])
-        p = model.predict(inputs.images[rows], inputs.features[rows]).argmax(axis=1)
+        q = model.predict(inputs.images[rows], inputs.features[rows])
+        p = q.argmax(axis=1)
+        probabilities.append(q)
         per_set[real.spec.name] = reason_metrics(t, p)
         truth.append(t)
         predicted.append(p)
@@ -71,6 +84,7 @@ def real_reason_agreement(model, real_sets, by_eye: dict[str, dict[int, str]]) -
     pooled = reason_metrics(truth_all, predicted_all)
     common = int(np.bincount(truth_all, minlength=len(REASONS)).argmax())
     pooled["baseline_most_common"] = {"reason": REASONS[common], "accuracy": float((truth_all == common).mean())}
+    pooled["confident"] = confident_calls(np.concatenate(probabilities), truth_all, model.min_probability)
     return {"pooled": pooled, "per_set": per_set}
 
 

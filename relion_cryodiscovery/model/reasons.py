@@ -42,6 +42,11 @@ SIMULATED_KIND_REASONS: dict[str, str] = {
     "carbon_edge": "carbon/edge",
     "mixed": "low resolution",
 }
+#: What the outputs say when the reason model is not sure: its most likely kind's probability is below
+#: the model's ``min_probability`` (chosen on simulated validation classes for >= 95% correct calls;
+#: :data:`DEFAULT_MIN_PROBABILITY` for a card without one).
+UNCLEAR = "unclear"
+DEFAULT_MIN_PROBABILITY = 0.7
 #: File stem of the reason model in a model directory, and its entry in the card's ``extra``.
 NAME = "reasons"
 CARD_KEY = "reasons"
@@ -81,6 +86,8 @@ class ReasonModel:
     #: ``(views (n, S, S), features (n, F))`` -> ``(n, len(REASONS))`` probabilities.
     forward: Callable[[np.ndarray, np.ndarray], np.ndarray]
     runtime: str
+    #: A kind is named only at this probability or above (:data:`UNCLEAR` below it).
+    min_probability: float = DEFAULT_MIN_PROBABILITY
 
     @classmethod
     def load(cls, directory: str | Path, card: ModelCard, runtime: str = "onnxruntime",
@@ -89,6 +96,7 @@ class ReasonModel:
         directory = Path(directory)
         if reasons_unavailable(card, directory, runtime) is not None:
             return None
+        confident = float(card.extra[CARD_KEY].get("min_probability", DEFAULT_MIN_PROBABILITY))
         if runtime == "onnxruntime":
             from .onnx_members import _session
 
@@ -99,7 +107,7 @@ class ReasonModel:
                          "features": np.ascontiguousarray(features, dtype=np.float32)}
                 return np.asarray(session.run(None, feeds)[0], dtype=np.float32)
 
-            return cls(forward, runtime)
+            return cls(forward, runtime, confident)
         if runtime == "tensorflow":
             import keras
 
@@ -108,7 +116,7 @@ class ReasonModel:
             def forward(views: np.ndarray, features: np.ndarray) -> np.ndarray:
                 return np.asarray(model({"image": views[..., None], "features": features}, training=False))
 
-            return cls(forward, runtime)
+            return cls(forward, runtime, confident)
         raise CryoDiscoveryError(directory, f"unknown runtime {runtime!r} for the reason model")
 
     def predict(self, images: np.ndarray, features: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -117,11 +125,13 @@ class ReasonModel:
         return class_means(self.forward, len(REASONS), images, features, batch_size)
 
 
-def most_likely(probabilities: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """Each class's most likely reason and its probability."""
+def most_likely(probabilities: np.ndarray, min_probability: float = 0.0) -> tuple[list[str], np.ndarray]:
+    """Each class's most likely reason and its probability; :data:`UNCLEAR` where that probability is
+    below ``min_probability``."""
     probabilities = np.asarray(probabilities, dtype=np.float32)
     best = probabilities.argmax(axis=1)
-    return [REASONS[i] for i in best], probabilities[np.arange(len(best)), best]
+    p = probabilities[np.arange(len(best)), best]
+    return [REASONS[i] if q >= min_probability else UNCLEAR for i, q in zip(best, p)], p
 
 
 #: Grades, best first: A-C kept, D-F rejected (as the expert-graded Magellon set and CryoSift grade classes).
@@ -140,7 +150,7 @@ def grade(selected: bool, score: float, junk_kind: str = "", eligible: bool = Tr
 
     Kept: A (score >= :data:`GRADE_A`), B (>= :data:`GRADE_B`), C. Rejected: F when the class cannot be
     used at all (an unusable image or no particles: ``eligible`` False) or its kind has no particle in it
-    (:data:`NO_PARTICLE_REASONS`); D otherwise, including when the kind is unknown.
+    (:data:`NO_PARTICLE_REASONS`); D otherwise, including when the kind is unknown or :data:`UNCLEAR`.
     """
     if selected:
         return "A" if score >= GRADE_A else "B" if score >= GRADE_B else "C"

@@ -267,16 +267,17 @@ def name_junk_kinds(scores: ClassScores, inputs: "ModelInputs", card: ModelCard,
     """The reason model's junk kind of each class ``rows`` (:mod:`relion_cryodiscovery.model.reasons`), on
     ONNX Runtime in this process whatever runs the ensemble (a few milliseconds); says in ``run.out``
     whether the model has one."""
-    from ..model.reasons import NAME, ReasonModel, most_likely, reasons_unavailable
+    from ..model.reasons import NAME, UNCLEAR, ReasonModel, most_likely, reasons_unavailable
 
     why_not = reasons_unavailable(card, card.directory, "onnxruntime") if card.directory else "no model directory"
     if why_not is not None:
         print(f"junk kinds: none ({why_not})", flush=True)
         return
     model = ReasonModel.load(card.directory, card, "onnxruntime", threads=1)
-    kinds, probabilities = most_likely(model.predict(inputs.images[rows], inputs.features[rows]))
+    kinds, probabilities = most_likely(model.predict(inputs.images[rows], inputs.features[rows]), model.min_probability)
     scores.set_junk_kinds(rows, kinds, probabilities)
-    print(f"junk kinds: learned ({NAME}.onnx, ONNX Runtime)", flush=True)
+    print(f"junk kinds: learned ({NAME}.onnx, ONNX Runtime; '{UNCLEAR}' below probability {model.min_probability:g})",
+          flush=True)
 
 
 def domain_check(scores: ClassScores, inputs: "ModelInputs", card: ModelCard) -> DomainCheck | None:

@@ -153,7 +153,7 @@ def write_scores_csv(path: Path, scores: ClassScores) -> None:
                     row.particles,
                     row.reason,
                     row.junk_kind,
-                    "" if np.isnan(row.junk_kind_probability) else f"{row.junk_kind_probability:.4f}",
+                    "" if np.isnan(row.junk_kind_probability) else f"{row.junk_kind_probability:.6f}",
                     row.grade,
                 ]
                 + ([row.group] if grouped else [])

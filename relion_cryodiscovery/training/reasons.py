@@ -39,6 +39,18 @@ def junk_only(arrays: TrainingArrays, reasons: np.ndarray, power: float = 0.5) -
                           arrays.groups[rows], weight[labels].astype(np.float32), n_labels=len(REASONS))
 
 
+def confidence_threshold(probabilities: np.ndarray, truth: np.ndarray, precision: float = 0.95) -> float:
+    """The smallest probability (0.30, 0.35, ... 0.95) at which the reason model's calls on validation
+    classes are at least ``precision`` correct: below it the outputs say ``unclear``."""
+    probabilities, truth = np.asarray(probabilities), np.asarray(truth, dtype=int)
+    best, p = probabilities.argmax(axis=1), probabilities.max(axis=1)
+    for threshold in np.arange(0.30, 0.951, 0.05):
+        called = p >= threshold
+        if called.any() and (best[called] == truth[called]).mean() >= precision:
+            return float(round(threshold, 2))
+    return 0.95
+
+
 def train_reasons(train: TrainingArrays, val: TrainingArrays, network: NetworkConfig, config: TrainConfig,
                   checkpoint_dir: str | Path, strategy: Any = None, log=print, init_from: str | Path | None = None):
     """Fit the reason model on junk-only ``train``/``val`` (:func:`junk_only`); return the Keras model.
