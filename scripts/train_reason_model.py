@@ -38,6 +38,30 @@ def corpus_reasons(lab: Path, held_out: int) -> np.ndarray:
     return reason_labels(table.kind.values, table.good.values), table.job.values
 
 
+def stripe_jobs(n_jobs: int, seed: int):
+    """Junk-only simulated jobs of parallel stripes (``lab_classes`` kind ``stripes``, as real streaked classes
+    look; the corpus's ``streaky`` speckle does not), from the training structures: extra ``noise`` examples."""
+    from relion_cryodiscovery.data.inputs import model_inputs
+    from relion_cryodiscovery.model.reasons import REASONS
+    from relion_cryodiscovery.simulate import lab_classes
+    from relion_cryodiscovery.training.trainer import TrainingArrays
+    from cryodiscovery_dev.lab_corpus import model_split
+
+    train_models, _ = model_split()
+    images, features, groups = [], [], []
+    for j in range(n_jobs):
+        rng = np.random.default_rng([seed, j])
+        spec = replace(lab_classes.random_job_spec(rng, 96000 + j, train_models), junk_fraction=1.0)
+        classes, _ = lab_classes.simulate_job(spec, {"stripes": 1.0})
+        inputs = model_inputs(classes)
+        images.append(inputs.images.astype(np.float16).astype(np.float32))
+        features.append(inputs.features)
+        groups += [f"stripes{j}"] * len(inputs.images)
+    n = len(groups)
+    return TrainingArrays(np.concatenate(images), np.concatenate(features), np.full(n, REASONS.index("noise")),
+                          np.array(groups), np.ones(n, np.float32), n_labels=len(REASONS))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
@@ -51,6 +75,8 @@ def main() -> int:
     parser.add_argument("--init_from", default="d1", help="member whose weights start the network ('' for none)")
     parser.add_argument("--weight_power", type=float, default=0.5, help="inverse-frequency weighting power")
     parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--stripe_jobs", type=int, default=40,
+                        help="extra junk-only jobs of parallel stripes added to the training set (0: none)")
     parser.add_argument("--evaluate_only", type=Path, default=None, metavar="KERAS",
                         help="measure this trained reasons.keras (and add it) instead of training one")
     args = parser.parse_args()
@@ -74,6 +100,12 @@ def main() -> int:
     is_val = np.isin(arrays.groups, card.training_data["val_jobs"])
     train = junk_only(arrays.subset(np.flatnonzero(~is_val)), reasons[~is_val], args.weight_power)
     val = junk_only(arrays.subset(np.flatnonzero(is_val)), reasons[is_val], args.weight_power)
+    if args.stripe_jobs and not args.evaluate_only:
+        extra = stripe_jobs(args.stripe_jobs, args.seed)
+        weight = train.weights[train.labels == REASONS.index("noise")][0]  # the noise kind's weight
+        train = TrainingArrays(np.concatenate([train.images, extra.images]), np.concatenate([train.features, extra.features]),
+                               np.concatenate([train.labels, extra.labels]), np.concatenate([train.groups, extra.groups]),
+                               np.concatenate([train.weights, extra.weights * weight]), n_labels=len(REASONS))
     print(f"reason model: {len(train)} training and {len(val)} validation junk classes; per reason (train):",
           dict(zip(REASONS, np.bincount(train.labels.astype(int), minlength=len(REASONS)).tolist())), flush=True)
 
@@ -117,7 +149,7 @@ def main() -> int:
         "min_probability": model.min_probability,
         "real_by_eye": real, "simulated_holdout": simulated, "training_seconds": seconds,
         "train": config.to_dict(), "network": card.network, "init_from": args.init_from or None,
-        "weight_power": args.weight_power,
+        "weight_power": args.weight_power, "stripe_jobs": 0 if args.evaluate_only else args.stripe_jobs,
         "command": " ".join(["python scripts/train_reason_model.py", *sys.argv[1:]])})
     card.save(args.model)
     shutil.rmtree(staging, ignore_errors=True)

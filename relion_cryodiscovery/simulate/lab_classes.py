@@ -46,7 +46,7 @@ from .ctf import CtfParams, ctf_values, frequency_grid
 
 #: Version of the simulator (written into corpus summaries). 2: solvent at zero, deeper and wider halos set
 #: against the real sets, mostly masked hand-over, lumpy blobs, speckled over-fitted classes, mixtures of
-#: similar size (``scripts/realism_stats.py``; docs/corpus.md). 3 (low-pass at resolution, soft mask edges) was
+#: similar size (``scripts/research/realism_stats.py``; docs/corpus.md). 3 (low-pass at resolution, soft mask edges) was
 #: tried and not kept. 4: simulator 2 plus moderate-resolution particle views (``MODERATE_VIEW_FRACTION``).
 SIMULATOR_VERSION = 4
 #: Kinds of classes and how often a job's non-particle classes are of each kind.
@@ -67,7 +67,7 @@ GOOD_RESOLUTION_DIAMETER_FRACTION = 1.0 / 9.0
 #: RELION's tau2_fudge for 2D classification.
 TAU_FUDGE = 2.0
 #: Depth (fraction of low-frequency amplitude removed at k = 0) and width (in k D) of the dark halo.
-#: Set against the real sets' displayed classes (``scripts/realism_stats.py``): corner grey level and dark fraction.
+#: Set against the real sets' displayed classes (``scripts/research/realism_stats.py``): corner grey level and dark fraction.
 HALO_DEPTH = (0.4, 1.0)
 HALO_WIDTH_KD = (0.8, 2.0)
 #: Share of particle views resolved only to 3-8% of the particle's diameter (flexible complexes, sparse or
@@ -455,6 +455,18 @@ class _JobSimulator:
             lump = np.exp(-0.5 * (self.radius_px / (r_p * rng.uniform(0.3, 0.7))) ** 2) * rng.uniform(0, 1.5)
             img = (noise / max(noise.std(), 1e-12) * envelope + lump) * scale * rng.uniform(0.5, 2)
             return self._spectrum(img), 0.0, 0.0
+        if kind == "stripes":  # parallel stripes over all or part of the disc, as in real streaked classes
+            angle, phase = rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
+            y, x = np.indices((box, box)) - box // 2
+            u, v = x * np.cos(angle) + y * np.sin(angle), -x * np.sin(angle) + y * np.cos(angle)
+            img = np.sin(2 * np.pi * u / (box * rng.uniform(0.06, 0.2)) + phase)
+            if rng.random() < 0.6:  # a band or a side of the disc only
+                img = img * special.expit((v - rng.uniform(-0.4, 0.3) * box) / rng.uniform(1, 4))
+            patchy = self._smooth_noise(box * rng.uniform(0.05, 0.15))
+            img = img * (1 + rng.uniform(0.3, 1.0) * patchy / max(patchy.std(), 1e-12)) * scale * rng.uniform(0.4, 2)
+            if rng.random() < 0.3:  # a faint particle under the stripes
+                img = img + self._real(self.particle_signal(model, self._random_rotation(), 10, 4)) * rng.uniform(0.2, 0.5)
+            return self._spectrum(img), 0.0, float(rng.uniform(0, 200))
         if kind == "misaligned":  # many particles that do not average: heterogeneous, damaged or poorly aligned
             spec = self.particle_signal(model, self._random_rotation(model), rng.uniform(6, 25), rng.uniform(2, 6) * s.pixel_size)
             return self.recentre(spec), 1.0, float(rng.uniform(0, 600))
@@ -605,13 +617,17 @@ def _metadata(rng: np.random.Generator, truth: list[LabClass], counts: np.ndarra
     }
 
 
-def simulate_job(spec: LabJobSpec) -> tuple[ClassSet, list[LabClass]]:
-    """All classes of one job as a :class:`ClassSet` (images, metadata, counts) and their truth."""
+def simulate_job(spec: LabJobSpec, junk_kinds: dict[str, float] | None = None) -> tuple[ClassSet, list[LabClass]]:
+    """All classes of one job as a :class:`ClassSet` (images, metadata, counts) and their truth.
+
+    ``junk_kinds``: the junk mix {kind: weight} (default :data:`JUNK_KINDS`; ``stripes``, parallel
+    stripes as in real streaked classes, is only drawn when asked for, so the default corpus is unchanged)."""
     rng = np.random.default_rng([spec.seed, 11])
     sim = _JobSimulator(spec, rng)
     k = spec.n_classes
     n_junk = int(round(k * spec.junk_fraction))
-    junk_names, junk_p = list(JUNK_KINDS), np.array(list(JUNK_KINDS.values()))
+    mix = JUNK_KINDS if junk_kinds is None else junk_kinds
+    junk_names, junk_p = list(mix), np.array(list(mix.values()))
     kinds = [PARTICLE] * (k - n_junk) + [str(j) for j in rng.choice(junk_names, size=n_junk, p=junk_p / junk_p.sum())]
     kinds = [kinds[i] for i in rng.permutation(k)]
     counts = _class_counts(rng, spec, kinds)
