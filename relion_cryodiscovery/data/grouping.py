@@ -29,8 +29,8 @@ import numpy as np
 AUTO = "auto"
 #: Central-line directions sampled over 180 degrees (the other half are the same lines reversed).
 LINE_ANGLES = 36
-#: Highest spatial frequency compared, in cycles per pixel of the 64-pixel view (the particle's shape and
-#: domains: ~1/8 of the view's width).
+#: Highest spatial frequency compared, in cycles per pixel of the 64-pixel view: a period of 5 pixels, a
+#: tenth of the particle's width (its shape and domains).
 MAX_FREQUENCY = 0.2
 #: Each line is compared shifted along itself by -MAX_SHIFT..MAX_SHIFT pixels of the view, in steps of one.
 MAX_SHIFT = 3
