@@ -15,20 +15,14 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
-
 
 def averages_only(seed: int) -> int:
-    from make_lab_corpus import model_split
+    from cryodiscovery_dev.lab_corpus import model_split
     from relion_cryodiscovery.simulate import lab_classes
 
     train_models, _ = model_split()
@@ -38,7 +32,7 @@ def averages_only(seed: int) -> int:
 
 
 def with_inputs(seed: int) -> int:
-    from make_lab_corpus import one_job
+    from cryodiscovery_dev.lab_corpus import one_job
 
     return len(one_job((seed, False, False))["labels"])
 

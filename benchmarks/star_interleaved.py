@@ -13,6 +13,8 @@ and CPU seconds of each, and the after/before ratios.
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import shutil
 import statistics
@@ -20,6 +22,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+def import_copy(package: Path):
+    """Import the package directory ``package`` under its directory's name (its relion.star loaded)."""
+    spec = importlib.util.spec_from_file_location(package.name, package / "__init__.py",
+                                                  submodule_search_locations=[str(package)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package.name] = module
+    spec.loader.exec_module(module)
+    importlib.import_module(f"{package.name}.relion.star")
+    return module
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,8 +45,7 @@ def main(argv: list[str] | None = None) -> None:
 
     work = Path(tempfile.mkdtemp())
     shutil.copytree(args.before / "relion_cryodiscovery", work / "rcd_before")
-    sys.path.insert(0, str(work))
-    from rcd_before.relion import star as before  # noqa: E402  (the copy, imported under its own name)
+    before = import_copy(work / "rcd_before").relion.star  # the copy, imported under its own name
 
     from relion_cryodiscovery.relion import star as after
 

@@ -16,14 +16,12 @@ for ``docs/model_card_notes.md``. ``--networks`` adds the d1/d2 disagreement (re
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 SIGNALS = ("reconstruction", "solvent", "features")
 #: Table columns: each signal, the two view signals together, no usable class, the check's verdict.

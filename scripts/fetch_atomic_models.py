@@ -36,11 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from relion_cryodiscovery.simulate.atomic import (  # noqa: E402
+from relion_cryodiscovery.simulate.atomic import (
     ATOMIC_MASS, ELEMENTS, NUCLEOTIDES, SHAPES, hydrogen_count, nucleotide_atom_name,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 OUT = ROOT / "relion_cryodiscovery" / "simulate" / "atomic_models"
 CC0 = "coordinates: PDB entries, CC0"

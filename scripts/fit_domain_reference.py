@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
 
 
 def training_jobs(lab: Path, seed: int, real_corpus: bool):
     """(train, val) ``TrainingArrays`` as ``train_lab_model.py`` builds them."""
-    from train_lab_model import concat, lab_arrays, split_val
+    from cryodiscovery_dev.lab_corpus import concat, lab_arrays, split_val
 
     lab_train, lab_val = split_val(lab_arrays(lab / "train.npz"), 0.15, seed)
     parts_train, parts_val = [lab_train], [lab_val]

@@ -24,10 +24,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from cryodiscovery_dev import corpus_paths
 
-from cryodiscovery_dev import corpus_paths  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 #: The committed real projects, as (first seed, count). 2D seeds 1000-1039 are the first recipe,
 #: 1040 on the cheaper lab-like one (make_relion_corpus.CHEAP_FROM_SEED), 1100 on add atomic

@@ -6,9 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from cryodiscovery_dev.relion_class2d import ExampleConfig, build_example, write_readme
 

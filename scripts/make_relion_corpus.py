@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from relion_cryodiscovery.simulate.atomic import LEGACY_MODEL_NAMES, catalog  # noqa: E402
-from relion_cryodiscovery.simulate.particles import ParticleConfig  # noqa: E402
-from cryodiscovery_dev.relion_class2d import ExampleConfig, build_example  # noqa: E402
-from relion_cryodiscovery.simulate.structures import STRUCTURE_KINDS, SYMMETRIES, make_structure  # noqa: E402
+from relion_cryodiscovery.simulate.atomic import LEGACY_MODEL_NAMES, catalog
+from relion_cryodiscovery.simulate.particles import ParticleConfig
+from cryodiscovery_dev.relion_class2d import ExampleConfig, build_example
+from relion_cryodiscovery.simulate.structures import STRUCTURE_KINDS, SYMMETRIES, make_structure
 
 
 #: Seeds from here on draw the cheaper sampling below and are compacted harder (see ``compact``).

@@ -13,7 +13,8 @@
 3. The job-level out-of-distribution reference (:mod:`relion_cryodiscovery.model.domain`).
 4. Scored: real class averages (``../shared/real`` and ``--extra``), the lab hold-out (structures never
    trained on) and the real relion_refine hold-out, each beside the trivial baselines; written into
-   ``model_card.json`` (``extra``) for ``scripts/write_model_card.py``.
+   ``model_card.json`` (``extra``). ``scripts/evaluate_model.py --write_card`` then adds the evaluation
+   and renders ``docs/model_card.md`` with ``scripts/render_model_card.py``.
 """
 
 from __future__ import annotations
@@ -28,34 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cryodiscovery_dev.lab_corpus import concat, lab_arrays, split_val
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-
-def lab_arrays(path: Path):
-    from relion_cryodiscovery.training.trainer import TrainingArrays
-
-    z = np.load(path)
-    return TrainingArrays(z["images"].astype(np.float32), z["features"], z["labels"], z["groups"])
-
-
-def split_val(arrays, fraction: float, seed: int):
-    groups = np.array(sorted(set(arrays.groups.tolist())))
-    rng = np.random.default_rng(seed)
-    val_groups = set(rng.choice(groups, size=max(1, int(round(fraction * len(groups)))), replace=False).tolist())
-    is_val = np.array([g in val_groups for g in arrays.groups])
-    return arrays.subset(np.flatnonzero(~is_val)), arrays.subset(np.flatnonzero(is_val))
-
-
-def concat(parts):
-    from relion_cryodiscovery.training.trainer import TrainingArrays
-
-    weights = None
-    if any(p.weights is not None for p in parts):
-        weights = np.concatenate([p.sample_weights() for p in parts])
-    return TrainingArrays(np.concatenate([p.images for p in parts]), np.concatenate([p.features for p in parts]),
-                          np.concatenate([p.labels for p in parts]), np.concatenate([p.groups for p in parts]),
-                          weights)
 
 
 def weighted(arrays, weight: float):

@@ -1,13 +1,11 @@
-"""scripts/compare_outputs.py, the reviewer's check that outputs are byte-identical apart from comments."""
+"""scripts/compare_outputs.py (:mod:`cryodiscovery_dev.compare_outputs`), the reviewer's check that outputs are byte-identical apart from comments."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from compare_outputs import compare  # noqa: E402
+from cryodiscovery_dev.compare_outputs import compare
 
 STAR = "# {comment}\n\ndata_cryodiscovery_general\n\n_cdiModelVersion 0.4.0\n_cdiDate {date}\n\n" \
        "data_x\n\nloop_\n_rlnSelected #1\n{value}\n"

@@ -39,9 +39,8 @@ TWO_REPLICAS = textwrap.dedent(
     import numpy as np
     from relion_cryodiscovery.model.distribute import make_strategy
     strategy = make_strategy("cpu:2")  # before anything initialises TensorFlow
-    sys.path.insert(0, sys.argv[2])
+    from cryodiscovery_dev.synthetic import synthetic_arrays, tiny_config
     from relion_cryodiscovery.training.boosting import train_boosted_ensemble
-    from test_model_synthetic import synthetic_arrays, tiny_config
     train, val = synthetic_arrays(40, views=2, seed=1), synthetic_arrays(16, views=2, seed=2)
     ensemble = train_boosted_ensemble(train, val, tiny_config(epochs=1), strategy, sys.argv[1],
                                       log=lambda m: None)
@@ -61,7 +60,7 @@ def test_two_replica_mirrored_strategy_on_logical_cpus(tmp_path) -> None:
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     env.pop("TF_CONFIG", None)
-    done = subprocess.run([sys.executable, "-c", TWO_REPLICAS, str(tmp_path / "out"), str(root / "tests")],
+    done = subprocess.run([sys.executable, "-c", TWO_REPLICAS, str(tmp_path / "out")],
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])

@@ -14,7 +14,7 @@ from relion_cryodiscovery.model.ensemble import BoostedEnsemble, check_keras_arc
 from relion_cryodiscovery.model.network import build_network
 
 from test_model_card import make_card
-from test_model_synthetic import TINY_NETWORK
+from cryodiscovery_dev.synthetic import TINY_NETWORK
 
 
 def feature_voter(column: int) -> keras.Model:

@@ -10,7 +10,7 @@ import numpy as np
 
 from relion_cryodiscovery.model.network import NetworkConfig, build_network, feature_statistics
 
-from test_model_synthetic import TINY_NETWORK
+from cryodiscovery_dev.synthetic import TINY_NETWORK
 
 
 def test_inputs_output_and_safe_round_trip(tmp_path) -> None:

@@ -28,7 +28,6 @@ import tensorflow as tf
 from relion_cryodiscovery.model.distribute import is_chief, worker_output_dir
 
 REPO = Path(__file__).resolve().parents[1]
-TESTS = REPO / "tests"
 #: Seconds a worker may take: generous (the CPU may be shared); a hang ends the test, not CI.
 WORKER_TIMEOUT = 480
 
@@ -96,18 +95,17 @@ WORKER = textwrap.dedent(
     import hashlib, json, sys
     import numpy as np
     from relion_cryodiscovery.model.distribute import is_chief, make_strategy, set_cpu_threads
-    mode, out, tests = sys.argv[1], sys.argv[2], sys.argv[3]
+    mode, out = sys.argv[1], sys.argv[2]
     set_cpu_threads(1)
     messages = []
     if mode == "cli":  # the train command itself; it makes its strategy first
         from relion_cryodiscovery.cli.main import main
-        code = main(["train", *sys.argv[4:], "--o", out])
+        code = main(["train", *sys.argv[3:], "--o", out])
         print(json.dumps({"code": code, "chief": is_chief()}))
         sys.exit(0)
     strategy = make_strategy(None if mode == "multiworker" else mode)  # "cpu:2": one-process reference
-    sys.path.insert(0, tests)
+    from cryodiscovery_dev.synthetic import synthetic_arrays, tiny_config
     from relion_cryodiscovery.training.boosting import train_boosted_ensemble
-    from test_model_synthetic import synthetic_arrays, tiny_config
     train, val = synthetic_arrays(41, seed=1), synthetic_arrays(15, seed=2)
     ensemble = train_boosted_ensemble(train, val, tiny_config(epochs=1), strategy, out, log=messages.append)
     scores = ensemble.predict(val.images, val.features, batch_size=10, strategy=strategy)
@@ -213,8 +211,7 @@ def _run_cluster(args: list[list[str]], tmp_path: Path) -> tuple[list[dict], lis
 
 def test_two_workers_train_one_ensemble_and_only_the_chief_writes_it(tmp_path) -> None:
     chief_out, other_out = tmp_path / "model", tmp_path / "model_given_to_worker1"
-    (w0, w1), temps = _run_cluster([["multiworker", str(chief_out), str(TESTS)],
-                                    ["multiworker", str(other_out), str(TESTS)]], tmp_path)
+    (w0, w1), temps = _run_cluster([["multiworker", str(chief_out)], ["multiworker", str(other_out)]], tmp_path)
 
     # Both workers took part: one cluster of 2 replicas, each its own task, the same steps.
     assert w0["strategy"] == w1["strategy"] == "KerasMultiWorkerStrategy"
@@ -244,10 +241,8 @@ def test_two_workers_train_one_ensemble_and_only_the_chief_writes_it(tmp_path) -
 
     # The chief's model is an ordinary model directory: our loader reads it and it predicts
     # what the chief predicted.
+    from cryodiscovery_dev.synthetic import synthetic_arrays
     from relion_cryodiscovery.model.ensemble import BoostedEnsemble
-
-    sys.path.insert(0, str(TESTS))
-    from test_model_synthetic import synthetic_arrays
 
     val = synthetic_arrays(15, seed=2)
     loaded = BoostedEnsemble.load(chief_out)
@@ -260,7 +255,7 @@ def test_two_workers_train_one_ensemble_and_only_the_chief_writes_it(tmp_path) -
     # global batch, same split of each batch, replica 0's BatchNorm statistics): measured
     # identical here (TF 2.21, Keras 3.15); workers whose BatchNorm statistics were not shared
     # differed by 2e-4, so 1e-5 leaves room only for another summation order.
-    reference = subprocess.run([sys.executable, "-c", WORKER, "cpu:2", str(tmp_path / "reference"), str(TESTS)],
+    reference = subprocess.run([sys.executable, "-c", WORKER, "cpu:2", str(tmp_path / "reference")],
                                capture_output=True, text=True, env=_env(tmp_path, None), timeout=WORKER_TIMEOUT)
     assert reference.returncode == 0, reference.stderr[-3000:]
     mirrored = _last_json(reference.stdout)
@@ -278,8 +273,7 @@ def test_train_command_on_two_workers(session_corpus: Path, tmp_path) -> None:
     # inference, then the card rewritten by the chief) runs too. Global batch 64 > 41 validation
     # classes: the evaluation batch splits unevenly over the workers.
     data += ["--epochs", "1", "--val-fraction", "0.33", "--test-fraction", "0.33", "--quiet", "--batch-size", "32"]
-    (w0, w1), temps = _run_cluster([["cli", str(chief_out), str(TESTS), *data],
-                                    ["cli", str(other_out), str(TESTS), *data]], tmp_path)
+    (w0, w1), temps = _run_cluster([["cli", str(chief_out), *data], ["cli", str(other_out), *data]], tmp_path)
     assert (w0, w1) == ({"code": 0, "chief": True}, {"code": 0, "chief": False})
     assert not other_out.exists(), sorted(other_out.rglob("*"))
     assert list(temps[1].iterdir()) == []

@@ -13,7 +13,7 @@ from relion_cryodiscovery.training.boosting import (
     StageSets, select_d2_set, select_d3_set, sweep, train_boosted_ensemble,
 )
 
-from test_model_synthetic import synthetic_arrays, tiny_config
+from cryodiscovery_dev.synthetic import synthetic_arrays, tiny_config
 
 MEMBERS = ("d1", "d2", "d3")
 

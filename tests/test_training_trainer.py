@@ -11,7 +11,7 @@ from relion_cryodiscovery.training.trainer import (
     FitState, TrainConfig, TrainingArrays, fit_model, training_batches, withhold,
 )
 
-from test_model_synthetic import synthetic_arrays
+from cryodiscovery_dev.synthetic import synthetic_arrays
 
 
 def test_augmentation_is_seeded_and_changes_images() -> None:

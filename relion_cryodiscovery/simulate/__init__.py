@@ -12,5 +12,6 @@
 * :mod:`.atomic`, :mod:`.lab_classes` - real atomic models; lab-like class averages formed analytically.
 
 The projects run through Debian's ``relion_refine`` (the bundled example, the real Class2D/Class3D
-corpus) are built by the developer package ``cryodiscovery_dev``, which is not installed.
+corpus) are built by the developer package ``cryodiscovery_dev`` (``dev/``), installed for development only
+(``scripts/setup.sh``), never in the wheel.
 """

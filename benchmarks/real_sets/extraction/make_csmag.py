@@ -1,5 +1,5 @@
 import sys, os, csv, json, base64, subprocess, numpy as np, mrcfile
-sys.path.insert(0, '/work/real_extra/_scripts'); from cut_panels import cut
+from cut_panels import cut  # beside this script
 REPO = '/work/.mirror/cryoem-uoft+cryosparc-tools/repo'; C = '950df340237951f9ddf105cb4b1220668b0addb6'
 DST = '/work/real_extra/cryosparc_tools_magnification_select2d'; O = DST + '/original'; os.makedirs(O, exist_ok=True)
 nbb = subprocess.run(['git', '-C', REPO, 'show', f'{C}:docs/examples/magnification.ipynb'], check=True, capture_output=True).stdout

@@ -5,7 +5,7 @@
 # Each figure is one row of the job's templates_selected (classes kept by Select 2D): positives only.
 import csv, json, base64, os, subprocess, sys
 import numpy as np, mrcfile
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from cut_panels import cut
+from cut_panels import cut  # beside this script
 REPO = '/work/.mirror/cryoem-uoft+cryosparc-tools/repo'; C = '756a736c48195fe0b164b18ccb41a60350c59d17'
 DST = '/work/real_extra/cryosparc_tools_magnification_p70_select2d'; O = DST + '/original'; os.makedirs(O, exist_ok=True)
 git = lambda spec: subprocess.run(['git', '-C', REPO, 'show', spec], check=True, capture_output=True).stdout

@@ -1,4 +1,3 @@
-import sys; sys.path.insert(0, '/work/real_extra/_scripts')
 from frg_extract import *
 DST = '/work/real_extra/relion4tut_betagal_job013_classranker'
 O = os.path.join(DST, 'original'); os.makedirs(O, exist_ok=True)

@@ -1,7 +1,8 @@
 """Tiny synthetic classes shared by the model and training tests: a bright disc is good, noise is bad.
 
 Helpers only, no tests of their own: the arrays' shapes and balance hold by construction, so a test of them
-could not fail. The training, boosting and distribution tests that import them are where they are exercised.
+could not fail. The training, boosting and distribution tests that import them (``tests/``, and the
+processes those tests start) are where they are exercised.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check the lab-like fast path against real relion_refine classes of thousands of particles each.
 
-    python scripts/compare_lab_producer.py --out /tmp/labcheck --particles 20000 --classes 6 --box 96
+    python scripts/research/compare_lab_producer.py --out /tmp/labcheck --particles 20000 --classes 6 --box 96
 
 1. A real project: particles simulated one by one from an atomic model (``simulate.particles``),
    classified by Debian's ``relion_refine`` 3.1.3 Class2D (``cryodiscovery_dev.relion_class2d.build_example``),
@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 MEASURES = ("hf_power_fraction", "spectral_resolution_kd", "spectral_slope", "ring_1", "ring_2", "edge_anisotropy")
 KD_POINTS = (1, 2, 4, 8, 12, 16, 20)

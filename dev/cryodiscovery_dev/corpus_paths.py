@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+#: The checkout this package is installed from (editable: ``pip install -e ./dev``).
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_PROJECT = REPO / "examples" / "class2d_small"
 RELION_CLASS2D = REPO / "corpus" / "relion"
 RELION_CLASS3D = REPO / "corpus" / "relion3d"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A blinded by-eye test: can a person tell corpus classes from real ones?
 
-    python scripts/blind_montage_quiz.py --lab corpus_cache/lab --o /tmp/quiz --seed 3
-    python scripts/blind_montage_quiz.py --lab corpus_cache/lab --o /tmp/quiz --seed 3 --reveal ANSWERS
+    python scripts/research/blind_montage_quiz.py --lab corpus_cache/lab --o /tmp/quiz --seed 3
+    python scripts/research/blind_montage_quiz.py --lab corpus_cache/lab --o /tmp/quiz --seed 3 --reveal ANSWERS
 
 Writes three PNGs of 128 px tiles (each scaled min to max, as RELION displays classes):
 ``reference_real.png`` (real classes, marked real), ``reference_corpus.png`` (corpus classes, marked
@@ -15,17 +15,14 @@ tiles (comma separated) and prints the accuracy against the key.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
+from real_vs_corpus_montage import grid, labelled_grid, tile  # beside this script
 
-from real_vs_corpus_montage import grid, labelled_grid, tile  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def draw(lab: Path, shared: Path, extra: Path, seed: int, n_reference: int, n_quiz: int):

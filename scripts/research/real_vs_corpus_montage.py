@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Real class averages beside lab-like corpus classes, as PNG montages at the same tile size.
 
-    python scripts/real_vs_corpus_montage.py --lab corpus_cache/lab --o docs/images
+    python scripts/research/real_vs_corpus_montage.py --lab corpus_cache/lab --o docs/images
 
 Writes ``real_classes.png`` (classes from ``../shared/real`` and ``../real_extra``) and
 ``corpus_classes.png`` (classes of the lab-like jobs whose stacks ``make_lab_corpus.py --stacks``
@@ -13,15 +13,13 @@ from min to max like RELION's display, with no labels, so the two can be compare
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tile(image: np.ndarray, size: int) -> Image.Image:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Montages of real corpus projects' class averages with their ground-truth labels, to check labels by eye.
 
-    python scripts/label_montage.py corpus/relion/relion1000 corpus/relion/relion1041 --out docs/images
+    python scripts/research/label_montage.py corpus/relion/relion1000 corpus/relion/relion1041 --out docs/images
 
 Each tile shows the class number, its purity (fraction of true particles) as the score, KEEP for
 a class labelled good and REJECT for bad, and the particle counts behind the label.
@@ -10,16 +10,13 @@ a class labelled good and REJECT for bad, and the particle counts behind the lab
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from relion_cryodiscovery.pipeline.montage import class_montage  # noqa: E402
-from relion_cryodiscovery.relion.job import locate_job, read_job  # noqa: E402
-from relion_cryodiscovery.training.corpus import discover_project  # noqa: E402
+from relion_cryodiscovery.pipeline.montage import class_montage
+from relion_cryodiscovery.relion.job import locate_job, read_job
+from relion_cryodiscovery.training.corpus import discover_project
 
 
 def label_montage(project: Path, out_png: Path) -> Path:

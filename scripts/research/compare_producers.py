@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Does the fast producer's output look like RELION's? Statistics and cross-domain accuracy.
 
-    python scripts/compare_producers.py --sim corpus_cache/sim120 --sim-jobs 40 --epochs 12 \\
+    python scripts/research/compare_producers.py --sim corpus_cache/sim120 --sim-jobs 40 --epochs 12 \\
         --out docs/producers.md
 
 Two domains of labelled classes, read with the same code the model uses
@@ -23,21 +23,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from cryodiscovery_dev import corpus_paths  # noqa: E402
-from relion_cryodiscovery.data.features import FEATURE_NAMES, FEATURES  # noqa: E402
-from relion_cryodiscovery.data.preprocess import PreprocessConfig  # noqa: E402
-from relion_cryodiscovery.training.corpus import (  # noqa: E402
+from cryodiscovery_dev import corpus_paths
+from relion_cryodiscovery.data.features import FEATURE_NAMES, FEATURES
+from relion_cryodiscovery.data.preprocess import PreprocessConfig
+from relion_cryodiscovery.training.corpus import (
     LabelledJob, discover_project, read_labelled_job, read_manifest,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def read_domain(sources, config: PreprocessConfig) -> list[LabelledJob]:
@@ -128,7 +126,7 @@ def render(features: list[dict], cross: dict, real_n: tuple[int, int], fast_n: t
     lines = [
         "# The fast producer against real RELION classes",
         "",
-        f"Made with `{command}` (`scripts/compare_producers.py`; the method is in its docstring).",
+        f"Made with `{command}` (`scripts/research/compare_producers.py`; the method is in its docstring).",
         f"RELION domain: {real_n[0]} jobs, {real_n[1]} usable classes (real `relion_refine` 3.1.3 Class2D). "
         f"Fast domain: {fast_n[0]} jobs, {fast_n[1]} usable classes (`simulate.class_average_jobs`).",
         "",
@@ -167,9 +165,8 @@ def main() -> int:
     real = read_domain([s for p in projects for s in discover_project(p)], config)
     manifest = args.sim / "train_manifest.csv"
     if not manifest.is_file():
-        sys.path.insert(0, str(REPO / "scripts"))
         import pandas as pd
-        from train_default_model import write_manifest
+        from train_models_0_1_to_0_2 import write_manifest  # beside this script
 
         manifest = write_manifest(args.sim, pd.read_csv(args.sim / "manifest.csv"))
     fast = read_domain(read_manifest(manifest)[: args.sim_jobs], config)
@@ -185,7 +182,7 @@ def main() -> int:
         cross[name] = train_and_test(train, tests, args.epochs, args.seed, Path(f"/tmp/compare_producers_{name[:4]}"))
         print(name, json.dumps(cross[name]), flush=True)
     n_usable = lambda jobs: int(sum(j.inputs.usable.sum() for j in jobs))  # noqa: E731
-    command = (f"python scripts/compare_producers.py --sim {args.sim.relative_to(REPO) if args.sim.is_relative_to(REPO) else args.sim} "
+    command = (f"python scripts/research/compare_producers.py --sim {args.sim.relative_to(REPO) if args.sim.is_relative_to(REPO) else args.sim} "
                f"--sim-jobs {args.sim_jobs} --epochs {args.epochs} --seed {args.seed}")
     args.out.write_text(render(features, cross, (len(real), n_usable(real)), (len(fast), n_usable(fast)), command))
     if args.json:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How real class averages and lab-like simulated ones differ, as numbers measured on the tiles a person sees.
 
-    python scripts/realism_stats.py --jobs 40 --seed 7 [--montage /tmp/sim.png]
+    python scripts/research/realism_stats.py --jobs 40 --seed 7 [--montage /tmp/sim.png]
 
 Simulates ``--jobs`` lab-like jobs (``simulate.lab_classes``, training structures) and loads the real
 sets (``../shared/real``, ``../real_extra``; ``evaluation.real_sets``). Each class is scaled from min to
@@ -22,14 +22,12 @@ of the simulated classes for looking by eye.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
 MEASURES = ("background", "fill", "dark", "hf", "corner_noise")
 
@@ -71,10 +69,8 @@ def real_table(shared: Path, extra: Path) -> pd.DataFrame:
 
 
 def simulated_table(jobs: int, seed: int) -> tuple[pd.DataFrame, list[np.ndarray], list[str]]:
+    from cryodiscovery_dev.lab_corpus import model_split
     from relion_cryodiscovery.simulate import lab_classes
-
-    sys.path.insert(0, str(REPO / "scripts"))
-    from make_lab_corpus import model_split
 
     train_models, _ = model_split()
     rows, images, notes = [], [], []

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""The recipe of models 0.1.0-0.2.0 (the earlier corpus); models 0.3.0 and later are made by ``scripts/train_lab_model.py``.
+"""Research record: the recipe of models 0.1.0-0.2.0 (the earlier corpus). It does not make the shipped model:
+models 0.3.0 and later are made by ``scripts/train_lab_model.py``.
 
-    python scripts/train_default_model.py --jobs 120 --seed 20261122 --epochs 20 --recipe finetune
+    python scripts/research/train_models_0_1_to_0_2.py --jobs 120 --seed 20261122 --epochs 20 --recipe finetune \\
+        --o /tmp/recipes/finetune/default --card /tmp/recipes/finetune.md
 
 1. Simulated labelled Class2D jobs from the fast producer (``simulate.class_average_jobs``),
    written to ``corpus_cache/`` (not committed: regenerable from the seed).
@@ -13,7 +15,7 @@
    ``corpus_cache/pretrained_sim``), then fine-tuned on the real training structures;
    ``mixed``: one ensemble on simulated + real training jobs; ``real``: real training jobs only.
 4. The held-out real jobs are scored with the new model (metrics, ablations) and the model card
-   (``model_card.json`` and ``docs/model_card.md``) is written from the results.
+   (``model_card.json`` and the markdown at ``--card``) is written from the results.
 """
 
 from __future__ import annotations
@@ -21,16 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # the developer package cryodiscovery_dev
+from cryodiscovery_dev import corpus_paths
+from cryodiscovery_dev.example import example_montage
 
-from cryodiscovery_dev import corpus_paths  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write_manifest(corpus: Path, table: pd.DataFrame) -> Path:
@@ -54,24 +55,6 @@ def write_real_manifest(path: Path, projects: list[Path]) -> Path:
                   "selection": [str(s.selection.resolve()) for s in sources],
                   "group": [s.group for s in sources]}).to_csv(path, index=False)
     return path
-
-
-def example_montage(model: Path, out_png: Path) -> Path:
-    """Run the select command with ``model`` on a copy of the bundled example; keep its montage."""
-    import subprocess
-    import sys
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp) / "class2d_small"
-        shutil.copytree(REPO / "examples" / "class2d_small", project)
-        data = sorted(project.glob("Class2D/job001/run_it*_data.star"))[-1].relative_to(project)
-        subprocess.run([sys.executable, "-m", "relion_cryodiscovery.cli.main", "select", "--o", "External/job003/",
-                        "--in_parts", str(data), "--model", str(model.resolve()), "--min_particles", "10"],
-                       cwd=project, check=True, stdout=subprocess.DEVNULL)
-        out_png.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(project / "External" / "job003" / "cryodiscovery_montage.png", out_png)
-    return out_png
 
 
 def _rel(path: Path) -> str:
@@ -232,8 +215,9 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=None, help="default corpus_cache/sim<jobs>")
     parser.add_argument("--pretrained", type=Path, default=corpus_paths.PRETRAINED_SIM,
                         help="where the simulated-only ensemble of the finetune recipe is cached")
-    parser.add_argument("--o", type=Path, default=REPO / "models" / "default")
-    parser.add_argument("--card", type=Path, default=REPO / "docs" / "model_card.md")
+    parser.add_argument("--o", type=Path, required=True,
+                        help="model directory to write (models/default only to remake model 0.2.0 as it shipped)")
+    parser.add_argument("--card", type=Path, required=True, help="where to render the model card (markdown)")
     parser.add_argument("--model-version", default="0.2.0")
     parser.add_argument("--count-shift", type=float, default=0.0,
                         help="particle-count scale augmentation on the real stage, in decades (0 = off; "
@@ -303,7 +287,7 @@ def main() -> int:
         "real_projects": len(real_train) + len(real_test), "real_train_projects": len(real_train),
         "real_test_projects": len(real_test), "real_train_classes": n_real_train,
         "real_test_classes": count_classes(test_jobs), "real_classes": n_real_train + count_classes(test_jobs),
-        "command": "python scripts/train_default_model.py "
+        "command": "python scripts/research/train_models_0_1_to_0_2.py "
                    f"--jobs {args.jobs} --seed {args.seed} --epochs {args.epochs} --real-epochs {args.real_epochs} "
                    f"--recipe {args.recipe} --depth {args.depth} --width {args.width} --activation {args.activation} "
                    f"--count-shift {args.count_shift} --model-version {args.model_version}"}

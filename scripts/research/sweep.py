@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The recorded hyper-parameter sweep behind the shipped network's depth, width and activation.
 
-    python scripts/sweep.py --corpus corpus_cache/sim320 --jobs 80 --epochs 6
+    python scripts/research/sweep.py --corpus corpus_cache/sim320 --jobs 80 --epochs 6
 
 Trains one single model (a d1) per grid point on simulated jobs (split by structure, the same
 reader and split as ``train``) and writes the table to ``docs/sweep.md``.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GRID = {"depth": [3, 4], "width": [16, 32], "activation": ["relu", "elu"]}
 
 
@@ -46,7 +46,7 @@ def main() -> int:
     rows = sweep(train, val, GRID, base, out_dir=REPO / "corpus_cache" / "sweep", log=print)
     corpus = args.corpus.resolve()
     corpus = corpus.relative_to(REPO) if corpus.is_relative_to(REPO) else corpus
-    args.out.write_text(render(rows, f"`python scripts/sweep.py --corpus {corpus} --jobs {args.jobs} --epochs {args.epochs}`; "
+    args.out.write_text(render(rows, f"`python scripts/research/sweep.py --corpus {corpus} --jobs {args.jobs} --epochs {args.epochs}`; "
                                f"{len(train)} training / {len(val)} validation classes from {len(train_jobs)} / "
                                f"{len(val_jobs)} simulated jobs (split by structure); 2-core CPU; "
                                f"{time.perf_counter() - started:.0f} s in all."))

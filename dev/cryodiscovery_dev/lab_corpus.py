@@ -1,0 +1,102 @@
+"""The lab-like corpus (``scripts/make_lab_corpus.py``): its structure split, one simulated job, and its
+arrays as training reads them (``scripts/train_lab_model.py``, ``scripts/fit_domain_reference.py``).
+
+Each job draws its structures from the committed atomic models; structures are split into train and
+held-out sets by the same stable hash as the real RELION corpus (:func:`.holdout.is_held_out`), so
+held-out jobs only contain structures no training job has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from relion_cryodiscovery.data.inputs import model_inputs
+from relion_cryodiscovery.simulate import lab_classes
+from relion_cryodiscovery.simulate.atomic import LEGACY_MODEL_NAMES, catalog
+
+from .holdout import TEST_FRACTION, is_held_out
+
+
+def _hash_rank(name: str) -> float:
+    digest = hashlib.sha256(f"structure:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def model_split() -> tuple[list[str], list[str]]:
+    """(train, held-out) atomic model names.
+
+    The models the real relion_refine corpus also uses keep that corpus's assignment
+    (:func:`is_held_out`, a stable hash). The others are held out within each stratum of shape
+    (nucleic-acid complexes, membrane proteins, filaments, ...) and size (< 100, 100-500, >= 500 kDa)
+    by the same hash, about 30% of each, so each kind is both trained on and tested.
+    """
+    names = lab_classes.model_pool()
+    test = [n for n in names if n in LEGACY_MODEL_NAMES and is_held_out(f"structure:{n}")]
+    new = [n for n in names if n not in LEGACY_MODEL_NAMES]
+    def stratum(name: str) -> tuple[str, int]:
+        mass = catalog()[name]["mass_kda"]
+        return catalog()[name].get("shape", ""), int(mass >= 100) + int(mass >= 500)
+
+    for key in sorted({stratum(n) for n in new}):
+        members = sorted((n for n in new if stratum(n) == key), key=_hash_rank)
+        test += members[: int(round(TEST_FRACTION * len(members)))]
+    return [n for n in names if n not in test], [n for n in names if n in test]
+
+
+def one_job(args: tuple[int, bool, bool]) -> dict:
+    """Simulate job ``seed`` (of held-out structures if ``held_out``) as network inputs, with its truth rows;
+    ``keep_stack`` keeps the raw class stack."""
+    seed, held_out, keep_stack = args
+    train_models, test_models = model_split()
+    rng = np.random.default_rng([seed, 1])
+    spec = lab_classes.random_job_spec(rng, seed, test_models if held_out else train_models)
+    t0 = time.perf_counter()
+    classes, truth = lab_classes.simulate_job(spec)
+    t_sim = time.perf_counter() - t0
+    inputs = model_inputs(classes)
+    t_all = time.perf_counter() - t0
+    rows = [{"job": f"lab{seed}", "class_number": i + 1, "kind": c.kind, "n_particles": c.n_particles,
+             "purity": round(c.purity, 3), "resolution_a": round(c.resolution_a, 2), "good": int(c.good),
+             "structure": c.model, "box": spec.box, "pixel_size": spec.pixel_size, "n_classes": spec.n_classes,
+             "handover": spec.handover["style"], "mask": spec.handover["mask"],
+             "metadata": spec.handover["metadata"], "held_out": int(held_out)}
+            for i, c in enumerate(truth)]
+    out = {"seed": seed, "held_out": held_out, "images": inputs.images.astype(np.float16),
+           "features": inputs.features, "labels": np.array([c.good for c in truth], np.int8), "rows": rows,
+           "seconds_simulate": t_sim, "seconds_total": t_all, "spec": spec.to_dict()}
+    if keep_stack:
+        out["stack"] = classes.images
+    return out
+
+
+def lab_arrays(path: Path):
+    """A corpus file (``train.npz``/``test.npz``) as :class:`~relion_cryodiscovery.training.trainer.TrainingArrays`."""
+    from relion_cryodiscovery.training.trainer import TrainingArrays
+
+    z = np.load(path)
+    return TrainingArrays(z["images"].astype(np.float32), z["features"], z["labels"], z["groups"])
+
+
+def split_val(arrays, fraction: float, seed: int):
+    """(train, validation): about ``fraction`` of the jobs (groups) drawn with ``seed`` for validation."""
+    groups = np.array(sorted(set(arrays.groups.tolist())))
+    rng = np.random.default_rng(seed)
+    val_groups = set(rng.choice(groups, size=max(1, int(round(fraction * len(groups)))), replace=False).tolist())
+    is_val = np.array([g in val_groups for g in arrays.groups])
+    return arrays.subset(np.flatnonzero(~is_val)), arrays.subset(np.flatnonzero(is_val))
+
+
+def concat(parts):
+    """The classes of several ``TrainingArrays`` in one (sample weights kept when any part has them)."""
+    from relion_cryodiscovery.training.trainer import TrainingArrays
+
+    weights = None
+    if any(p.weights is not None for p in parts):
+        weights = np.concatenate([p.sample_weights() for p in parts])
+    return TrainingArrays(np.concatenate([p.images for p in parts]), np.concatenate([p.features for p in parts]),
+                          np.concatenate([p.labels for p in parts]), np.concatenate([p.groups for p in parts]),
+                          weights)
