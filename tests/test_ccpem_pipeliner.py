@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -54,15 +53,13 @@ def run_pipeliner(project: Path, *args: str, env: dict | None = None) -> str:
 
 
 def bring_in_relion31_project(source: Path, project: Path) -> Path:
-    """A copy of a RELION 3.1 project, its pipeline converted to the CCP-EM pipeliner's format."""
+    """A copy of a RELION 3.1 project, its pipeline converted to the CCP-EM pipeliner's format (as the docs'
+    "Use" steps do it: ``python -m relion_external.ccpem_project convert``)."""
     if source != project:
         shutil.copytree(source, project)
-    for job_star in project.glob("*/job*/job.star"):
-        # pipeliner 1.6.1's converter expects _rlnJobIsTomo, which RELION 3.1 job.star files lack
-        text = job_star.read_text()
-        if "_rlnJobIsTomo" not in text:
-            job_star.write_text(text.replace("_rlnJobIsContinue", "_rlnJobIsTomo 0\n_rlnJobIsContinue", 1))
-    run_pipeliner(project, "--convert_pipeline_file", "default_pipeline.star")
+    converted = subprocess.run([sys.executable, "-m", "relion_external.ccpem_project", "convert", str(project)],
+                               capture_output=True, text=True, timeout=300)
+    assert converted.returncode == 0, converted.stdout + converted.stderr
     return project
 
 
@@ -79,30 +76,6 @@ def pipeline(project: Path) -> dict:
         "inputs": set(zip(inputs["rlnPipeLineEdgeFromNode"], inputs["rlnPipeLineEdgeProcess"])),
         "outputs": set(zip(outputs["rlnPipeLineEdgeProcess"], outputs["rlnPipeLineEdgeToNode"])),
     }
-
-
-def set_options(job_star: Path, values: dict[str, str]) -> None:
-    """Change values in a ``pipeliner --default_jobstar`` file (one ``name value`` row each)."""
-    lines = job_star.read_text().splitlines()
-    for i, line in enumerate(lines):
-        fields = line.split()
-        if len(fields) == 2 and fields[0] in values:
-            lines[i] = f"{fields[0]} {values.pop(fields[0])}"
-    assert not values, f"options not in {job_star.name}: {values}"
-    job_star.write_text("\n".join(lines) + "\n")
-
-
-def wait_for_runner(job_dir: Path, limit: float = 300) -> str:
-    """PIPELINER_JOB_EXIT_SUCCESS/FAILED/ABORTED once the detached job runner has written it."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        for state in ("SUCCESS", "FAILED", "ABORTED"):
-            if (job_dir / f"PIPELINER_JOB_EXIT_{state}").exists():
-                return state
-        time.sleep(0.5)
-    out = job_dir / "run.out"
-    log = out.read_text() if out.exists() else ""
-    pytest.fail(f"the job runner wrote no PIPELINER_JOB_EXIT_* in {limit} s: {log}")
 
 
 def check_declared_nodes(project: Path, job: str) -> None:
@@ -239,25 +212,56 @@ def test_relion5_node_labels_we_write_are_pipeliner_node_types(kind):
     assert node.type == label
 
 
-@pytest.mark.slow
-def test_run_job_cli_on_the_bundled_class2d_job(example_project):
-    project = bring_in_relion31_project(example_project, example_project)
-    optimiser = OPTIMISER_2D
-    assert pipeline(project)["nodes"][optimiser] == "OptimiserData.star.relion.class2d"
+def test_convert_adds_is_tomo_to_relion31_job_stars_once(example_project):
+    from relion_external.ccpem_project import add_is_tomo
 
-    run_pipeliner(project, "--default_jobstar", SELECT)
-    job_star = project / "cryodiscovery_select_class_averages_job.star"
-    set_options(job_star, {"fn_model": optimiser, "min_particles": "5", "nr_threads": "2"})
-    printed = run_pipeliner(project, "--print_command", job_star.name)
-    assert "cryodiscovery_select --o CryoDiscovery/job003/ --in_parts " + optimiser in printed, printed
-    run_pipeliner(project, "--run_job", job_star.name)
+    job_stars = sorted(example_project.glob("*/job*/job.star"))
+    assert len(job_stars) == 2 and not any("_rlnJobIsTomo" in p.read_text() for p in job_stars)
+    assert add_is_tomo(example_project) == job_stars
+    for job_star in job_stars:
+        block = starfile.read(job_star, always_dict=True)["job"]
+        assert block["rlnJobIsTomo"] == 0 and block["rlnJobIsContinue"] == 0
+    assert add_is_tomo(example_project) == []  # already there: unchanged
+
+
+def test_wait_gives_up_after_its_timeout_on_a_job_still_running(tmp_path):
+    (tmp_path / "CryoDiscovery/job003").mkdir(parents=True)
+    waited = subprocess.run([sys.executable, "-m", "relion_external.ccpem_project", "wait", "CryoDiscovery/job003/",
+                             "--timeout", "0.5"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert waited.returncode == 2 and "still running after 0.5 s" in waited.stderr
+
+
+def documented_use() -> tuple[str, str]:
+    """The bash and the Python block of docs/ccpem_pipeliner.md's "Use" section, as written there."""
+    section = (REPO / "docs" / "ccpem_pipeliner.md").read_text().split("\n## Use\n", 1)[1].split("\n## ", 1)[0]
+    bash = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    python = section.split("```python\n", 1)[1].split("```", 1)[0]
+    return bash, python
+
+
+@pytest.mark.slow
+def test_the_documented_use_steps_run_in_order_on_a_fresh_copy_of_the_bundled_example(tmp_path):
+    """docs/ccpem_pipeliner.md's "Use" steps, run as written and in that order from the checkout (the bash block
+    copies the bundled RELION 3.1 example, converts it, writes and edits the job.star, prints the command, runs
+    the job, waits for it, makes the results display and the metadata report), then its Python block in the
+    same project. Each step must work where it stands: ``--print_command`` on a converted project, and
+    ``--metadata_report`` straight after the wait gives the job's results, not "has not finished"."""
+    bash, python = documented_use()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "TMPDIR": str(tmp_path)}
+    done = subprocess.run(["bash", "-e", "-u", "-o", "pipefail", "-c", bash + "\npwd\n"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    project = Path(done.stdout.strip().splitlines()[-1])
+    assert project.parent == tmp_path  # the block's fresh copy, not the bundled example
+    assert not (REPO / "examples" / "class2d_small" / "CryoDiscovery").exists()
+    optimiser = OPTIMISER_2D
     job = "CryoDiscovery/job003/"
-    assert wait_for_runner(project / job) == "SUCCESS", (project / job / "run.err").read_text()
-    # any later pipeliner action that changes the project updates the job's status
-    run_pipeliner(project, "--set_alias", job, "first_selection")
+    assert f"cryodiscovery_select --o {job} --in_parts {optimiser}" in done.stdout, done.stdout
+    assert f"{job}: Succeeded" in done.stdout
 
     recorded = pipeline(project)
-    assert recorded["processes"][job] == (SELECT, "Succeeded")
+    assert recorded["nodes"][optimiser] == "OptimiserData.star.relion.class2d"
+    assert recorded["processes"][job] == (SELECT, "Succeeded")  # recorded by the wait, before any other command
     expected = {
         f"{job}particles.star": "ParticleGroupMetadata.star.relion",
         f"{job}class_averages.star": "Image2DGroupMetadata.star.relion.classaverages",
@@ -270,7 +274,7 @@ def test_run_job_cli_on_the_bundled_class2d_job(example_project):
     assert {(job, name) for name in expected} == {edge for edge in recorded["outputs"] if edge[0] == job}
     assert (optimiser, job) in recorded["inputs"] and ("Class2D/job001/", optimiser) in recorded["outputs"]
     for name, kind in expected.items():
-        marker = project / ".Nodes" / kind.split(".")[0] / "CryoDiscovery/first_selection" / Path(name).name
+        marker = project / ".Nodes" / kind.split(".")[0] / name
         assert marker.exists(), marker
     check_declared_nodes(project, job)
 
@@ -283,11 +287,10 @@ def test_run_job_cli_on_the_bundled_class2d_job(example_project):
     assert list(particles["rlnImageName"]) == list(data[data["rlnClassNumber"].isin(kept)]["rlnImageName"])
     assert starfile.read(out / "class_averages.star")["rlnClassNumber"].tolist() == kept
     assert f"relion_cryodiscovery {__version__}" in (out / "run.out").read_text()
+    command = json.loads((out / "cryodiscovery_scores.json").read_text())["provenance"]["command_line"]
+    assert "--min_particles 5 " in command and command.endswith(" --j 2")  # the options the block set
 
-    # results display (what Doppio shows), made the way Doppio makes it
-    run_pipeliner(project, "--metadata_report", job)
-    subprocess.run([str(BIN / "pipeliner.regenerate_results"), "--jobs", job], cwd=project, check=True,
-                   capture_output=True, timeout=300)
+    # the results display (what Doppio shows) and the metadata report, as the block made them
     displays = {p.name.split("_", 2)[-1].removesuffix(".json"): json.loads(p.read_text())
                 for p in sorted(out.glob(".results_display*.json"))}
     assert set(displays) == {"image", "table", "montage", "text"}, displays
@@ -299,11 +302,18 @@ def test_run_job_cli_on_the_bundled_class2d_job(example_project):
     scores = dict(zip(table["class_number"], table["score"]))
     assert [row[1] for row in rows] == [f"{scores[int(row[0])]:.3f}" for row in rows]
     assert displays["montage"]["labels"] == [f"Class {n}: {scores[n]:.2f}" for n in kept]
-    report = json.loads(next((project / "MetadataReports").glob("*.json")).read_text())
-    results = report["Jobs metadata"][job]["results"]
+    (report_file,) = (project / "MetadataReports").glob("*.json")
+    results = json.loads(report_file.read_text())["Jobs metadata"][job]["results"]
     assert all(scores[n] >= round(results["ScoreThreshold"], 3) for n in kept)
     assert results["NumberOfSelectedParticles"] == len(particles)
     assert results["NumberOfSelectedClasses"] == len(kept) and results["NumberOfClasses"] == 12
+
+    # the Python block, in the same project: the next job, recorded as it returns
+    ran = subprocess.run([sys.executable, "-c", python], cwd=project, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert pipeline(project)["processes"]["CryoDiscovery/job004/"] == (SELECT, "Succeeded")
+    assert selected_classes(project / "CryoDiscovery/job004") == kept  # the same options, the same selection
 
 
 @pytest.mark.slow
