@@ -94,13 +94,20 @@ def resolve_path(name: str, star_file: Path, project_dir: Path | None = None) ->
     raise CryoDiscoveryError(star_file, f"refers to {name}, which was not found")
 
 
-def _image_reference(reference: str, star_file: Path) -> tuple[int | None, Path]:
-    """``000001@Class2D/job001/run_it020_classes.mrcs`` -> (1, path); a map path -> (None, path)."""
+def _image_reference(reference: str, star_file: Path,
+                     resolved: dict[str, Path] | None = None) -> tuple[int | None, Path]:
+    """``000001@Class2D/job001/run_it020_classes.mrcs`` -> (1, path); a map path -> (None, path).
+    ``resolved`` remembers each file's path (a 2D job's classes share one stack: one lookup, not one
+    per class)."""
     try:
         index, name = split_image_reference(reference)
     except ValueError:
         raise CryoDiscoveryError(star_file, f"bad image reference {reference!r}") from None
-    return index, resolve_path(name, star_file)
+    if resolved is None:
+        return index, resolve_path(name, star_file)
+    if name not in resolved:
+        resolved[name] = resolve_path(name, star_file)
+    return index, resolved[name]
 
 
 def read_class_images(parsed: list[tuple[int | None, Path]], star_file: Path) -> tuple[np.ndarray, int, float | None]:
@@ -201,7 +208,8 @@ def read_job(job: ClassificationJob, scanning: "Future[ParticleScan] | None" = N
     declared = general.get("rlnNrClasses")
     if declared is not None and _numbers(declared, job.model_star, "rlnNrClasses") != k:
         raise CryoDiscoveryError(job.model_star, f"_rlnNrClasses is {declared} but data_model_classes has {k} rows")
-    references = [_image_reference(str(name), job.model_star) for name in table["rlnReferenceImage"]]
+    resolved: dict[str, Path] = {}
+    references = [_image_reference(str(name), job.model_star, resolved) for name in table["rlnReferenceImage"]]
     images, dimensionality, voxel = read_class_images(references, job.model_star)
     if scanning is not None:
         scan = scanning.result()
