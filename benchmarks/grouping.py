@@ -35,13 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from relion_cryodiscovery.data import grouping
+from relion_cryodiscovery.data.inputs import oriented_model_inputs
+from relion_cryodiscovery.simulate.lab_classes import model_pool, point_model, random_job_spec, simulate_job
 
-from relion_cryodiscovery.data import grouping  # noqa: E402
-from relion_cryodiscovery.data.inputs import oriented_model_inputs  # noqa: E402
-from relion_cryodiscovery.simulate.lab_classes import (model_pool, point_model, random_job_spec,  # noqa: E402
-                                                       simulate_job)
+REPO = Path(__file__).resolve().parents[1]
 
 #: A RELION Class2D job's hand-over: float averages, zero outside the mask, RELION's metadata.
 RELION_HANDOVER = {"style": "relion_float", "metadata": "relion", "header_pixel_size": True, "figure_scale": 1.0,
