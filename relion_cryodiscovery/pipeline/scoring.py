@@ -187,9 +187,12 @@ class BackgroundModel:
         self._request = (images, features, batch_size, abort_file)
 
     def result(self) -> object:
-        """Wait for the load, then predict the submitted inputs here."""
+        """Wait for the load, then predict the submitted inputs here. The ensemble is let go once it has
+        scored: a job asks once, and ONNX Runtime's sessions hold ~45 MB of buffers from the inference
+        that the outputs (a job's peak of memory) would otherwise be written beside (docs/benchmarks.md)."""
         ensemble, strategy = self.loaded()
         images, features, batch_size, abort_file = self._request
+        self._value = self._request = None
         start = time.perf_counter()
         with native_stderr_to_log():
             scores = ensemble.predict(images, features, batch_size=batch_size, strategy=strategy,
