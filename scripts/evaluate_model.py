@@ -25,10 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from cryodiscovery_dev import corpus_paths
 
-from cryodiscovery_dev import corpus_paths  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _f(value, digits: int = 3) -> str:
@@ -292,8 +291,7 @@ def main() -> int:
     if args.write_card:
         card.extra["evaluation"] = results
         card.save(args.model)
-        sys.path.insert(0, str(REPO / "scripts"))
-        from train_default_model import example_montage  # the select command on a copy of the bundled example
+        from cryodiscovery_dev.example import example_montage  # the select command on a copy of the bundled example
 
         example_montage(args.model, REPO / "docs" / "images" / "example_montage.png")
         import subprocess

@@ -24,10 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from cryodiscovery_dev import corpus_paths
 
-from cryodiscovery_dev import corpus_paths  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 from relion_cryodiscovery.model import calibration  # noqa: E402
 
 

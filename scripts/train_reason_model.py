@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from cryodiscovery_dev import corpus_paths
 
-from cryodiscovery_dev import corpus_paths  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def corpus_reasons(lab: Path, held_out: int) -> np.ndarray:
