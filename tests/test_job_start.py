@@ -37,6 +37,48 @@ def test_a_scan_started_elsewhere_reads_the_same_job(example_project: Path, exam
     pd.testing.assert_frame_equal(there.model_classes, here.model_classes)
 
 
+def test_the_particle_counts_can_wait_for_the_scan(example_project: Path, example_data_star: str,
+                                                   tmp_path: Path) -> None:
+    """``wait=False``: the scan keeps running until :meth:`collect_scan`, then gives the counts an eager
+    read gives, and its errors; a model.star without a pixel size waits for the scan (its header's)."""
+    import pytest
+
+    from relion_cryodiscovery.errors import CryoDiscoveryError
+
+    job = relion_job.locate_job(example_project / example_data_star)
+    here = relion_job.read_job(job)
+    with ThreadPoolExecutor(1) as pool:
+        later = relion_job.read_job(job, pool.submit(relion_job.scan_particles, job.data_star), wait=False)
+        assert later.scan is None and later.classes.particle_counts is None and later.scanning is not None
+        assert later.classes.pixel_size == here.classes.pixel_size
+        later.collect_scan()
+        later.collect_scan()  # once is enough
+    assert (later.classes.particle_counts == here.classes.particle_counts).all()
+    assert (later.scan.class_numbers == here.scan.class_numbers).all() and later.scanning is None
+
+    text = job.data_star.read_text()
+    last = max(i for i, line in enumerate(text.splitlines()) if "@" in line)
+    lines = text.splitlines(keepends=True)
+    column = relion_job.scan_particles(job.data_star).columns.index("rlnClassNumber")
+    values = lines[last].split()
+    values[column] = "999"
+    lines[last] = " ".join(values) + "\n"
+    job.data_star.write_text("".join(lines))
+    with ThreadPoolExecutor(1) as pool:
+        later = relion_job.read_job(job, pool.submit(relion_job.scan_particles, job.data_star), wait=False)
+        with pytest.raises(CryoDiscoveryError, match="_rlnClassNumber 999 is outside"):
+            later.collect_scan()
+
+    model_star = job.model_star
+    model_star.write_text("\n".join(line for line in model_star.read_text().splitlines()
+                                    if not line.startswith("_rlnPixelSize")) + "\n")
+    job.data_star.write_text(text)
+    with ThreadPoolExecutor(1) as pool:
+        waited = relion_job.read_job(job, pool.submit(relion_job.scan_particles, job.data_star), wait=False)
+    assert waited.scanning is None and (waited.classes.particle_counts == here.classes.particle_counts).all()
+    assert waited.classes.pixel_size == waited.scan.pixel_size
+
+
 def test_a_model_star_is_read_as_far_as_model_classes(example_project: Path, tmp_path: Path) -> None:
     """RELION writes model_general and model_classes first: a damaged later block (one of the per-class
     spectra) is not read; a file with its blocks in another order is still read whole."""

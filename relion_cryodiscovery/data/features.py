@@ -15,6 +15,7 @@ groups during training so the image branch alone stays strong.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -195,12 +196,17 @@ def assemble(values: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate([filled, missing.astype(np.float64)], axis=1).astype(np.float32)
 
 
-def class_features(classes: ClassSet, images: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """All features of a job's classes: ``(K, F)`` float32."""
-    values = metadata_values(classes)
-    values.update(image_statistics(images, usable))
+def class_features(classes: ClassSet, images: np.ndarray, usable: np.ndarray,
+                   before_metadata: Callable[[], None] | None = None) -> np.ndarray:
+    """All features of a job's classes: ``(K, F)`` float32. The image features come first; then
+    ``before_metadata`` runs, then the metadata are read from ``classes`` (the External job counts the
+    particles per class there: its data.star pass runs beside the image work)."""
+    values = image_statistics(images, usable)
     values.update(spectral_features(classes.images, usable, classes.dimensionality, classes.pixel_size,
                                     classes.particle_diameter))
+    if before_metadata is not None:
+        before_metadata()
+    values.update(metadata_values(classes))
     return assemble(values)
 
 

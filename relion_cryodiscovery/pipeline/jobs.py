@@ -119,15 +119,21 @@ def select_job(input_path: str, out_dir: str, parameters: JobParameters, output:
         from ..relion import outputs
 
         with timed("read job", log):
-            contents = relion_job.read_job(job, scanning)
+            contents = relion_job.read_job(job, scanning, wait=False)  # the scan may still run: see below
         output.check_abort()
         rank_data = copier.submit(outputs.copy_rank_data, output.stage, job.data_star)  # needs no scores
         classes = contents.classes
-        if not contents.scan.has_optics:
-            print(f"NOTE: {job.data_star} has no data_optics block (RELION 3.0 format); particles.star keeps that "
-                  "format, which RELION 3.1 and later convert when they read it")
+
+        def particle_counts() -> None:
+            """The scan's particle counts, collected after the image preprocessing it ran beside."""
+            contents.collect_scan()
+            if not contents.scan.has_optics:
+                print(f"NOTE: {job.data_star} has no data_optics block (RELION 3.0 format); particles.star keeps "
+                      "that format, which RELION 3.1 and later convert when they read it")
+
         while_waiting = (lambda inputs: montage.append(montage_tiles(classes, inputs))) if parameters.montage else None
-        scores, inputs, card, polarity = score_classes(classes, parameters, output, log, model, while_waiting)
+        scores, inputs, card, polarity = score_classes(classes, parameters, output, log, model, while_waiting,
+                                                       particle_counts)
         note_skipped(classes, inputs.problems)
         min_score = decide(classes, scores, inputs, card, parameters)
         particles = start_particles(output, job, contents, scores, copier)  # beside the domain check and the rest

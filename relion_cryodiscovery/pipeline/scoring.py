@@ -232,21 +232,29 @@ def start_model(directory: Path, parameters: JobParameters) -> ModelLoader:
 def score_classes(
     classes: ClassSet, parameters: JobParameters, output: OutputDirectory, log: StepLog, model: ModelLoader,
     while_waiting: Callable[["ModelInputs"], None] | None = None,
+    before_metadata: Callable[[], None] | None = None,
 ) -> tuple[ClassScores, "ModelInputs", ModelCard, "Polarity"]:
     """Preprocess and predict with ``model`` (from :func:`start_model`): the class scores, the network
     inputs, the model card and the job's contrast polarity. A job whose contrast is inverted
     (:mod:`relion_cryodiscovery.data.polarity`, or ``parameters.contrast``) is scored with its contrast
-    flipped back; ``classes`` itself is never changed. ``while_waiting(inputs)`` runs while the model
-    loads and predicts (e.g. the montage's tiles)."""
+    flipped back; ``classes`` itself is never changed (``before_metadata``, run once the image work is
+    done and before the metadata features are read, may complete it: the External job's particle
+    counts). ``while_waiting(inputs)`` runs while the model loads and predicts (e.g. the montage's
+    tiles)."""
     import_heavy()
     from ..data import inputs as data_inputs
     from ..data.preprocess import PreprocessConfig
 
     with timed("read model card", log):
-        card = read_card(model_directory(parameters.model))
+        try:
+            card = read_card(model_directory(parameters.model))
+        except CryoDiscoveryError:
+            if before_metadata is not None:  # the job's own files' errors first, as when all were read before
+                before_metadata()
+            raise
     with timed("preprocess", log):
         inputs, polarity = data_inputs.oriented_model_inputs(
-            classes, PreprocessConfig.from_dict(card.preprocessing), parameters.contrast)
+            classes, PreprocessConfig.from_dict(card.preprocessing), parameters.contrast, before_metadata)
     output.check_abort()
     scores = ClassScores.unscored(classes.class_numbers, classes.particle_counts)
     usable = np.flatnonzero(inputs.usable)

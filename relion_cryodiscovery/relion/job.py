@@ -193,13 +193,36 @@ class JobContents:
     optimiser: dict
     #: The file holding each class image (the stack for 2D, the map for 3D).
     image_files: list[Path]
+    #: The data.star's scan still running (``read_job(..., wait=False)``): :meth:`collect_scan` takes it.
+    scanning: "Future[ParticleScan] | None" = None
+
+    def collect_scan(self) -> None:
+        """Wait for the data.star's scan left running by :func:`read_job` (if any), check its class
+        numbers and count the particles per class (``classes.particle_counts``)."""
+        if self.scanning is None:
+            return
+        scan, self.scanning = self.scanning.result(), None
+        _check_class_numbers(scan, self.classes.n_classes)
+        self.scan = scan
+        self.classes.particle_counts = scan.counts(self.classes.n_classes)
 
 
-def read_job(job: ClassificationJob, scanning: "Future[ParticleScan] | None" = None) -> JobContents:
+def _check_class_numbers(scan: ParticleScan, k: int) -> None:
+    out_of_range = scan.class_numbers[(scan.class_numbers < 1) | (scan.class_numbers > k)]
+    if len(out_of_range):
+        raise CryoDiscoveryError(
+            scan.path, f"_rlnClassNumber {int(out_of_range[0])} is outside 1..{k} (the model has {k} classes)"
+        )
+
+
+def read_job(job: ClassificationJob, scanning: "Future[ParticleScan] | None" = None,
+             wait: bool = True) -> JobContents:
     """Everything the model and the outputs need about a job's classes.
 
     ``scanning``: the data.star's :func:`.star.scan_particles` already started (the External job runs
     it in a thread beside its imports), collected where this would scan; else it is scanned here.
+    ``wait=False`` leaves it running when nothing read here needs it (the model.star gives the pixel
+    size): the particle counts are then missing until :meth:`JobContents.collect_scan`.
     """
     table, general = read_model_classes(job.model_star)
     k = len(table)
@@ -211,15 +234,15 @@ def read_job(job: ClassificationJob, scanning: "Future[ParticleScan] | None" = N
     resolved: dict[str, Path] = {}
     references = [_image_reference(str(name), job.model_star, resolved) for name in table["rlnReferenceImage"]]
     images, dimensionality, voxel = read_class_images(references, job.model_star)
-    if scanning is not None:
+    pending = None
+    if scanning is not None and not wait and _float_or_none(general, "rlnPixelSize"):
+        scan, pending = None, scanning
+    elif scanning is not None:
         scan = scanning.result()
     else:
         scan = scan_particles(job.data_star) if job.data_star else None
-    out_of_range = scan.class_numbers[(scan.class_numbers < 1) | (scan.class_numbers > k)] if scan else []
-    if len(out_of_range):
-        raise CryoDiscoveryError(
-            job.data_star, f"_rlnClassNumber {int(out_of_range[0])} is outside 1..{k} (the model has {k} classes)"
-        )
+    if scan is not None:
+        _check_class_numbers(scan, k)
     optimiser = read_pairs(job.optimiser_star, "optimiser_general") if job.optimiser_star else {}
     pixel_size = _float_or_none(general, "rlnPixelSize") or (scan.pixel_size if scan else None) or voxel
     metadata = {
@@ -249,6 +272,7 @@ def read_job(job: ClassificationJob, scanning: "Future[ParticleScan] | None" = N
         model_classes=table,
         optimiser=optimiser,
         image_files=[path for _, path in references],
+        scanning=pending,
     )
 
 
