@@ -6,7 +6,8 @@ optics block, the header and the selected rows verbatim (every column, original 
 formatting, byte for byte). Both work on chunks of whole lines with numpy (:mod:`.star_tokenizer`: field
 boundaries, the class column's digits, a byte mask of the kept rows) instead of a Python loop per line:
 on a 1M-particle file the scan takes 0.6 s instead of 1.1 s and the filter 0.45 s instead of 0.7 s, and
-the filter holds no GIL (see ``docs/benchmarks.md``), with the same results and errors. A file without
+the filter holds no GIL (see ``docs/benchmarks.md``), with the same results and errors. The scan keeps each
+row's length, so the filter of a table of rows only cuts them without looking for line ends (0.22 s). A file without
 ``data_optics`` (RELION 3.0 and earlier) is read as RELION 3.1 converts it: its first block (``data_`` or
 ``data_images``) is the particle table, the pixel size is per particle (:func:`pixel_size_of`), and the
 filter keeps that format.
@@ -22,6 +23,7 @@ from typing import BinaryIO, Callable, Iterable, Mapping, TextIO
 import numpy as np
 
 from ..errors import CryoDiscoveryError
+from . import star_tokenizer
 from .star_tokenizer import (SPACE, Chunk, UnclosedQuote, decode_text, parse_rows, read_chunks, split_rows,
                              star_values)
 
@@ -51,6 +53,9 @@ class ParticleScan:
     mtime_ns: int = -1
     #: Pixel size in A of the first particle (its optics group's, or a RELION 3.0 row's), None if not given.
     pixel_size: float | None = None
+    #: Bytes of every particle row, its line end included, when the table held only rows (``rows_only``;
+    #: else None): :func:`filter_particles` then cuts the rows without looking for line ends again.
+    row_lengths: np.ndarray | None = None
 
     def counts(self, n_classes: int) -> np.ndarray:
         """Particles per class 1..n_classes."""
@@ -216,6 +221,7 @@ def scan_particles(path: str | Path, class_column: str = "rlnClassNumber") -> Pa
         raise CryoDiscoveryError(path, "file not found")
     size, mtime_ns = _stat(path)
     parts: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
     rows_end, comments = -1, False
     with _open_binary(path) as handle:
         header = _particle_header(handle, path)
@@ -236,14 +242,19 @@ def scan_particles(path: str | Path, class_column: str = "rlnClassNumber") -> Pa
                         "(truncated or corrupt?)",
                     )
                 parts.append(_class_values(chunk, index, path, class_column))
+                lengths.append(chunk.ends - chunk.starts)
                 rows_end += chunk.n_bytes
                 comments |= chunk.comments
     numbers = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     if not len(numbers):
         raise CryoDiscoveryError(path, "particle table has no rows")
+    row_lengths = None
+    if not comments:
+        row_lengths = np.concatenate(lengths)
+        row_lengths = row_lengths.astype(np.uint16 if row_lengths.max() < 1 << 16 else np.uint32)
     return ParticleScan(path, numbers, header.columns, header.has_optics, header.block,
                         header.rows_offset, header.rows_line, rows_end, not comments, size, mtime_ns,
-                        _header_pixel_size(header))
+                        _header_pixel_size(header), row_lengths)
 
 
 def _byte_writer(out: TextIO | BinaryIO) -> Callable[[bytes], object]:
@@ -267,6 +278,28 @@ def _kept_bytes(chunk: Chunk, chosen: np.ndarray) -> bytes:
     flags = np.zeros(2 * n + 1, dtype=bool)
     flags[1::2] = chosen
     return chunk.data[np.repeat(flags, np.diff(bounds))].tobytes()
+
+
+def _kept_rows(handle: BinaryIO, lengths: np.ndarray, row_keep: np.ndarray, write: Callable[[bytes], object],
+               changed: CryoDiscoveryError) -> int:
+    """The kept rows of a table of rows only, cut by the scan's row lengths (no line ends looked for):
+    ~:data:`.star_tokenizer.CHUNK_BYTES` read at a time, a byte mask repeated from the rows' flags."""
+    n = len(lengths)
+    total = int(lengths.sum(dtype=np.int64))
+    per_read = max(1, star_tokenizer.CHUNK_BYTES * n // max(total, 1))
+    written = 0
+    for start in range(0, n, per_read):
+        stop = min(n, start + per_read)
+        size = int(lengths[start:stop].sum(dtype=np.int64))
+        raw = handle.read(size)
+        if len(raw) != size:
+            raise changed
+        chosen = row_keep[start:stop]
+        if chosen.any():
+            payload = np.frombuffer(raw, dtype=np.uint8)[np.repeat(chosen, lengths[start:stop])].tobytes()
+            write(payload if payload.endswith(b"\n") else payload + b"\n")
+            written += int(np.count_nonzero(chosen))
+    return written
 
 
 def filter_particles(scan: ParticleScan, keep_classes: Iterable[int], out: TextIO | BinaryIO) -> int:
@@ -295,6 +328,12 @@ def filter_particles(scan: ParticleScan, keep_classes: Iterable[int], out: TextI
             offset, line, stop, parse = header.rows_offset, header.rows_line, -1, parse_rows
         handle.seek(0)
         write(handle.read(offset))
+        lengths = scan.row_lengths
+        if (parse is split_rows and lengths is not None and len(lengths) == len(row_keep)
+                and int(lengths.sum(dtype=np.int64)) == stop - offset):
+            written = _kept_rows(handle, lengths, row_keep, write, changed)
+            write(b"\n")
+            return written
         done = written = 0
         for chunk in read_chunks(handle, line, path, stop=stop if parse is split_rows else -1, parse=parse):
             n = len(chunk.starts)
