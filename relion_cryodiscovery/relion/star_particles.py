@@ -242,7 +242,9 @@ def scan_particles(path: str | Path, class_column: str = "rlnClassNumber") -> Pa
                         "(truncated or corrupt?)",
                     )
                 parts.append(_class_values(chunk, index, path, class_column))
-                lengths.append(chunk.ends - chunk.starts)
+                row_bytes = chunk.ends - chunk.starts  # kept small (2 bytes a row): 1M rows, 2 MB
+                lengths.append(row_bytes.astype(np.uint16 if len(row_bytes) and row_bytes.max() < 1 << 16
+                                                else np.uint32))
                 rows_end += chunk.n_bytes
                 comments |= chunk.comments
     numbers = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
@@ -251,7 +253,6 @@ def scan_particles(path: str | Path, class_column: str = "rlnClassNumber") -> Pa
     row_lengths = None
     if not comments:
         row_lengths = np.concatenate(lengths)
-        row_lengths = row_lengths.astype(np.uint16 if row_lengths.max() < 1 << 16 else np.uint32)
     return ParticleScan(path, numbers, header.columns, header.has_optics, header.block,
                         header.rows_offset, header.rows_line, rows_end, not comments, size, mtime_ns,
                         _header_pixel_size(header), row_lengths)
