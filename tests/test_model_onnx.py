@@ -265,3 +265,16 @@ def test_without_tensorflow_a_visible_gpu_is_scored_on_the_cpu(tmp_path: Path, m
     with pytest.raises(CryoDiscoveryError, match=r"gpus 0,1 .*needs TensorFlow.*relion-cryodiscovery\[train\]"):
         choose_runtime("0,1", SHIPPED)
 
+
+
+T20S = Path(__file__).resolve().parents[2] / "shared" / "real" / "t20s_cryosparc_selected"
+
+
+@pytest.mark.skipif(not T20S.is_dir(), reason="the real T20S classes (../shared/real) are not beside this checkout")
+def test_onnx_and_tensorflow_give_the_same_scores_on_the_real_t20s_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's third check: the real T20S stack from ../shared/real (not shipped: its licence is the source's),
+    scored as a bare stack on both runtimes."""
+    stack = sorted(T20S.glob("*.mrcs"))[0]
+    onnx = scores_with(ONNX, str(stack), None, monkeypatch)
+    assert len(onnx) == 15
+    assert_same_scores(onnx, scores_with(TENSORFLOW, str(stack), None, monkeypatch))
