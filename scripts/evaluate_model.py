@@ -93,16 +93,17 @@ def evaluate_reasons(args, card, ensemble, default_level: str) -> dict | None:
     from relion_cryodiscovery.evaluation.real_sets import load_real_sets
     from relion_cryodiscovery.evaluation.reasons import (confident_calls, grade_rank_correlation, junk_kinds_by_eye,
                                                          real_reason_agreement, reason_metrics)
-    from relion_cryodiscovery.model.reasons import ReasonModel, grade, most_likely, reason_labels
+    from relion_cryodiscovery.model.reasons import ReasonModel, grade, most_likely
 
     model = ReasonModel.load(args.model, card, "onnxruntime")
     if model is None:
         return None
     out = {"real_by_eye": real_reason_agreement(model, load_real_sets(args.shared, args.extra),
                                                 junk_kinds_by_eye(REPO / "benchmarks" / "real_sets" / "junk_kinds_by_eye.csv"))}
-    table = pd.read_csv(args.lab / "classes.csv")
+    from cryodiscovery_dev.lab_corpus import corpus_reasons
+
     test = np.load(args.lab / "test.npz")
-    truth = reason_labels(table[table.held_out == 1].kind.values, table[table.held_out == 1].good.values)
+    truth, _ = corpus_reasons(args.lab, 1)
     junk = truth >= 0
     probabilities = model.predict(test["images"][junk].astype(np.float32), test["features"][junk])
     out["simulated_holdout"] = reason_metrics(truth[junk], probabilities.argmax(axis=1))

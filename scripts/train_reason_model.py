@@ -21,20 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from cryodiscovery_dev import corpus_paths
+from cryodiscovery_dev.lab_corpus import corpus_reasons
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def corpus_reasons(lab: Path, held_out: int) -> np.ndarray:
-    """Reason index per class of the corpus's ``train.npz`` (held_out 0) or ``test.npz`` (1), -1 for good."""
-    from relion_cryodiscovery.model.reasons import reason_labels
-
-    table = pd.read_csv(lab / "classes.csv")
-    table = table[table.held_out == held_out]
-    return reason_labels(table.kind.values, table.good.values), table.job.values
 
 
 def stripe_jobs(n_jobs: int, seed: int):
@@ -123,10 +114,7 @@ def main() -> int:
                                     make_strategy(None), init_from=init)
         seconds = round(time.perf_counter() - started, 1)
 
-    def forward(views, features):
-        return np.asarray(keras_model({"image": views[..., None], "features": features}, training=False))
-
-    model = ReasonModel(forward, "tensorflow")
+    model = ReasonModel.of_keras(keras_model)
     model.min_probability = confidence_threshold(model.predict(val.images, val.features), val.labels)
     print(f"named at probability >= {model.min_probability} (>= 95% right on the validation junk)", flush=True)
     test = np.load(args.lab / "test.npz")

@@ -73,6 +73,18 @@ def one_job(args: tuple[int, bool, bool]) -> dict:
     return out
 
 
+def corpus_reasons(lab: Path, held_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reason index (:data:`relion_cryodiscovery.model.reasons.REASONS`) of every class of a corpus's
+    ``train.npz`` (``held_out`` 0) or ``test.npz`` (1), -1 for good classes, and each class's job."""
+    import pandas as pd
+
+    from relion_cryodiscovery.model.reasons import reason_labels
+
+    table = pd.read_csv(lab / "classes.csv")
+    table = table[table.held_out == held_out]
+    return reason_labels(table.kind.values, table.good.values), table.job.values
+
+
 def lab_arrays(path: Path):
     """A corpus file (``train.npz``/``test.npz``) as :class:`~relion_cryodiscovery.training.trainer.TrainingArrays`."""
     from relion_cryodiscovery.training.trainer import TrainingArrays

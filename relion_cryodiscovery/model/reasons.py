@@ -111,13 +111,18 @@ class ReasonModel:
         if runtime == "tensorflow":
             import keras
 
-            model = keras.saving.load_model(directory / f"{NAME}.keras", compile=False, safe_mode=True)
-
-            def forward(views: np.ndarray, features: np.ndarray) -> np.ndarray:
-                return np.asarray(model({"image": views[..., None], "features": features}, training=False))
-
-            return cls(forward, runtime, confident)
+            return cls.of_keras(keras.saving.load_model(directory / f"{NAME}.keras", compile=False, safe_mode=True),
+                                confident)
         raise CryoDiscoveryError(directory, f"unknown runtime {runtime!r} for the reason model")
+
+    @classmethod
+    def of_keras(cls, model, min_probability: float = DEFAULT_MIN_PROBABILITY) -> "ReasonModel":
+        """A Keras reason network (loaded, or just trained) as a :class:`ReasonModel`."""
+
+        def forward(views: np.ndarray, features: np.ndarray) -> np.ndarray:
+            return np.asarray(model({"image": views[..., None], "features": features}, training=False))
+
+        return cls(forward, "tensorflow", min_probability)
 
     def predict(self, images: np.ndarray, features: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """``(K, len(REASONS))`` probabilities per class (mean over its views)."""
