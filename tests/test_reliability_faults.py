@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cryodiscovery_dev import abort_stages
 
 from relion_cryodiscovery.model.runtime import RUNTIME_ENV
 from relion_cryodiscovery.relion.sentinels import ABORT_NOW, ABORTED, FAILURE, STAGING_PREFIX, SUCCESS
@@ -160,13 +161,12 @@ KILL_WRAPPER = textwrap.dedent('''
 ''')
 
 
-def _wait_for(flag: Path, process: subprocess.Popen, job: Path, what: str, limit: float = 300.0) -> None:
-    """Block until ``flag`` exists; fail if the run ends first (``limit``: a bound on a hung test only)."""
-    deadline = time.monotonic() + limit
-    while not flag.exists():
-        assert process.poll() is None, f"the run ended before {what}: {(job / 'run.err').read_text()}"
-        assert time.monotonic() < deadline, f"{what} not reached"
-        time.sleep(0.01)
+def _wait_for(flag: Path, process: subprocess.Popen, job: Path, what: str) -> None:
+    """Block until ``flag`` exists; fail if the run ends first."""
+    try:
+        abort_stages.wait_until_started(flag, process, what, run_err=job / "run.err")
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 def test_sigkill_at_every_phase_never_leaves_a_truncated_output(
@@ -235,64 +235,25 @@ def test_sigkill_at_every_phase_never_leaves_a_truncated_output(
 
 # --------------------------------------------------------------------------- 6.3 abort at every stage
 
-#: Stage -> (module attribute to slow down, what is patched). The patched function signals that the
-#: stage has started, then repeats the real work for a minute (and says so if it gets to the end), so the
-#: abort lands inside that work and only RELION_JOB_ABORT_NOW can end the run early.
-#: The stages run on the CPU's runtime (ONNX Runtime) unless a third entry names another (model/runtime.py).
-STAGES = {
-    "read_job": ("relion_cryodiscovery.relion.job", "read_job"),
-    "preprocess": ("relion_cryodiscovery.data.inputs", "model_inputs"),
-    "model_loading": ("relion_cryodiscovery.model.onnx_members", "_session"),
-    "inference": ("relion_cryodiscovery.model.vote", "class_means"),
-    "model_loading_tensorflow": ("relion_cryodiscovery.model.ensemble", "load_member", "tensorflow"),
-    "inference_tensorflow": ("relion_cryodiscovery.model.ensemble", "vote_predict", "tensorflow"),
-    "writing": ("relion_cryodiscovery.relion.outputs", "write_particles"),
-}
-
-WRAPPER = textwrap.dedent('''
-    """Run the External job with one stage repeated for a minute (for the abort test)."""
-    import importlib, sys, time
-    from pathlib import Path
-
-    module_name, attribute, flag = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    module = importlib.import_module(module_name)
-    original = getattr(module, attribute)
-
-    def repeated(*args, **kwargs):
-        flag.touch()
-        end = time.monotonic() + 60
-        while True:
-            result = original(*args, **kwargs)
-            if time.monotonic() > end:
-                Path(str(flag) + ".finished").touch()  # the stage ran its whole minute: the abort did not stop it
-                return result
-
-    setattr(module, attribute, repeated)
-    from relion_cryodiscovery.cli.main import run_command
-    sys.exit(run_command("select", sys.argv[4:], prog="cryodiscovery_select"))
-''')
-
-
-@pytest.mark.parametrize("stage", list(STAGES))
+@pytest.mark.parametrize("stage", list(abort_stages.STAGES))
 def test_abort_interrupts_every_stage(stage: str, project: Path, session_tiny_model: Path,
                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    module, attribute, *runtime = STAGES[stage]
-    monkeypatch.setenv(RUNTIME_ENV, runtime[0] if runtime else "onnx")
-    wrapper = tmp_path / "slow_stage.py"
-    wrapper.write_text(WRAPPER)
+    """The job held in one stage of :data:`cryodiscovery_dev.abort_stages.STAGES` (its real work repeated for
+    a minute, on the stage's runtime) and aborted 0.5 s into it ends aborted, early and with nothing written."""
+    monkeypatch.setenv(RUNTIME_ENV, abort_stages.STAGES[stage][2])
     flag = tmp_path / "stage_started"
     out = "External/job020/"
     job = project / out
     shutil.rmtree(job, ignore_errors=True)
     process = start(project, out, session_tiny_model,
-                    exe=[sys.executable, str(wrapper), module, attribute, str(flag), *command(out, session_tiny_model)[2:]])
+                    exe=abort_stages.command(stage, flag, command(out, session_tiny_model)[2:]))
     _wait_for(flag, process, job, f"stage {stage}")
     time.sleep(0.5)  # well inside the stage
     assert process.poll() is None
     (job / ABORT_NOW).touch()
     code = process.wait(timeout=300)  # a bound on a hung test, not a speed requirement
     # The stage repeats its work for a minute: had the abort not interrupted it, it would have said so.
-    assert not Path(str(flag) + ".finished").exists(), f"the abort did not interrupt {stage}"
+    assert not abort_stages.finished_flag(flag).exists(), f"the abort did not interrupt {stage}"
     assert code == 2
     assert (job / ABORTED).exists() and not (job / ABORT_NOW).exists()
     assert not (job / SUCCESS).exists() and not (job / FAILURE).exists()

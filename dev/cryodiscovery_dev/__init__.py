@@ -10,4 +10,5 @@ so ``scripts/``, ``benchmarks/`` and ``tests/`` import it as any package. Everyt
 * the bundled example's montage for the docs: :mod:`.example`;
 * the tiny synthetic classes of the training tests: :mod:`.synthetic`;
 * the reviewer's output comparison (``scripts/compare_outputs.py``): :mod:`.compare_outputs`.
+* the External job held in one stage for RELION's abort (test and benchmark): :mod:`.abort_stages`.
 """
