@@ -3,8 +3,8 @@
 The output nodes the select command declared (``RELION_OUTPUT_NODES.star``), the select job's metadata
 report (``pipeliner --metadata_report``) and the results display Doppio shows
 (``pipeliner.regenerate_results``: the montage, the score table, the selected class averages and the
-provenance); the train job's display, its model card. :mod:`relion_external.ccpem_pipeliner_job` defines
-the jobs and calls these; nothing here runs a command.
+provenance); the train job's display, its model card. :mod:`relion_external.ccpem_select_job` and
+:mod:`relion_external.ccpem_train_job` define the jobs and call these; nothing here runs a command.
 """
 
 from __future__ import annotations
