@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -30,10 +32,12 @@ from .scores import ClassScores
 from .scoring import domain_check, model_directory, score_classes, start_model
 from .sources import read_classes
 from .writing import (SelectionOutputs, earlier_outputs, montage_tiles, montage_title, provenance, report,
-                      stage_montage, stage_score_tables, start_particles, write_selection)
+                      stage_montage, stage_score_tables, start_particles, start_rank_data, write_selection)
 
 if TYPE_CHECKING:
     from ..data.inputs import ModelInputs
+    from ..relion.job import ClassificationJob, JobContents
+    from .montage import MontageTiles
 
 
 def decide(classes: ClassSet, scores: ClassScores, inputs: "ModelInputs", card: ModelCard,
@@ -89,64 +93,103 @@ def note_skipped(classes: ClassSet, problems: list[str]) -> None:
             print(f"NOTE: class {number} has no particles; it is not selected")
 
 
+def nodes_version(parameters: JobParameters, output: OutputDirectory) -> str:
+    """The RELION version whose labels ``RELION_OUTPUT_NODES.star`` is written with, said in ``run.out`` (with
+    a warning when a version given explicitly conflicts with the job directory's)."""
+    version, reason = choose_version(parameters.relion_version, output.path)
+    print(f"RELION version for output nodes: {version} ({reason})")
+    if parameters.relion_version != "auto":
+        conflict = version_conflict(version, output.path)
+        if conflict:
+            print(f"WARNING: {conflict}", flush=True)
+    return version
+
+
+def warn_unknown(parameters: JobParameters) -> None:
+    """Say which Params of the External tab the job does not know (and ignores)."""
+    for label, value in parameters.unknown.items():
+        print(f"WARNING: ignoring unknown parameter --{label} {value}".rstrip())
+
+
+def read_input_job(input_path: str, copier: ThreadPoolExecutor,
+                   log: StepLog) -> tuple["ClassificationJob", "JobContents"]:
+    """Find and read the Class2D/Class3D job behind ``input_path`` (its data.star).
+
+    The data.star's particle pass (1M rows: ~0.5 s of numpy) starts in ``copier``'s thread and runs beside
+    the heavy imports (Python, :func:`~.deferred.import_heavy`); it may still run when this returns
+    (``read_job(wait=False)``: the image preprocessing goes on beside it, and :func:`collect_particle_counts`
+    takes it). :mod:`..relion.job` is imported here, not with this module, so that the model's load (started
+    before) does not wait for it; it is reached through its module so that tests can patch ``read_job``.
+    """
+    from ..relion import job as relion_job, star
+
+    job = relion_job.locate_job(input_path)
+    scanning = copier.submit(star.scan_particles, job.data_star)
+    with timed("imports", log):
+        import_heavy()
+    with timed("read job", log):
+        contents = relion_job.read_job(job, scanning, wait=False)
+    return job, contents
+
+
+def collect_particle_counts(job: "ClassificationJob", contents: "JobContents") -> None:
+    """The particle pass's counts per class, collected after the image preprocessing it ran beside
+    (:func:`score_classes`'s ``before_metadata``)."""
+    contents.collect_scan()
+    if not contents.scan.has_optics:
+        print(f"NOTE: {job.data_star} has no data_optics block (RELION 3.0 format); particles.star keeps "
+              "that format, which RELION 3.1 and later convert when they read it")
+
+
+class PendingMontage:
+    """The montage's tiles, drawn while the model scores (:func:`score_classes`'s ``while_waiting``) when the
+    montage is ``wanted``; :attr:`tiles` stays None otherwise."""
+
+    def __init__(self, classes: ClassSet, wanted: bool):
+        self.classes = classes
+        self.wanted = wanted
+        self.tiles: "MontageTiles | None" = None
+
+    def draw_tiles(self, inputs: "ModelInputs") -> None:
+        self.tiles = montage_tiles(self.classes, inputs)
+
+    @property
+    def while_waiting(self) -> Callable[["ModelInputs"], None] | None:
+        return self.draw_tiles if self.wanted else None
+
+
 def select_job(input_path: str, out_dir: str, parameters: JobParameters, output: OutputDirectory) -> ClassScores:
     """Score a Class2D/Class3D job and write the selection RELION continues from; returns the scores."""
     start = time.perf_counter()
     parameters.validate()
     log: StepLog = []
     prefix = out_dir if out_dir.endswith("/") else out_dir + "/"
-    version, version_reason = choose_version(parameters.relion_version, output.path)
-    print(f"RELION version for output nodes: {version} ({version_reason})")
-    if parameters.relion_version != "auto":
-        conflict = version_conflict(version, output.path)
-        if conflict:
-            print(f"WARNING: {conflict}", flush=True)
-    for label, value in parameters.unknown.items():
-        print(f"WARNING: ignoring unknown parameter --{label} {value}".rstrip())
+    version = nodes_version(parameters, output)
+    warn_unknown(parameters)
     output.check_abort()  # before TensorFlow starts
     model = start_model(model_directory(parameters.model), parameters)
-    montage: list = []
-    # Reads and writes the big files in a thread: mostly I/O and numpy, they overlap the GIL-bound work.
-    copier = ThreadPoolExecutor(max_workers=1)
-    try:
-        from ..relion import job as relion_job, star
-
-        job = relion_job.locate_job(input_path)
-        # The data.star's particle pass (1M rows: ~0.5 s of numpy) beside the imports (Python).
-        scanning = copier.submit(star.scan_particles, job.data_star)
-        with timed("imports", log):
-            import_heavy()
-        from ..relion import outputs
-
-        with timed("read job", log):
-            contents = relion_job.read_job(job, scanning, wait=False)  # the scan may still run: see below
+    # copier: one thread that reads and writes the big files (the particle pass, rank_data.star, particles.star);
+    # mostly I/O and numpy, they overlap the GIL-bound work here. On leaving, the model is closed, then the
+    # copier's work waited for, whether the job ends or fails.
+    with ThreadPoolExecutor(max_workers=1) as copier, closing(model):
+        job, contents = read_input_job(input_path, copier, log)
         output.check_abort()
-        rank_data = copier.submit(outputs.copy_rank_data, output.stage, job.data_star)  # needs no scores
+        rank_data = start_rank_data(output, job, copier)  # needs no scores
         classes = contents.classes
-
-        def particle_counts() -> None:
-            """The scan's particle counts, collected after the image preprocessing it ran beside."""
-            contents.collect_scan()
-            if not contents.scan.has_optics:
-                print(f"NOTE: {job.data_star} has no data_optics block (RELION 3.0 format); particles.star keeps "
-                      "that format, which RELION 3.1 and later convert when they read it")
-
-        while_waiting = (lambda inputs: montage.append(montage_tiles(classes, inputs))) if parameters.montage else None
-        scores, inputs, card, polarity = score_classes(classes, parameters, output, log, model, while_waiting,
-                                                       particle_counts)
+        montage = PendingMontage(classes, parameters.montage)
+        scores, inputs, card, polarity = score_classes(classes, parameters, output, log, model,
+                                                       montage.while_waiting,
+                                                       partial(collect_particle_counts, job, contents))
         note_skipped(classes, inputs.problems)
         min_score = decide(classes, scores, inputs, card, parameters)
         particles = start_particles(output, job, contents, scores, copier)  # beside the domain check and the rest
         assign_groups(classes, scores, inputs, parameters, log)
         check = domain_check(scores, inputs, card)
         info = provenance(card, parameters, input_path, min_score, check, polarity, model.runtime())
-        selection = SelectionOutputs(prefix, version, job, contents, scores, info, montage[0] if montage else None,
+        selection = SelectionOutputs(prefix, version, job, contents, scores, info, montage.tiles,
                                      montage_title(input_path, card, check, polarity))
         with timed("write outputs", log):
             names, n_particles = write_selection(output, selection, copier, rank_data, particles)
-    finally:
-        model.close()
-        copier.shutdown(wait=True)
     output.check_abort()
     info["particles_written"] = str(n_particles)
     stale = [name for name in earlier_outputs(output.path) if name not in names]
@@ -164,22 +207,20 @@ def score_input(input_path: str, out_dir: str, parameters: JobParameters, output
     parameters.validate()
     log: StepLog = []
     model = start_model(model_directory(parameters.model), parameters)
-    try:
+    with closing(model):
         import_heavy()
         with timed("read input", log):
             classes = read_classes(Path(input_path), parameters.angpix)
-        montage: list = []
-        while_waiting = (lambda inputs: montage.append(montage_tiles(classes, inputs))) if parameters.montage else None
-        scores, inputs, card, polarity = score_classes(classes, parameters, output, log, model, while_waiting)
-    finally:
-        model.close()
+        montage = PendingMontage(classes, parameters.montage)
+        scores, inputs, card, polarity = score_classes(classes, parameters, output, log, model,
+                                                       montage.while_waiting)
     check = domain_check(scores, inputs, card)
     min_score = decide(classes, scores, inputs, card, parameters, allow_empty=True)
     assign_groups(classes, scores, inputs, parameters, log)
     info = provenance(card, parameters, input_path, min_score, check, polarity, model.runtime())
     names = stage_score_tables(output, scores, info)
     if parameters.montage:
-        names += stage_montage(output, montage[0], scores, montage_title(input_path, card, check, polarity))
+        names += stage_montage(output, montage.tiles, scores, montage_title(input_path, card, check, polarity))
     output.commit(names, [])
     log.append(("total", time.perf_counter() - start))
     report(log, scores, info, model)

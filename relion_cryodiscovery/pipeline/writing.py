@@ -218,6 +218,14 @@ def start_particles(output: OutputDirectory, job: "ClassificationJob", contents:
     return copier.submit(outputs.write_particles, output.stage("particles.star"), contents.scan, selected_numbers)
 
 
+def start_rank_data(output: OutputDirectory, job: "ClassificationJob", copier: ThreadPoolExecutor) -> Future:
+    """Start staging ``rank_data.star`` (a copy of the job's data.star; it needs no scores) in ``copier``'s
+    thread; its future gives the file's name."""
+    from ..relion import outputs
+
+    return copier.submit(outputs.copy_rank_data, output.stage, job.data_star)
+
+
 def group_file(group: int) -> str:
     """The particles file of one group of kept classes."""
     return f"particles_group_{group}.star"
