@@ -8,8 +8,15 @@ the best classes: coarser in spectral resolution by ``relative_detail`` (the fea
 blobs a person rejects beside sharp classes) or emptier at the centre by ``relative_centre`` (the small
 or off-centre blobs); a class as sharp and as dense as the best, e.g. a rare view that scores lower, is
 kept. The bar only ever raises the threshold, and only in jobs whose best classes score at least
-``relative_from``; a job whose best classes are weak is judged by ``min_score`` alone (so a job of only
-junk keeps nothing by it). Which threshold and bar a ``strictness`` setting means is part of the model
+``relative_from``.
+
+The other way round, a **weak job** (an early round: small, coarse classes that all score low, though a
+person keeps those that show the particle) may be judged by a lowered bar (``lower_gap``): in a job whose
+best classes score below ``lower_below`` on average but at least ``lower_from``, a class below
+``min_score`` is also kept when it scores within ``lower_gap`` logits of the best classes and looks like
+them (as sharp and as dense at the centre, by the same margins). A job whose best classes score below
+``lower_from`` (e.g. a job of only ice) is judged by ``min_score`` alone. Which threshold and bars a
+``strictness`` setting means is part of the model
 (:meth:`relion_cryodiscovery.model.card.ModelCard.operating_point`).
 """
 
@@ -39,15 +46,33 @@ def best_classes(scores: np.ndarray) -> np.ndarray:
     return np.argsort(-np.asarray(scores, float), kind="stable")[:k]
 
 
+def best_mean_logit(scores: np.ndarray) -> float:
+    """The mean logit of the job's best classes (:func:`best_classes`)."""
+    return float(_logit(np.asarray(scores)[best_classes(scores)]).mean())
+
+
 def relative_bar(scores: np.ndarray, gap: float, active_from: float = 0.0) -> float:
     """The job-relative bar: ``sigmoid(mean logit of the best classes - gap)``; 0 (no bar) when there are
     no scores or when the best classes' mean logit is below ``logit(active_from)`` (a job without
     near-certain classes is judged by the absolute threshold alone)."""
     if len(scores) == 0:
         return 0.0
-    best = float(_logit(np.asarray(scores)[best_classes(scores)]).mean())
+    best = best_mean_logit(scores)
     if active_from > 0 and best < float(_logit(np.array([active_from]))[0]):
         return 0.0
+    return float(1.0 / (1.0 + np.exp(-(best - gap))))
+
+
+def lowered_bar(scores: np.ndarray, gap: float, below: float, active_from: float) -> float | None:
+    """The weak job's lowered bar: ``sigmoid(mean logit of the best classes - gap)`` when their mean score
+    lies in [``active_from``, ``below``); None otherwise (no scores, a strong job, or a job too weak to
+    trust its best classes)."""
+    if len(scores) == 0:
+        return None
+    best = best_mean_logit(scores)
+    low, high = _logit(np.array([active_from, below]))
+    if not low <= best < high:
+        return None
     return float(1.0 / (1.0 + np.exp(-(best - gap))))
 
 
@@ -70,6 +95,11 @@ class SelectionRule:
     #: in-disc std) is this much below theirs. Both None: every class below the bar.
     relative_detail: float | None = None
     relative_centre: float | None = None
+    #: In a weak job (best classes' mean score in [``lower_from``, ``lower_below``)), also keep classes within
+    #: this many logits of the best classes that look like them (None: no lowered bar).
+    lower_gap: float | None = None
+    lower_below: float = 0.5
+    lower_from: float = 0.15
     #: Words for the reasons, e.g. "strictness strict".
     label: str = ""
 
@@ -78,7 +108,8 @@ class SelectionRule:
         """The rule at a model's operating point (:meth:`~relion_cryodiscovery.model.card.ModelCard.operating_point`)."""
         return cls(point["min_score"], min_particles, min_classes, relative_gap=point.get("relative_gap"),
                    relative_from=point.get("relative_from", 0.0), relative_detail=point.get("relative_detail"),
-                   relative_centre=point.get("relative_centre"), label=label)
+                   relative_centre=point.get("relative_centre"), lower_gap=point.get("lower_gap"),
+                   lower_below=point.get("lower_below", 0.5), lower_from=point.get("lower_from", 0.15), label=label)
 
     def validate(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:
@@ -91,6 +122,11 @@ class SelectionRule:
             raise CryoDiscoveryError(None, f"the job-relative gap must be positive, not {self.relative_gap}")
         if not 0.0 <= self.relative_from < 1.0:
             raise CryoDiscoveryError(None, f"the job-relative bar's activation must be in [0, 1), not {self.relative_from}")
+        if self.lower_gap is not None and not self.lower_gap > 0:
+            raise CryoDiscoveryError(None, f"the weak job's lowered bar gap must be positive, not {self.lower_gap}")
+        if not 0.0 < self.lower_from <= self.lower_below < 1.0:
+            raise CryoDiscoveryError(None, "the weak job's lowered bar needs 0 < lower_from <= lower_below < 1, not "
+                                           f"{self.lower_from} and {self.lower_below}")
         for name in ("relative_detail", "relative_centre"):
             value = getattr(self, name)
             if value is not None and not value >= 0:
@@ -109,6 +145,17 @@ class SelectionRule:
         if self.relative_centre is not None:
             looks.append(f"as dense at the centre (within {self.relative_centre:g})")
         return " and ".join(looks)
+
+    def looks_unlike(self, k: int, top: np.ndarray, resolution: np.ndarray | None,
+                     centre: np.ndarray | None) -> np.ndarray:
+        """(k,) bool: the classes that look unlike the best classes ``top`` by either measure the rule
+        compares (:func:`unlike_best`); none when it compares none or neither measure is given."""
+        unlike = np.zeros(k, dtype=bool)
+        for values, margin in ((resolution, self.relative_detail), (centre, self.relative_centre)):
+            marks = unlike_best(values, top, margin)
+            if marks is not None:
+                unlike |= marks
+        return unlike
 
     def describe_bar(self) -> str:
         """The bar in words, for the reasons: ``within 2 logits of the job's best classes, unless ...``."""
@@ -167,6 +214,8 @@ def select_classes(
     threshold, why = rule.min_score, f"min_score {rule.min_score:.3f}"
     selected = eligible & (scores >= threshold)
     alike = np.zeros(k, dtype=bool)  # below the bar but kept: they look like the job's best classes
+    lowered = np.zeros(k, dtype=bool)  # below min_score but kept by a weak job's lowered bar
+    top = np.flatnonzero(eligible)[best_classes(scores[eligible])] if eligible.any() else np.array([], int)
     if rule.relative_gap is not None and eligible.any():
         bar = relative_bar(scores[eligible], rule.relative_gap, rule.relative_from)
         if bar > threshold:
@@ -174,20 +223,24 @@ def select_classes(
             why = f"the job-relative bar {bar:.3f} ({rule.label or 'relative_gap'}: {rule.describe_bar()})"
             below = scores < bar
             if rule.compares_looks:
-                top = np.flatnonzero(eligible)[best_classes(scores[eligible])]
-                unlike = np.zeros(k, dtype=bool)
-                for values, margin in ((resolution, rule.relative_detail), (centre, rule.relative_centre)):
-                    marks = unlike_best(values, top, margin)
-                    if marks is not None:
-                        unlike |= marks
+                unlike = rule.looks_unlike(k, top, resolution, centre)
                 alike = selected & below & ~unlike
                 below &= unlike
             selected &= ~below
+    if rule.lower_gap is not None and eligible.any():
+        low = lowered_bar(scores[eligible], rule.lower_gap, rule.lower_below, rule.lower_from)
+        if low is not None and low < threshold:
+            lowered = eligible & ~selected & (scores >= low) & ~rule.looks_unlike(k, top, resolution, centre)
+            selected |= lowered
     for i in np.flatnonzero(eligible & ~selected):
         reasons[i] = f"score {scores[i]:.3f} < {why}"
     for i in np.flatnonzero(alike):
         reasons[i] = (f"kept below the job-relative bar {threshold:.3f}: {rule.describe_looks()} as the job's "
                       f"best classes (score {scores[i]:.3f})")
+    for i in np.flatnonzero(lowered):
+        looks = f" and {rule.describe_looks()} as they are" if rule.compares_looks else ""
+        reasons[i] = (f"kept below {why}: a weak job (its best classes score below {rule.lower_below:g}); within "
+                      f"{rule.lower_gap:g} logits of them{looks} (score {scores[i]:.3f})")
     if selected.sum() < rule.min_classes:
         order = [i for i in np.argsort(-scores, kind="stable") if eligible[i] and not selected[i]]
         for i in order[: rule.min_classes - int(selected.sum())]:

@@ -125,38 +125,76 @@ def evaluate_reasons(args, card, ensemble, default_level: str) -> dict | None:
     return out
 
 
-#: The blob probe's blurs: Gaussian sigma = box / each of these.
-BLOB_BLURS = (60, 40, 25)
-
-
 def blob_probe(real_sets, ensemble, card) -> list[dict]:
-    """Semi-real jobs of a high-resolution job's featureless blobs: each positive-only cryoSPARC set's sharp
-    classes (good) beside blurred copies of themselves (junk: Gaussian sigma = box / 60, 40, 25), as a bare
-    stack. What a person rejects beside sharp classes at a glance; how much of it each strictness removes."""
-    from scipy import ndimage
-
+    """Semi-real jobs of a high-resolution job's featureless blobs (:func:`cryodiscovery_dev.probes.blob_jobs`):
+    what a person rejects beside sharp classes at a glance; how much of it each strictness removes."""
+    from cryodiscovery_dev.probes import blob_jobs
     from relion_cryodiscovery.data.inputs import oriented_model_inputs
 
     rows = []
-    for real in real_sets:
-        if not (real.spec.positives_only and real.spec.name.startswith(("t20s_cryosparc", "cryosparc_")))\
-                or real.spec.name.endswith("inverted"):
-            continue
-        sharp = real.classes.images.astype(np.float32)
-        for blur in BLOB_BLURS:
-            blobs = np.stack([ndimage.gaussian_filter(image, sharp.shape[-1] / blur) for image in sharp])
-            images = np.concatenate([sharp, blobs])
-            classes = replace(real.classes, images=images, class_numbers=np.arange(1, len(images) + 1), metadata={},
-                              particle_counts=None)
-            labels = np.r_[np.ones(len(sharp)), np.zeros(len(blobs))]
-            inputs, _ = oriented_model_inputs(classes)
-            scores = ensemble.predict(inputs.images, inputs.features).calibrated
-            rows.append({"set": real.spec.name, "blur": f"box/{blur}", "classes": int(len(images)),
-                         "blob_scores": [round(float(x), 3) for x in np.quantile(scores[len(sharp):], [0, 0.5, 1])],
-                         "operating_points": at_operating_points(labels, scores, card, inputs.features)})
-            ops = " ".join(f"{k[0]}:{v['lost']}/{_f(v['junk_removed'], 2)}" for k, v in rows[-1]["operating_points"].items())
-            print(f"blob probe {real.spec.name:35s} box/{blur}: blob scores {rows[-1]['blob_scores']} [{ops}]", flush=True)
+    for name, blur, classes, labels in blob_jobs(real_sets):
+        inputs, _ = oriented_model_inputs(classes)
+        scores = ensemble.predict(inputs.images, inputs.features).calibrated
+        rows.append({"set": name, "blur": f"box/{blur}", "classes": int(len(labels)),
+                     "blob_scores": [round(float(x), 3) for x in np.quantile(scores[labels == 0], [0, 0.5, 1])],
+                     "operating_points": at_operating_points(labels, scores, card, inputs.features)})
+        ops = " ".join(f"{k[0]}:{v['lost']}/{_f(v['junk_removed'], 2)}" for k, v in rows[-1]["operating_points"].items())
+        print(f"blob probe {name:35s} box/{blur}: blob scores {rows[-1]['blob_scores']} [{ops}]", flush=True)
     return rows
+
+
+#: The early-round probe: this many simulated first-round jobs of held-out structures (seeds from EARLY_SEED).
+EARLY_JOBS = 60
+EARLY_SEED = 30_000
+
+
+def early_round_probe(ensemble, card, jobs: int = EARLY_JOBS) -> dict:
+    """Simulated first-round jobs (:func:`cryodiscovery_dev.probes.early_round_spec`: few particles per class,
+    coarse classes) of held-out structures, judged against job-relative labels
+    (:func:`relion_cryodiscovery.simulate.truth.job_relative_labels`) and the simulator's own; and
+    junk-only jobs made of their junk classes (a job of only junk must keep nothing)."""
+    from cryodiscovery_dev.lab_corpus import model_split
+    from cryodiscovery_dev.probes import early_round_spec
+    from relion_cryodiscovery.data.inputs import model_inputs
+    from relion_cryodiscovery.simulate import lab_classes
+    from relion_cryodiscovery.simulate.truth import VIEW_KINDS, job_relative_labels
+
+    _, test_models = model_split()
+    labels, relative, scores, features, groups, junk_jobs = [], [], [], [], [], []
+    for seed in range(EARLY_SEED, EARLY_SEED + jobs):
+        spec = early_round_spec(np.random.default_rng([seed, 1]), seed, test_models)
+        classes, truth = lab_classes.simulate_job(spec)
+        inputs = model_inputs(classes)
+        s = ensemble.predict(inputs.images, inputs.features).calibrated
+        labels.append([c.good for c in truth])
+        relative.append(job_relative_labels([c.kind for c in truth], [c.purity for c in truth],
+                                            [c.resolution_a for c in truth], [c.good for c in truth]))
+        scores.append(s)
+        features.append(inputs.features)
+        groups.append(np.full(len(s), seed))
+        junk = np.array([c.kind not in VIEW_KINDS for c in truth])
+        if junk.sum() >= 3:
+            junk_jobs.append((s[junk], inputs.features[junk]))
+    labels, relative, scores, features, groups = (np.concatenate(x) for x in (labels, relative, scores, features, groups))
+    out = {"jobs": jobs, "classes": int(len(scores)), "good": int(labels.sum()), "good_relative": int(relative.sum()),
+           "operating_points": pooled_operating_points(labels, scores, groups, card, features),
+           "operating_points_relative": pooled_operating_points(relative, scores, groups, card, features),
+           "junk_only": junk_only_probe(junk_jobs, card)}
+    print("early-round probe", json.dumps(out), flush=True)
+    return out
+
+
+def junk_only_probe(junk_jobs, card) -> dict:
+    """Jobs of junk classes only ((scores, features) per job): at each strictness, the share of jobs that keep
+    any class and the share of classes kept."""
+    from relion_cryodiscovery.model.card import STRICTNESS_LEVELS
+
+    out = {"jobs": len(junk_jobs), "classes": int(sum(len(s) for s, _ in junk_jobs))}
+    for level in STRICTNESS_LEVELS:
+        kept = [select_at(level, s, card, f).selected for s, f in junk_jobs]
+        out[level] = {"jobs_keeping_any": float(np.mean([k.any() for k in kept])),
+                      "classes_kept": float(sum(k.sum() for k in kept) / max(out["classes"], 1))}
+    return out
 
 
 def pooled_operating_points(labels, scores, groups, card, features) -> dict:
@@ -230,6 +268,7 @@ def main() -> int:
                   f"min={row['score_min']:.2f} d3={row['d3_decided']} ood={check.out_of_domain if check else None}", flush=True)
     results["real_sets"] = real_rows
     results["blob_probe"] = blob_probe(load_real_sets(args.shared, args.extra), ensemble, card)
+    results["early_round_probe"] = early_round_probe(ensemble, card)
 
     # 2. lab-like hold-out
     test_npz = args.lab / "test.npz"
@@ -250,6 +289,14 @@ def main() -> int:
             flagged.append(bool(check.out_of_domain) if check else False)
         lab["jobs_flagged_out_of_domain"] = int(sum(flagged))
         lab["operating_points"] = pooled_operating_points(z["labels"], scores.calibrated, groups, card, feats)
+        from cryodiscovery_dev.lab_corpus import corpus_junk_kinds, job_relative_corpus_labels
+
+        relative = job_relative_corpus_labels(args.lab, 1)
+        lab["operating_points_relative"] = pooled_operating_points(relative, scores.calibrated, groups, card, feats)
+        lab["good_relative"] = int(relative.sum())
+        junk = corpus_junk_kinds(args.lab, 1)
+        lab["junk_only"] = junk_only_probe([(scores.calibrated[(groups == g) & junk], feats[(groups == g) & junk])
+                                            for g in np.unique(groups) if ((groups == g) & junk).sum() >= 3], card)
         results["lab_holdout"] = lab
         print("lab hold-out", json.dumps(lab), flush=True)
 

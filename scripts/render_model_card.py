@@ -61,8 +61,9 @@ def decision_table(card: dict) -> list[str]:
     """The strictness operating points and what each reaches on the simulated and relion_refine hold-outs."""
     decision = card.get("extra", {}).get("decision", {})
     ev = card.get("extra", {}).get("evaluation", {})
-    out = ["| strictness | min_score | job-relative bar | lab-like hold-out: FNR / junk removed | relion_refine hold-out: FNR / junk removed | rule |",
-           "|---|---:|---|---:|---:|---|"]
+    out = ["| strictness | min_score | job-relative bar | weak job's lowered bar | lab-like hold-out: FNR / junk removed "
+           "| lab-like hold-out, job-relative labels: FNR / junk removed | relion_refine hold-out: FNR / junk removed | rule |",
+           "|---|---:|---|---|---:|---:|---:|---|"]
     for level in ("lenient", "balanced", "strict"):
         point = decision.get(level)
         if not point:
@@ -70,13 +71,44 @@ def decision_table(card: dict) -> list[str]:
         bar = "-" if point.get("relative_gap") is None else (
             f"{point['relative_gap']:g} logits below the best classes, in jobs whose best score >= {point.get('relative_from', 0):g}"
             + "".join(f"; {words}" for words in looks(point)))
+        lowered = "-" if point.get("lower_gap") is None else (
+            f"{point['lower_gap']:g} logits below the best classes, in jobs whose best score in "
+            f"[{point.get('lower_from'):g}, {point.get('lower_below'):g}); only classes that look like them")
         cells = []
-        for key in ("lab_holdout", "relion_holdout"):
-            m = ev.get(key, {}).get("operating_points", {}).get(level)
+        for key, points in (("lab_holdout", "operating_points"), ("lab_holdout", "operating_points_relative"),
+                            ("relion_holdout", "operating_points")):
+            m = ev.get(key, {}).get(points, {}).get(level)
             cells.append(f"{_f(m['fnr'])} / {_f(m['junk_removed'])}" if m else "-")
         name = f"**{level}** (default)" if level == decision.get("default") else level
-        out.append(f"| {name} | {_f(point['min_score'])} | {bar} | {cells[0]} | {cells[1]} | {point.get('rule', '')} |")
+        out.append(f"| {name} | {_f(point['min_score'])} | {bar} | {lowered} | {' | '.join(cells)} | {point.get('rule', '')} |")
     return out
+
+
+def probe_table(probe: dict | None, lab: dict | None) -> list[str]:
+    """The early-round and junk-only probes (``scripts/evaluate_model.py: early_round_probe``) at each strictness."""
+    if not probe:
+        return []
+    levels = list(probe["operating_points"])
+    junk = probe["junk_only"]
+    out = ["### Early rounds and jobs of only junk (simulated probes)", "",
+           f"{probe['jobs']} simulated first-round jobs of held-out structures ({probe['classes']} classes: 10-40 per job, "
+           "150-2,500 particles each, B 150-400 A^2; `cryodiscovery_dev.probes.early_round_spec`), judged against the "
+           f"simulator's labels ({probe['good']} good) and against job-relative labels ({probe['good_relative']} good: "
+           "in a job without a good class, the particle views within 1.5x of its sharpest view; "
+           "`simulate/truth.py: job_relative_labels`). Junk-only jobs: each job's classes of junk kinds alone (no particle view of any purity) "
+           "(a job of only junk should keep nothing).", "",
+           "| probe | " + " | ".join(levels) + " |", "|---|" + "---:|" * len(levels),
+           "| early rounds, simulator's labels: FNR / junk removed | "
+           + " | ".join(f"{_f(probe['operating_points'][k]['fnr'])} / {_f(probe['operating_points'][k]['junk_removed'])}" for k in levels) + " |",
+           "| early rounds, job-relative labels: FNR / junk removed | "
+           + " | ".join(f"{_f(probe['operating_points_relative'][k]['fnr'])} / {_f(probe['operating_points_relative'][k]['junk_removed'])}" for k in levels) + " |",
+           f"| junk-only jobs from the early rounds ({junk['jobs']}): jobs keeping any / classes kept | "
+           + " | ".join(f"{_f(junk[k]['jobs_keeping_any'])} / {_f(junk[k]['classes_kept'])}" for k in levels) + " |"]
+    if lab and lab.get("junk_only"):
+        j = lab["junk_only"]
+        out.append(f"| junk-only jobs from the lab-like hold-out ({j['jobs']}): jobs keeping any / classes kept | "
+                   + " | ".join(f"{_f(j[k]['jobs_keeping_any'])} / {_f(j[k]['classes_kept'])}" for k in levels) + " |")
+    return out + [""]
 
 
 def blob_table(rows: list[dict]) -> list[str]:
@@ -209,6 +241,7 @@ def render(card: dict, notes: str = "") -> str:
         *decision_table(card),
         "",
         *blob_table(ev.get("blob_probe", [])),
+        *probe_table(ev.get("early_round_probe"), ev.get("lab_holdout")),
         "## 2. Simulated and relion_refine hold-outs (structures never trained on)",
         "",
         *sim_table([(n, ev[k]) for n, k in (("lab-like simulated jobs", "lab_holdout"),

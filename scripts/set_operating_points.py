@@ -2,7 +2,8 @@
 """Write a model's strictness operating points (``extra["decision"]`` of its card).
 
     python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --gap 2.0 --start 0.95 \
-        --balanced_detail 0.25 --balanced_centre 0.4 --strict_detail 0.15 --strict_centre 0.3
+        --balanced_detail 0.25 --balanced_centre 0.4 --strict_detail 0.15 --strict_centre 0.3 \
+        --lower_gap 2.0 --lower_below 0.5 --lower_from 0.15
 
 * ``lenient``: the threshold at which at most 2% of the good validation classes are lost
   (:func:`relion_cryodiscovery.model.calibration.choose_threshold`, the validation jobs named in the card);
@@ -10,7 +11,10 @@
   (:func:`relion_cryodiscovery.selection.relative_bar`) ``--gap`` logits below the mean logit of the job's
   best classes, in jobs whose best classes score at least ``--start`` on average, for classes coarser than
   the best by ``--balanced_detail`` (log10 k D) or emptier at the centre by ``--balanced_centre``;
-* ``strict``: the same bar with the margins ``--strict_detail`` and ``--strict_centre``.
+* ``strict``: the same bar with the margins ``--strict_detail`` and ``--strict_centre``;
+* ``lenient`` and ``balanced`` lower the threshold in a weak job (:func:`relion_cryodiscovery.selection.lowered_bar`):
+  in a job whose best classes score in [``--lower_from``, ``--lower_below``) on average, classes within
+  ``--lower_gap`` logits of them that look like them (balanced's margins) are kept (``--lower_gap 0``: none).
 
 A margin <= 0 leaves that measure out. The figures each point reaches are measured by
 ``scripts/evaluate_model.py`` (real sets first).
@@ -50,6 +54,12 @@ def main() -> int:
         parser.add_argument(f"--{level}_centre", type=float,
                             default=getattr(calibration, f"{level.upper()}_CENTRE"),
                             help=f"... or this much emptier at the centre (ring_1)")
+    parser.add_argument("--lower_gap", type=float, default=calibration.LOWER_GAP,
+                        help="a weak job's lowered bar: this many logits below its best classes (<= 0: none)")
+    parser.add_argument("--lower_below", type=float, default=calibration.LOWER_BELOW,
+                        help="... in jobs whose best classes' mean score is below this")
+    parser.add_argument("--lower_from", type=float, default=calibration.LOWER_FROM,
+                        help="... and at least this")
     args = parser.parse_args()
 
     from relion_cryodiscovery.model.card import ModelCard
@@ -64,7 +74,8 @@ def main() -> int:
     card.extra["decision"] = calibration.operating_points(
         scores, labels, card.threshold, card.threshold_rule, args.lenient_fnr, args.gap, args.start,
         balanced=(margin(args.balanced_detail), margin(args.balanced_centre)),
-        strict=(margin(args.strict_detail), margin(args.strict_centre)))
+        strict=(margin(args.strict_detail), margin(args.strict_centre)),
+        lower=(margin(args.lower_gap), args.lower_below, args.lower_from))
     card.extra["decision"]["command"] = " ".join(["python scripts/set_operating_points.py", *sys.argv[1:]])
     card.save(args.model)
     print({k: v["min_score"] for k, v in card.extra["decision"].items() if isinstance(v, dict)})

@@ -91,6 +91,7 @@ def test_operating_points_of_a_card():
     for level, rule in rules.items():
         assert 0 < rule.min_score <= card.threshold
         assert (rule.relative_gap is not None) == (level != "lenient")  # lenient: no job-relative bar
+        assert (rule.lower_gap is not None) == (level != "strict")  # strict: no lowered bar for weak jobs
     # strict's bar drops classes that look less unlike the best than balanced's does
     assert rules["strict"].relative_detail < rules["balanced"].relative_detail
     assert rules["strict"].relative_centre < rules["balanced"].relative_centre
@@ -127,3 +128,36 @@ def test_with_relative_centre_the_bar_also_drops_classes_emptier_at_the_centre()
     # the margins must be 0 or more
     with pytest.raises(CryoDiscoveryError, match="relative_centre"):
         select_classes(scores, None, [""] * 6, SelectionRule(0.177, relative_gap=2.0, relative_centre=-1.0))
+
+
+def test_a_weak_job_keeps_classes_that_look_like_its_best_below_min_score():
+    # an early round: every class scores below min_score; the best two (0.30, 0.25) set a lowered bar at
+    # sigmoid(mean logit - 2) ~ 0.04; a class at 0.09 as sharp and as dense as them is kept, a class at 0.09
+    # that is a coarse blob, a class at 0.09 empty at the centre, and a class at 0.01 are not
+    scores = np.array([0.30, 0.25, 0.09, 0.09, 0.09, 0.01, 0.2, 0.2, 0.2, 0.2])
+    resolution = np.array([1.0, 1.0, 0.98, 0.6, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    centre = np.array([1.5, 1.5, 1.4, 1.5, 0.5, 1.5, 1.5, 1.5, 1.5, 1.5])
+    rule = SelectionRule(0.177, relative_detail=0.25, relative_centre=0.4, lower_gap=2.0, lower_below=0.5,
+                         lower_from=0.15)
+    result = select_classes(scores, None, [""] * 10, rule, resolution=resolution, centre=centre)
+    assert list(result.selected[:6]) == [True, True, True, False, False, False]
+    assert result.reasons[2].startswith("kept below min_score 0.177: a weak job")
+    assert result.reasons[3].startswith("score 0.090 < min_score")
+    # min_score alone (no lowered bar) keeps only the classes at or above it
+    plain = select_classes(scores, None, [""] * 10, SelectionRule(0.177), resolution=resolution, centre=centre)
+    assert list(plain.selected[:6]) == [True, True, False, False, False, False]
+
+
+def test_the_lowered_bar_leaves_strong_jobs_and_jobs_of_only_junk_alone():
+    rule = SelectionRule(0.177, relative_detail=0.25, relative_centre=0.4, lower_gap=2.0, lower_below=0.5,
+                         lower_from=0.15)
+    alike = np.ones(6)
+    # a strong job (best classes >= lower_below): a class at 0.1 stays below min_score
+    strong = np.array([0.9, 0.1, 0.05, 0.05, 0.05, 0.05])
+    assert list(select_classes(strong, None, [""] * 6, rule, allow_empty=True, resolution=alike,
+                               centre=alike).selected) == [True] + [False] * 5
+    # a job of only junk (best classes below lower_from, e.g. ice): nothing is kept
+    junk = np.array([0.12, 0.08, 0.05, 0.05, 0.02, 0.01])
+    assert not select_classes(junk, None, [""] * 6, rule, allow_empty=True, resolution=alike, centre=alike).selected.any()
+    with pytest.raises(CryoDiscoveryError, match="lower_from"):
+        select_classes(junk, None, [""] * 6, SelectionRule(0.177, lower_gap=2.0, lower_from=0.6, lower_below=0.5))

@@ -85,6 +85,33 @@ def corpus_reasons(lab: Path, held_out: int) -> tuple[np.ndarray, np.ndarray]:
     return reason_labels(table.kind.values, table.good.values), table.job.values
 
 
+def job_relative_corpus_labels(lab: Path, held_out: int) -> np.ndarray:
+    """Job-relative labels (:func:`relion_cryodiscovery.simulate.truth.job_relative_labels`) of every class of a
+    corpus's ``train.npz`` (``held_out`` 0) or ``test.npz`` (1), in its order."""
+    import pandas as pd
+
+    from relion_cryodiscovery.simulate.truth import job_relative_labels
+
+    table = pd.read_csv(lab / "classes.csv")
+    table = table[table.held_out == held_out].reset_index(drop=True)
+    labels = np.zeros(len(table), dtype=bool)
+    for _, rows in table.groupby("job", sort=False):
+        labels[rows.index] = job_relative_labels(rows.kind, rows.purity, rows.resolution_a, rows.good.astype(bool))
+    return labels
+
+
+def corpus_junk_kinds(lab: Path, held_out: int) -> np.ndarray:
+    """Whether each class of a corpus file is of a junk kind, not a particle view of any purity
+    (:data:`relion_cryodiscovery.simulate.truth.VIEW_KINDS`): the classes of a junk-only probe job."""
+    import pandas as pd
+
+    from relion_cryodiscovery.simulate.truth import VIEW_KINDS
+
+    table = pd.read_csv(lab / "classes.csv")
+    table = table[table.held_out == held_out]
+    return ~table.kind.isin(VIEW_KINDS).values
+
+
 def lab_arrays(path: Path):
     """A corpus file (``train.npz``/``test.npz``) as :class:`~relion_cryodiscovery.training.trainer.TrainingArrays`."""
     from relion_cryodiscovery.training.trainer import TrainingArrays

@@ -109,6 +109,13 @@ BALANCED_DETAIL = 0.25
 BALANCED_CENTRE = 0.4
 STRICT_DETAIL = 0.15
 STRICT_CENTRE = 0.3
+#: A weak job's lowered bar (``lenient`` and ``balanced``): in a job whose best classes score in
+#: [LOWER_FROM, LOWER_BELOW) on average, classes within LOWER_GAP logits of them that look like them (balanced's
+#: margins) are kept below ``min_score``. Chosen on simulated early-round jobs, junk-only jobs and the real sets
+#: (docs/model_card_notes.md, "0.8.0").
+LOWER_GAP = 2.0
+LOWER_BELOW = 0.5
+LOWER_FROM = 0.15
 
 
 def job_relative_bar(gap: float, start: float, detail: float | None, centre: float | None) -> dict:
@@ -122,24 +129,47 @@ def job_relative_bar(gap: float, start: float, detail: float | None, centre: flo
                         f"{gap:g} logits of them" + (f" unless it is {' and '.join(looks)}" if looks else "")}
 
 
+def weak_job_lowering(gap: float | None, below: float, start: float, detail: float | None,
+                      centre: float | None) -> dict:
+    """One operating point's lowered bar for weak jobs (:func:`relion_cryodiscovery.selection.lowered_bar`), with
+    its rule in words (empty when ``gap`` is None)."""
+    if gap is None:
+        return {"lower_gap": None}
+    looks = [words for value, words in ((detail, f"as sharp (within {detail} in log10 k D)"),
+                                        (centre, f"as dense at the centre (within {centre})")) if value is not None]
+    return {"lower_gap": gap, "lower_below": below, "lower_from": start, "relative_detail": detail,
+            "relative_centre": centre,
+            "lower_rule": f"in a job whose best classes score in [{start:g}, {below:g}) on average, a class within {gap:g} "
+                          "logits of them" + (f" and {' and '.join(looks)} as they are" if looks else "") +
+                          " is kept below min_score"}
+
+
 def operating_points(calibrated: np.ndarray, labels: np.ndarray, threshold: float, threshold_rule: str,
                      lenient_fnr: float = LENIENT_FNR, gap: float = BAR_GAP, start: float = BAR_FROM,
                      balanced: tuple[float | None, float | None] = (BALANCED_DETAIL, BALANCED_CENTRE),
-                     strict: tuple[float | None, float | None] = (STRICT_DETAIL, STRICT_CENTRE)) -> dict:
+                     strict: tuple[float | None, float | None] = (STRICT_DETAIL, STRICT_CENTRE),
+                     lower: tuple[float | None, float, float] = (LOWER_GAP, LOWER_BELOW, LOWER_FROM)) -> dict:
     """The ``strictness`` settings of a model (its card's ``extra["decision"]``) from validation scores:
     ``lenient`` at most ``lenient_fnr`` of the good validation classes lost, no bar; ``balanced`` the
     calibrated ``threshold`` and the job-relative bar (:func:`relion_cryodiscovery.selection.relative_bar`)
     for classes that look unlike the job's best by ``balanced`` (detail, centre); ``strict`` the same bar
-    with the tighter margins ``strict``."""
+    with the tighter margins ``strict``. ``lenient`` and ``balanced`` also lower the threshold in a weak job
+    (``lower``: gap, below, from; gap None: no lowering) for classes that look like its best by balanced's margins."""
     lenient = choose_threshold(calibrated, labels, max_fnr=lenient_fnr, cap=float(threshold))
+    lowering = weak_job_lowering(lower[0], lower[1], lower[2], *balanced)
+    lower_words = f"; {lowering['lower_rule']}" if lowering.get("lower_rule") else ""
     points = {
         "lenient": {"min_score": lenient, "relative_gap": None,
-                    "rule": f"at most {lenient_fnr:g} of the good validation classes below it ({len(labels)} classes)"},
+                    **{k: v for k, v in lowering.items() if k != "lower_rule"},
+                    "rule": f"at most {lenient_fnr:g} of the good validation classes below it ({len(labels)} classes)"
+                            + lower_words},
     }
     for level, (detail, centre) in (("balanced", balanced), ("strict", strict)):
         bar = job_relative_bar(gap, start, detail, centre)
-        points[level] = {"min_score": float(threshold), **{k: v for k, v in bar.items() if k != "bar_rule"},
-                         "rule": f"{threshold_rule}; {bar['bar_rule']}"}
+        weak = lowering if level == "balanced" else {"lower_gap": None}
+        points[level] = {"min_score": float(threshold), **{k: v for k, v in weak.items() if k != "lower_rule"},
+                         **{k: v for k, v in bar.items() if k != "bar_rule"},
+                         "rule": f"{threshold_rule}; {bar['bar_rule']}" + (lower_words if level == "balanced" else "")}
     return {
         **points,
         "default": "balanced",

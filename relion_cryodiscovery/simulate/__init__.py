@@ -7,7 +7,7 @@
 * :mod:`.kinds` - clean signal of true particles and junk kinds.
 * :mod:`.particles` - particle stacks with CTF and noise, written in RELION 3.1 format.
 * :mod:`.relion_files` - deterministic STAR/MRC/pipeline/Select-job writers.
-* :mod:`.truth` - the class labelling rule.
+* :mod:`.truth` - the labelling rules (particle purity; what a lab-like class shows; relative to the job).
 * :mod:`.class_average_jobs` - fast fake labelled Class2D jobs for the training corpus.
 * :mod:`.atomic`, :mod:`.lab_classes` - real atomic models; lab-like class averages formed analytically.
 

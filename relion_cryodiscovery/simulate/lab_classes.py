@@ -25,7 +25,8 @@ contrast stretch; JPEG artefacts) is applied to the whole job, as a lab would ex
 Labels follow what a person sees: a class is good when it is a particle view (purity >= 0.75,
 not clipped, not an aggregate) whose resolution shows detail for its size: 12 A (secondary
 structure), three pixels (binned data) or a ninth of the particle's diameter (large
-complexes), whichever is coarsest (:func:`label_is_good`). Every random choice comes from one seed.
+complexes), whichever is coarsest (:func:`.truth.label_is_good`; relative to the job:
+:func:`.truth.job_relative_labels`). Every random choice comes from one seed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ from ..relion.classes import ClassSet
 from ..data.masks import soft_disc
 from .atomic import (ELEMENTS, PENG_ELECTRON, atomic_model_names, catalog, load_model, scattering_weights)
 from .ctf import CtfParams, ctf_values, frequency_grid
+# the labelling rules live beside the relion_refine corpus's rule; imported here for the simulator's users
+from .truth import (GOOD_PURITY, GOOD_RESOLUTION_A, GOOD_RESOLUTION_DIAMETER_FRACTION,  # noqa: F401
+                    GOOD_RESOLUTION_NYQUIST_FACTOR, PARTICLE, VIEW_KINDS, is_particle_view, job_relative_labels,
+                    label_is_good)
 
 #: Version of the simulator (written into corpus summaries). 2: solvent at zero, deeper and wider halos set
 #: against the real sets, mostly masked hand-over, lumpy blobs, speckled over-fitted classes, mixtures of
@@ -54,16 +59,6 @@ JUNK_KINDS: dict[str, float] = {
     "ice": 0.09, "carbon_edge": 0.09, "aggregate": 0.10, "neighbours": 0.07, "clipped": 0.07,
     "blob": 0.12, "noise_attractor": 0.10, "streaky": 0.08, "mixed": 0.11, "misaligned": 0.13, "empty": 0.04,
 }
-PARTICLE = "particle"
-#: Purity at and above which a mixed class is labelled by its particle view.
-GOOD_PURITY = 0.75
-#: A particle class is good when its resolution is at most this (A), three pixels or a ninth of its diameter.
-GOOD_RESOLUTION_A = 12.0
-GOOD_RESOLUTION_NYQUIST_FACTOR = 3.0
-#: (1/15 was tried with simulator 2, since 1/9 calls the 14-17 A classes of a 140 A particle good that an expert
-#: grades bad (Magellon); the model trained on it scored those classes no lower and ranked the RELION tutorial's
-#: job008 below the class distribution, so 1/9 stays: docs/model_card_notes.md)
-GOOD_RESOLUTION_DIAMETER_FRACTION = 1.0 / 9.0
 #: RELION's tau2_fudge for 2D classification.
 TAU_FUDGE = 2.0
 #: Depth (fraction of low-frequency amplitude removed at k = 0) and width (in k D) of the dark halo.
@@ -80,16 +75,6 @@ MODERATE_RESOLUTION_DIAMETER = (0.03, 0.08)
 MODERATE_B_PER_A2 = 9.2
 #: Detergent density relative to protein (micelles round membrane proteins).
 MICELLE_DENSITY = 0.35
-
-
-def label_is_good(kind: str, purity: float, resolution_a: float, pixel_size: float, diameter_a: float) -> bool:
-    """The labelling rule: a clean particle view that shows detail for its size: it resolves secondary
-    structure (``GOOD_RESOLUTION_A``), or reaches three pixels (binned data), or shows
-    detail a ``GOOD_RESOLUTION_DIAMETER_FRACTION`` of the particle across (large complexes)."""
-    if kind not in (PARTICLE, "mixed", "misaligned") or purity < GOOD_PURITY:
-        return False
-    return resolution_a <= max(GOOD_RESOLUTION_A, GOOD_RESOLUTION_NYQUIST_FACTOR * pixel_size,
-                               GOOD_RESOLUTION_DIAMETER_FRACTION * diameter_a)
 
 
 # ---------------------------------------------------------------------------------------------

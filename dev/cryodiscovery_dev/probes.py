@@ -1,0 +1,52 @@
+"""Semi-real and simulated probe jobs for the decision rules (issue #20).
+
+* :func:`blob_jobs`: each positive-only cryoSPARC set's sharp classes beside Gaussian-blurred copies of
+  themselves, as a bare stack: the featureless low-resolution blobs a person rejects beside the sharp classes of
+  the same job (``scripts/evaluate_model.py``'s blob probe).
+* :func:`early_round_spec`: a first-round lab-like Class2D job (few particles per class, coarse classes).
+* :func:`junk_only`: a job made of another job's junk classes alone (a job of only junk must keep nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterator
+
+import numpy as np
+
+#: The blob probe's blurs: Gaussian sigma = box / each of these.
+BLOB_BLURS = (60, 40, 25)
+
+
+def blob_jobs(real_sets) -> Iterator[tuple[str, int, object, np.ndarray]]:
+    """(set name, blur, class set, labels) of every blob-probe job: 1 for the sharp classes, 0 for the blurred."""
+    from scipy import ndimage
+
+    for real in real_sets:
+        if not (real.spec.positives_only and real.spec.name.startswith(("t20s_cryosparc", "cryosparc_"))) \
+                or real.spec.name.endswith("inverted"):
+            continue
+        sharp = real.classes.images.astype(np.float32)
+        for blur in BLOB_BLURS:
+            blobs = np.stack([ndimage.gaussian_filter(image, sharp.shape[-1] / blur) for image in sharp])
+            images = np.concatenate([sharp, blobs])
+            classes = replace(real.classes, images=images, class_numbers=np.arange(1, len(images) + 1), metadata={},
+                              particle_counts=None)
+            yield real.spec.name, blur, classes, np.r_[np.ones(len(sharp)), np.zeros(len(blobs))]
+
+
+def early_round_spec(rng: np.random.Generator, seed: int, models: list[str]):
+    """A first-round Class2D job: 10-40 classes of 150-2,500 particles each and a strong B-factor, otherwise
+    drawn as :func:`relion_cryodiscovery.simulate.lab_classes.random_job_spec` draws a lab's job."""
+    from relion_cryodiscovery.simulate import lab_classes
+
+    spec = lab_classes.random_job_spec(rng, seed, models)
+    k = int(rng.integers(10, 41))
+    per_class = float(np.exp(rng.uniform(np.log(150), np.log(2500))))
+    return replace(spec, n_classes=k, n_particles=int(per_class * k), bfactor=round(float(rng.uniform(150, 400)), 1),
+                   junk_fraction=round(float(rng.uniform(0.1, 0.6)), 3))
+
+
+def junk_only(labels: np.ndarray) -> np.ndarray:
+    """Indices of a job's junk classes (label 0): the classes of a junk-only probe job made from it."""
+    return np.flatnonzero(np.asarray(labels) == 0)
