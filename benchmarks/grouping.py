@@ -106,7 +106,7 @@ def model_selection(classes, inputs, model):
     """The classes the shipped model keeps at the default (the job's own rule, pipeline/jobs.decide)."""
     from relion_cryodiscovery.pipeline.jobs import decide
     from relion_cryodiscovery.pipeline.parameters import JobParameters
-    from relion_cryodiscovery.pipeline.scores import ClassScores
+    from relion_cryodiscovery.pipeline.class_scores import ClassScores
 
     scores = ClassScores.unscored(classes.class_numbers, classes.particle_counts)
     usable = np.flatnonzero(inputs.usable)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from relion_cryodiscovery.pipeline import scoring
+from relion_cryodiscovery.pipeline import inference
 from relion_cryodiscovery.relion.sentinels import FAILURE, SUCCESS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,8 +20,8 @@ def test_native_start_up_chatter_stays_out_of_run_out_and_run_err(monkeypatch, c
         os.write(2, b"E0000 failed call to cuInit\n")
         return "ensemble", "strategy"
 
-    monkeypatch.setattr(scoring, "load_model", fake_load)
-    background = scoring.BackgroundModel(Path("."), scoring.JobParameters())
+    monkeypatch.setattr(inference, "load_model", fake_load)
+    background = inference.BackgroundModel(Path("."), inference.JobParameters())
     assert background.loaded() == ("ensemble", "strategy")
     os.write(2, b"after\n")
     out, err = capfd.readouterr()
@@ -35,8 +35,8 @@ def test_an_error_in_the_thread_is_raised_by_result_with_the_native_log_in_run_o
         os.write(2, b"F0000 native reason for the failure\n")
         raise RuntimeError("TensorFlow could not start")
 
-    monkeypatch.setattr(scoring, "load_model", broken_load)
-    background = scoring.BackgroundModel(Path("somewhere"), scoring.JobParameters())
+    monkeypatch.setattr(inference, "load_model", broken_load)
+    background = inference.BackgroundModel(Path("somewhere"), inference.JobParameters())
     with pytest.raises(RuntimeError, match="could not start"):
         background.loaded()
     os.write(2, b"restored\n")

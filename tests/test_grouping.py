@@ -17,7 +17,7 @@ from relion_cryodiscovery.cli.external_args import parse_external
 from relion_cryodiscovery.cli.main import main as cli
 from relion_cryodiscovery.data.grouping import AUTO, cluster, common_line_similarity, group_classes, silhouette
 from relion_cryodiscovery.errors import CryoDiscoveryError
-from relion_cryodiscovery.pipeline.scores import SCORE_COLUMNS
+from relion_cryodiscovery.pipeline.class_scores import SCORE_COLUMNS
 from relion_cryodiscovery.relion.sentinels import FAILURE, SUCCESS
 
 DATA = "Class2D/job001/run_it025_data.star"

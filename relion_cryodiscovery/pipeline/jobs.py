@@ -2,7 +2,7 @@
 RELION's outputs) and :func:`score_input` (score a job or a stack, write the score tables only).
 
 Each runs inside :func:`~.runner.run_job` and goes: parameters checked, model started
-(:mod:`.scoring`), input read (:mod:`.sources`), classes scored, the rule applied
+(:mod:`.inference`), input read (:mod:`.sources`), classes scored, the rule applied
 (:func:`decide`, :mod:`relion_cryodiscovery.selection`), the kept classes grouped when asked
 (:func:`assign_groups`), outputs staged (:mod:`.writing`) and committed, ``run.out`` reported.
 """
@@ -28,8 +28,8 @@ from ..selection import SelectionRule, select_classes
 from ..timing import StepLog, timed
 from .deferred import import_heavy
 from .parameters import JobParameters
-from .scores import ClassScores
-from .scoring import domain_check, model_directory, score_classes, start_model
+from .class_scores import ClassScores
+from .inference import domain_check, model_directory, score_classes, start_model
 from .sources import read_classes
 from .writing import (SelectionOutputs, earlier_outputs, montage_tiles, montage_title, provenance, report,
                       stage_montage, stage_score_tables, start_particles, start_rank_data, write_selection)

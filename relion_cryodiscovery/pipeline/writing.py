@@ -33,7 +33,7 @@ from ..relion.sentinels import OutputDirectory
 from ..timing import StepLog
 from .deferred import gc_paused
 from .parameters import JobParameters
-from .scores import NO_KIND, SCORE_COLUMNS, ClassScores
+from .class_scores import NO_KIND, SCORE_COLUMNS, ClassScores
 
 if TYPE_CHECKING:
     from ..data.inputs import ModelInputs
@@ -65,7 +65,7 @@ def provenance(card: ModelCard, parameters: JobParameters, input_path: str, min_
                check: DomainCheck | None, polarity: "Polarity | None" = None,
                runtime: str | None = None) -> dict[str, str]:
     """What makes an output traceable: software, model, the runtime that scored it (with its versions,
-    :meth:`.scoring.ModelLoader.runtime`), input, parameters (``min_score``: the threshold the job was
+    :meth:`.inference.ModelLoader.runtime`), input, parameters (``min_score``: the threshold the job was
     judged by), command line, contrast polarity, domain check. ``groups`` is listed when grouping is on
     (off, the outputs are exactly those of a version without it)."""
     used = {k: v for k, v in asdict(parameters).items()

@@ -10,7 +10,7 @@ tiles), then collect the scores. For TensorFlow, :class:`WorkerModel` (load and 
 process, :mod:`relion_cryodiscovery.model.worker`) is used when this process has not imported
 TensorFlow (the External job); :class:`BackgroundModel` (a thread, inference in this process) when it
 has (e.g. a Python session). :func:`score_classes` is therefore one inference path for all, and fills
-the run's :class:`~.scores.ClassScores`.
+the run's :class:`~.class_scores.ClassScores`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from ..timing import StepLog, timed
 from .deferred import import_heavy
 from .parameters import JobParameters
 from .runner import native_stderr_to_log
-from .scores import ClassScores
+from .class_scores import ClassScores
 
 if TYPE_CHECKING:
     from ..data.inputs import ModelInputs
