@@ -8,11 +8,12 @@ Each round runs every named job once, then ``relion_star_handler --i DATA_STAR -
 --minval 1 --maxval $KEEP_MAX`` (default 1000: every particle kept, i.e. RELION reading and writing the same
 data.star; ``make_big_job.py`` projects keep classes 1..K/2 at the benchmark's ``--min_particles``). A
 checkout runs as ``python CHECKOUT/relion_external/cryodiscovery_select.py`` with ``PYTHONPATH=CHECKOUT``;
-``exe:PATH`` runs an installed executable as it is (its own environment). Wall time, CPU time and the peak
-RSS of the whole process tree (sampled every 20 ms) come from :func:`external_job.timed_run`; prints
-each round, then one JSON object of medians, with each job's step times from its ``run.out`` and its
-ratio to RELION in the same rounds. Comparing checkouts in the same rounds is what makes figures from a
-shared, busy machine comparable.
+``exe:PATH`` runs an installed executable as it is (its own environment). Each job is a process of its own,
+so this script imports no checkout: its timing helpers come from the dev package. Wall time, CPU time and
+the peak RSS of the whole process tree (sampled every 20 ms) come from
+:func:`cryodiscovery_dev.process_timing.timed_run`; prints each round, then one JSON object of medians,
+with each job's step times from its ``run.out`` and its ratio to RELION in the same rounds. Comparing
+checkouts in the same rounds is what makes figures from a shared, busy machine comparable.
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from external_job import step_times, timed_run  # noqa: E402
+from cryodiscovery_dev.process_timing import step_times, timed_run
 
 
 def main(argv: list[str] | None = None) -> None:

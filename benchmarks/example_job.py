@@ -13,7 +13,7 @@ model, ``gpus`` empty):
   RELION reading and writing the same ``data.star`` (every particle kept).
 
 Wall time, and peak RSS of the whole process tree sampled every 20 ms (job plus any worker), under
-``/usr/bin/time -v`` (``external_job.timed_run``); prints one JSON line of medians.
+``/usr/bin/time -v`` (``cryodiscovery_dev.process_timing.timed_run``); prints one JSON line of medians.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from external_job import step_times, timed_run  # beside this script
+from cryodiscovery_dev.process_timing import step_times, timed_run
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,6 +9,7 @@ so ``scripts/``, ``benchmarks/`` and ``tests/`` import it as any package. Everyt
 * the lab-like corpus's structure split, jobs and training arrays: :mod:`.lab_corpus`;
 * the bundled example's montage for the docs: :mod:`.example`;
 * the tiny synthetic classes of the training tests: :mod:`.synthetic`;
-* the reviewer's output comparison (``scripts/compare_outputs.py``): :mod:`.compare_outputs`.
-* the External job held in one stage for RELION's abort (test and benchmark): :mod:`.abort_stages`.
+* the reviewer's output comparison (``scripts/compare_outputs.py``): :mod:`.compare_outputs`;
+* the External job held in one stage for RELION's abort (test and benchmark): :mod:`.abort_stages`;
+* a command's wall and CPU time and peak RSS, and a job's step times (the benchmarks): :mod:`.process_timing`.
 """
