@@ -122,6 +122,29 @@ EXTRA_SETS: tuple[RealSetSpec, ...] = (
                 positives_only=True, pixel_size=233.4 / 258,
                 what="RELION Class2D job065, the 13 visible largest classes (GUI screenshot of 128 px, 1.82 A/px "
                      "classes upsampled to 258 px; text inpainted); positives only, unlabelled by the source"),
+    RealSetSpec("xtremed_relion3_job009_select", "xtremed_relion3tut_class2d_select/job009_classes50_display8bit.mrcs",
+                labels=str(LABELS_IN_REPO / "xtremed_relion3tut_job009_select_labels.csv"), pixel_size=3.54 / 4,
+                what="RELION 3.0 tutorial beta-gal (run by xtreme-d), early Class2D of LoG-picked particles from 5 "
+                     "micrographs: all 50 classes (64 px at 3.54 A shown 4x, 8-bit display); labels: the author's "
+                     "red-framed selection in relion_display (4 kept as autopick templates); no licence stated"),
+    RealSetSpec("xtremed_relion3_job023_select", "xtremed_relion3tut_class2d_select/job023_classes100_display8bit.mrcs",
+                labels=str(LABELS_IN_REPO / "xtremed_relion3tut_job023_select_labels.csv"), pixel_size=3.54 / 2,
+                what="RELION 3.0 tutorial beta-gal (run by xtreme-d), Class2D of template-picked, sorted particles: "
+                     "all 100 classes (64 px at 3.54 A shown 2x, 8-bit display); labels: the author's red-framed "
+                     "'good (not blurred)' selection (6 kept); no licence stated"),
+    RealSetSpec("slicem_mixture_k100_byeye", "slicem_mixture_class2d_k100/original/mixture_2D.mrcs",
+                labels=str(LABELS_IN_REPO / "slicem_mixture_class2d_k100_byeye_labels.csv"),
+                what="RELION Class2D of a mixture of several complexes (EMPIAR-10268; SLICEM example data, MIT): "
+                     "all 100 classes, 96 px, float, pixel size unknown; labels: ours, by eye, two passes "
+                     "(71 good / 27 bad, 2 disagreements left out; docs/real_sets.md)"),
+    RealSetSpec("cryosparc_empiar10880_k100_byeye",
+                "cryosparc_examples_empiar10880_class2d_k100/empiar10880_classes100_inpainted_fig8bit.mrcs",
+                labels=str(LABELS_IN_REPO / "cryosparc_examples_empiar10880_class2d_k100_byeye_labels.csv"),
+                pixel_size=120 / 104, gallery_order=True,
+                what="cryoSPARC 2D classification of EMPIAR-10880 (cryosparc-examples figure, no licence stated): "
+                     "all 100 classes in display order (largest first), 8-bit, 234 px at ~1.15 A, captions "
+                     "inpainted; high-resolution classes then blobs/noise; labels: ours, by eye, two passes "
+                     "(37 good / 63 bad, full agreement)"),
 )
 
 
