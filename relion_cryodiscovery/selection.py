@@ -6,8 +6,9 @@ same job, so a class is kept only if its score is within ``relative_gap`` logits
 the job's best classes (:func:`best_classes`). The bar can be limited to classes that also *look* unlike
 the best classes: coarser in spectral resolution by ``relative_detail`` (the featureless low-resolution
 blobs a person rejects beside sharp classes) or emptier at the centre by ``relative_centre`` (the small
-or off-centre blobs); a class as sharp and as dense as the best, e.g. a rare view that scores lower, is
-kept. The bar only ever raises the threshold, and only in jobs whose best classes score at least
+or off-centre blobs), or both coarser by ``blob_detail`` and denser at the centre by ``blob_centre`` (the
+featureless blobs of a high-resolution job, their density heaped in the middle); a class as sharp and as
+dense as the best, e.g. a rare view that scores lower, is kept. The bar only ever raises the threshold, and only in jobs whose best classes score at least
 ``relative_from``.
 
 The other way round, a **weak job** (an early round: small, coarse classes that all score low, though a
@@ -95,6 +96,10 @@ class SelectionRule:
     #: in-disc std) is this much below theirs. Both None: every class below the bar.
     relative_detail: float | None = None
     relative_centre: float | None = None
+    #: ... or whose spectral resolution is ``blob_detail`` below theirs *and* whose centre density is
+    #: ``blob_centre`` above theirs (a featureless blob). Either None: not compared.
+    blob_detail: float | None = None
+    blob_centre: float | None = None
     #: In a weak job (best classes' mean score in [``lower_from``, ``lower_below``)), also keep classes within
     #: this many logits of the best classes that look like them (None: no lowered bar).
     lower_gap: float | None = None
@@ -108,7 +113,8 @@ class SelectionRule:
         """The rule at a model's operating point (:meth:`~relion_cryodiscovery.model.card.ModelCard.operating_point`)."""
         return cls(point["min_score"], min_particles, min_classes, relative_gap=point.get("relative_gap"),
                    relative_from=point.get("relative_from", 0.0), relative_detail=point.get("relative_detail"),
-                   relative_centre=point.get("relative_centre"), lower_gap=point.get("lower_gap"),
+                   relative_centre=point.get("relative_centre"), blob_detail=point.get("blob_detail"),
+                   blob_centre=point.get("blob_centre"), lower_gap=point.get("lower_gap"),
                    lower_below=point.get("lower_below", 0.5), lower_from=point.get("lower_from", 0.15), label=label)
 
     def validate(self) -> None:
@@ -127,15 +133,21 @@ class SelectionRule:
         if not 0.0 < self.lower_from <= self.lower_below < 1.0:
             raise CryoDiscoveryError(None, "the weak job's lowered bar needs 0 < lower_from <= lower_below < 1, not "
                                            f"{self.lower_from} and {self.lower_below}")
-        for name in ("relative_detail", "relative_centre"):
+        for name in ("relative_detail", "relative_centre", "blob_detail", "blob_centre"):
             value = getattr(self, name)
             if value is not None and not value >= 0:
                 raise CryoDiscoveryError(None, f"the job-relative bar's {name} must be 0 or more, not {value}")
 
     @property
     def compares_looks(self) -> bool:
-        """Whether the bar drops only classes that look unlike the best (``relative_detail``/``_centre``)."""
-        return self.relative_detail is not None or self.relative_centre is not None
+        """Whether the bar drops only classes that look unlike the best (``relative_detail``/``_centre``,
+        ``blob_detail`` with ``blob_centre``)."""
+        return self.relative_detail is not None or self.relative_centre is not None or self.compares_blobs
+
+    @property
+    def compares_blobs(self) -> bool:
+        """Whether a class coarser *and* denser at the centre than the best counts as unlike them."""
+        return self.blob_detail is not None and self.blob_centre is not None
 
     def describe_looks(self) -> str:
         """What "looks like the best classes" means, in words: ``as sharp (...) and as dense at the centre (...)``."""
@@ -144,17 +156,24 @@ class SelectionRule:
             looks.append(f"as sharp (within {self.relative_detail:g} in log10 k D)")
         if self.relative_centre is not None:
             looks.append(f"as dense at the centre (within {self.relative_centre:g})")
+        if self.compares_blobs:
+            looks.append(f"not a blob (coarser by {self.blob_detail:g} and denser at the centre by {self.blob_centre:g})")
         return " and ".join(looks)
 
     def looks_unlike(self, k: int, top: np.ndarray, resolution: np.ndarray | None,
                      centre: np.ndarray | None) -> np.ndarray:
         """(k,) bool: the classes that look unlike the best classes ``top`` by either measure the rule
-        compares (:func:`unlike_best`); none when it compares none or neither measure is given."""
+        compares (:func:`unlike_best`), or both coarser and denser at the centre (a blob); none when it
+        compares none or no measure is given."""
         unlike = np.zeros(k, dtype=bool)
         for values, margin in ((resolution, self.relative_detail), (centre, self.relative_centre)):
             marks = unlike_best(values, top, margin)
             if marks is not None:
                 unlike |= marks
+        if self.compares_blobs and resolution is not None and centre is not None:
+            coarser = unlike_best(resolution, top, self.blob_detail)
+            denser = unlike_best(-np.asarray(centre, float), top, self.blob_centre)  # above the best's centre
+            unlike |= coarser & denser
         return unlike
 
     def describe_bar(self) -> str:

@@ -337,8 +337,11 @@ def main() -> int:
         print("reasons", json.dumps({k: v for k, v in results["reasons"].items() if k != "per_set"}), flush=True)
 
     if args.write_card:
-        card.extra["evaluation"] = results
-        card.save(args.model)
+        from relion_cryodiscovery.model.card import ModelCard
+
+        fresh = ModelCard.load(args.model)  # the card as it is now: only the evaluation is replaced
+        fresh.extra["evaluation"] = results
+        fresh.save(args.model)
         from cryodiscovery_dev.example import example_montage  # the select command on a copy of the bundled example
 
         example_montage(args.model, REPO / "docs" / "images" / "example_montage.png")

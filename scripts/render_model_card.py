@@ -54,6 +54,9 @@ def looks(point: dict) -> list[str]:
         words.append(f"only classes coarser than them by {point['relative_detail']:g} (log10 k D)")
     if point.get("relative_centre") is not None:
         words.append(("or" if words else "only classes") + f" emptier at the centre by {point['relative_centre']:g} (ring_1)")
+    if point.get("blob_detail") is not None and point.get("blob_centre") is not None:
+        words.append(("or" if words else "only classes") + f" both coarser by {point['blob_detail']:g} and denser at the "
+                     f"centre by {point['blob_centre']:g} (a blob)")
     return words
 
 

@@ -3,7 +3,7 @@
 
     python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --gap 2.0 --start 0.95 \
         --balanced_detail 0.25 --balanced_centre 0.4 --strict_detail 0.15 --strict_centre 0.3 \
-        --lower_gap 2.0 --lower_below 0.5 --lower_from 0.15
+        --blob_detail 0.15 --blob_centre 0.2 --lower_gap 2.0 --lower_below 0.5 --lower_from 0.15
 
 * ``lenient``: the threshold at which at most 2% of the good validation classes are lost
   (:func:`relion_cryodiscovery.model.calibration.choose_threshold`, the validation jobs named in the card);
@@ -12,6 +12,8 @@
   best classes, in jobs whose best classes score at least ``--start`` on average, for classes coarser than
   the best by ``--balanced_detail`` (log10 k D) or emptier at the centre by ``--balanced_centre``;
 * ``strict``: the same bar with the margins ``--strict_detail`` and ``--strict_centre``;
+* both bars also drop a featureless blob: a class coarser by ``--blob_detail`` *and* denser at the centre by
+  ``--blob_centre`` than the best classes;
 * ``lenient`` and ``balanced`` lower the threshold in a weak job (:func:`relion_cryodiscovery.selection.lowered_bar`):
   in a job whose best classes score in [``--lower_from``, ``--lower_below``) on average, classes within
   ``--lower_gap`` logits of them that look like them (balanced's margins) are kept (``--lower_gap 0``: none).
@@ -54,6 +56,10 @@ def main() -> int:
         parser.add_argument(f"--{level}_centre", type=float,
                             default=getattr(calibration, f"{level.upper()}_CENTRE"),
                             help=f"... or this much emptier at the centre (ring_1)")
+    parser.add_argument("--blob_detail", type=float, default=calibration.BLOB_DETAIL,
+                        help="the bars also drop classes this much coarser (log10 k D) than the best classes ...")
+    parser.add_argument("--blob_centre", type=float, default=calibration.BLOB_CENTRE,
+                        help="... and this much denser at the centre (ring_1) together (a featureless blob; <= 0: not)")
     parser.add_argument("--lower_gap", type=float, default=calibration.LOWER_GAP,
                         help="a weak job's lowered bar: this many logits below its best classes (<= 0: none)")
     parser.add_argument("--lower_below", type=float, default=calibration.LOWER_BELOW,
@@ -71,10 +77,11 @@ def main() -> int:
     ensemble = BoostedEnsemble.load(args.model)
     scores = ensemble.predict(data["images"][val].astype(np.float32), data["features"][val]).calibrated
     labels = data["labels"][val]
+    blob = (margin(args.blob_detail), margin(args.blob_centre))
     card.extra["decision"] = calibration.operating_points(
         scores, labels, card.threshold, card.threshold_rule, args.lenient_fnr, args.gap, args.start,
-        balanced=(margin(args.balanced_detail), margin(args.balanced_centre)),
-        strict=(margin(args.strict_detail), margin(args.strict_centre)),
+        balanced=calibration.Looks(margin(args.balanced_detail), margin(args.balanced_centre), *blob),
+        strict=calibration.Looks(margin(args.strict_detail), margin(args.strict_centre), *blob),
         lower=(margin(args.lower_gap), args.lower_below, args.lower_from))
     card.extra["decision"]["command"] = " ".join(["python scripts/set_operating_points.py", *sys.argv[1:]])
     card.save(args.model)

@@ -161,3 +161,19 @@ def test_the_lowered_bar_leaves_strong_jobs_and_jobs_of_only_junk_alone():
     assert not select_classes(junk, None, [""] * 6, rule, allow_empty=True, resolution=alike, centre=alike).selected.any()
     with pytest.raises(CryoDiscoveryError, match="lower_from"):
         select_classes(junk, None, [""] * 6, SelectionRule(0.177, lower_gap=2.0, lower_from=0.6, lower_below=0.5))
+
+
+def test_the_bar_drops_a_featureless_blob_coarser_and_denser_at_the_centre():
+    # a high-resolution job (best classes 0.99, resolution 1.28, centre 2.05): below the bar, a blob coarser by
+    # 0.2 and denser by 0.5 is dropped; a rare view as coarse but no denser, and a class as dense but as sharp,
+    # are kept (neither alone marks a class unlike the best when the other margins are not crossed)
+    scores = np.array([0.99, 0.99, 0.99, 0.99, 0.99, 0.7, 0.7, 0.7])
+    resolution = np.array([1.28] * 5 + [1.08, 1.08, 1.27])
+    centre = np.array([2.05] * 5 + [2.55, 2.0, 2.6])
+    rule = SelectionRule(0.177, relative_gap=2.0, relative_from=0.95, relative_detail=0.25, relative_centre=0.4,
+                         blob_detail=0.15, blob_centre=0.2)
+    result = select_classes(scores, None, [""] * 8, rule, resolution=resolution, centre=centre)
+    assert list(result.selected) == [True] * 5 + [False, True, True]
+    assert "not a blob" in result.reasons[6]
+    without = SelectionRule(0.177, relative_gap=2.0, relative_from=0.95, relative_detail=0.25, relative_centre=0.4)
+    assert select_classes(scores, None, [""] * 8, without, resolution=resolution, centre=centre).selected.all()

@@ -99,9 +99,10 @@ def choose_threshold(
 
 #: The strictness settings' defaults (:func:`operating_points`): lenient's bound on good classes lost;
 #: the job-relative bar of ``balanced`` and ``strict``: its gap in logits, the best classes' mean score it
-#: starts from, and how unlike the best classes a class must look to be dropped by it: coarser in spectral
-#: resolution (log10 k D; 0.25 is 1.8 times the best classes' resolution in Angstrom) or emptier at the centre (``ring_1``).
-#: Chosen on the real sets first (docs/model_card_notes.md, "0.7.0").
+#: starts from, and how unlike the best classes a class must look to be dropped by it (:class:`Looks`): coarser
+#: in spectral resolution (log10 k D; 0.25 is 1.8 times the best classes' resolution in Angstrom), emptier at the
+#: centre (``ring_1``), or both coarser and denser at the centre (a featureless blob).
+#: Chosen on the real sets first (docs/model_card_notes.md, "0.7.0" and "0.8.0").
 LENIENT_FNR = 0.02
 BAR_GAP = 2.0
 BAR_FROM = 0.95
@@ -109,6 +110,8 @@ BALANCED_DETAIL = 0.25
 BALANCED_CENTRE = 0.4
 STRICT_DETAIL = 0.15
 STRICT_CENTRE = 0.3
+BLOB_DETAIL = 0.15
+BLOB_CENTRE = 0.2
 #: A weak job's lowered bar (``lenient`` and ``balanced``): in a job whose best classes score in
 #: [LOWER_FROM, LOWER_BELOW) on average, classes within LOWER_GAP logits of them that look like them (balanced's
 #: margins) are kept below ``min_score``. Chosen on simulated early-round jobs, junk-only jobs and the real sets
@@ -118,45 +121,67 @@ LOWER_BELOW = 0.5
 LOWER_FROM = 0.15
 
 
-def job_relative_bar(gap: float, start: float, detail: float | None, centre: float | None) -> dict:
+@dataclass(frozen=True)
+class Looks:
+    """How unlike a job's best classes a class must look (:class:`relion_cryodiscovery.selection.SelectionRule`'s
+    ``relative_detail``, ``relative_centre``, ``blob_detail``, ``blob_centre``; None: not compared)."""
+
+    detail: float | None
+    centre: float | None
+    blob_detail: float | None = None
+    blob_centre: float | None = None
+
+    def fields(self) -> dict:
+        return {"relative_detail": self.detail, "relative_centre": self.centre, "blob_detail": self.blob_detail,
+                "blob_centre": self.blob_centre}
+
+    def words(self) -> list[str]:
+        """What looking like the best classes means, in words."""
+        out = [words for value, words in ((self.detail, f"as sharp (spectral resolution within {self.detail} in log10 k D)"),
+                                          (self.centre, f"as dense at the centre (ring_1 within {self.centre})"))
+               if value is not None]
+        if self.blob_detail is not None and self.blob_centre is not None:
+            out.append(f"not a blob (coarser by {self.blob_detail} and denser at the centre by {self.blob_centre})")
+        return out
+
+
+BALANCED_LOOKS = Looks(BALANCED_DETAIL, BALANCED_CENTRE, BLOB_DETAIL, BLOB_CENTRE)
+STRICT_LOOKS = Looks(STRICT_DETAIL, STRICT_CENTRE, BLOB_DETAIL, BLOB_CENTRE)
+
+
+def job_relative_bar(gap: float, start: float, looks: Looks) -> dict:
     """One operating point's job-relative bar (:class:`relion_cryodiscovery.selection.SelectionRule`'s fields)
     with its rule in words."""
-    looks = [words for value, words in ((detail, f"as sharp as they are (spectral resolution within {detail} in "
-                                                 "log10 k D)"),
-                                        (centre, f"as dense at the centre (ring_1 within {centre})")) if value is not None]
-    return {"relative_gap": gap, "relative_from": start, "relative_detail": detail, "relative_centre": centre,
+    words = looks.words()
+    return {"relative_gap": gap, "relative_from": start, **looks.fields(),
             "bar_rule": f"in a job whose best classes score >= {start:g} on average, a class must also score within "
-                        f"{gap:g} logits of them" + (f" unless it is {' and '.join(looks)}" if looks else "")}
+                        f"{gap:g} logits of them" + (f" unless it is {' and '.join(words)} as they are" if words else "")}
 
 
-def weak_job_lowering(gap: float | None, below: float, start: float, detail: float | None,
-                      centre: float | None) -> dict:
+def weak_job_lowering(gap: float | None, below: float, start: float, looks: Looks) -> dict:
     """One operating point's lowered bar for weak jobs (:func:`relion_cryodiscovery.selection.lowered_bar`), with
-    its rule in words (empty when ``gap`` is None)."""
+    its rule in words (only ``lower_gap`` None when ``gap`` is None)."""
     if gap is None:
         return {"lower_gap": None}
-    looks = [words for value, words in ((detail, f"as sharp (within {detail} in log10 k D)"),
-                                        (centre, f"as dense at the centre (within {centre})")) if value is not None]
-    return {"lower_gap": gap, "lower_below": below, "lower_from": start, "relative_detail": detail,
-            "relative_centre": centre,
+    words = looks.words()
+    return {"lower_gap": gap, "lower_below": below, "lower_from": start, **looks.fields(),
             "lower_rule": f"in a job whose best classes score in [{start:g}, {below:g}) on average, a class within {gap:g} "
-                          "logits of them" + (f" and {' and '.join(looks)} as they are" if looks else "") +
+                          "logits of them" + (f" and {' and '.join(words)} as they are" if words else "") +
                           " is kept below min_score"}
 
 
 def operating_points(calibrated: np.ndarray, labels: np.ndarray, threshold: float, threshold_rule: str,
                      lenient_fnr: float = LENIENT_FNR, gap: float = BAR_GAP, start: float = BAR_FROM,
-                     balanced: tuple[float | None, float | None] = (BALANCED_DETAIL, BALANCED_CENTRE),
-                     strict: tuple[float | None, float | None] = (STRICT_DETAIL, STRICT_CENTRE),
+                     balanced: Looks = BALANCED_LOOKS, strict: Looks = STRICT_LOOKS,
                      lower: tuple[float | None, float, float] = (LOWER_GAP, LOWER_BELOW, LOWER_FROM)) -> dict:
     """The ``strictness`` settings of a model (its card's ``extra["decision"]``) from validation scores:
     ``lenient`` at most ``lenient_fnr`` of the good validation classes lost, no bar; ``balanced`` the
     calibrated ``threshold`` and the job-relative bar (:func:`relion_cryodiscovery.selection.relative_bar`)
-    for classes that look unlike the job's best by ``balanced`` (detail, centre); ``strict`` the same bar
-    with the tighter margins ``strict``. ``lenient`` and ``balanced`` also lower the threshold in a weak job
-    (``lower``: gap, below, from; gap None: no lowering) for classes that look like its best by balanced's margins."""
+    for classes that look unlike the job's best by ``balanced``; ``strict`` the same bar with the looks
+    ``strict``. ``lenient`` and ``balanced`` also lower the threshold in a weak job (``lower``: gap, below,
+    from; gap None: no lowering) for classes that look like its best by balanced's looks."""
     lenient = choose_threshold(calibrated, labels, max_fnr=lenient_fnr, cap=float(threshold))
-    lowering = weak_job_lowering(lower[0], lower[1], lower[2], *balanced)
+    lowering = weak_job_lowering(lower[0], lower[1], lower[2], balanced)
     lower_words = f"; {lowering['lower_rule']}" if lowering.get("lower_rule") else ""
     points = {
         "lenient": {"min_score": lenient, "relative_gap": None,
@@ -164,8 +189,8 @@ def operating_points(calibrated: np.ndarray, labels: np.ndarray, threshold: floa
                     "rule": f"at most {lenient_fnr:g} of the good validation classes below it ({len(labels)} classes)"
                             + lower_words},
     }
-    for level, (detail, centre) in (("balanced", balanced), ("strict", strict)):
-        bar = job_relative_bar(gap, start, detail, centre)
+    for level, looks in (("balanced", balanced), ("strict", strict)):
+        bar = job_relative_bar(gap, start, looks)
         weak = lowering if level == "balanced" else {"lower_gap": None}
         points[level] = {"min_score": float(threshold), **{k: v for k, v in weak.items() if k != "lower_rule"},
                          **{k: v for k, v in bar.items() if k != "bar_rule"},

@@ -35,6 +35,7 @@ def _rows(kind: str, name: str, scores, inputs, labels, counts=None, truth=None)
         "source": kind, "job": name, "score": scores.calibrated, "d1": scores.p_d1, "d2": scores.p_d2,
         "resolution_kd": feature_values(inputs.features, "spectral_resolution_kd"),
         "ring_1": feature_values(inputs.features, "ring_1"),
+        "hf_power": feature_values(inputs.features, "hf_power_fraction"),
         "counts": np.asarray(counts, float) if counts is not None else np.nan,
         "label": np.asarray(labels, float)})
     if truth is not None:
