@@ -211,10 +211,7 @@ def pooled_operating_points(labels, scores, groups, card, features) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
-    parser.add_argument("--lab", type=Path, default=corpus_paths.LAB_CORPUS)
-    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "real")
-    parser.add_argument("--extra", type=Path, default=REPO.parent / "real_extra")
+    corpus_paths.add_model_and_data_args(parser)
     parser.add_argument("--skip_relion", action="store_true", help="skip the relion_refine hold-out (slow)")
     parser.add_argument("--write_card", action="store_true")
     parser.add_argument("--card", type=Path, default=REPO / "docs" / "model_card.md")

@@ -47,3 +47,18 @@ def real_projects(repo: Path = REPO) -> list[Path]:
                   *relion_class3d_projects(repo / RELION_CLASS3D.relative_to(REPO))]
     return [p for p in candidates if (p / "ground_truth" / "simulation.json").is_file()]
 
+
+
+#: The real class averages beside the checkout: ``../shared/real`` and ``../real_extra`` (docs/real_sets.md).
+SHARED_REAL = REPO.parent / "shared" / "real"
+EXTRA_REAL = REPO.parent / "real_extra"
+DEFAULT_MODEL = REPO / "models" / "default"
+
+
+def add_model_and_data_args(parser) -> None:
+    """The options every model-judging script takes: ``--model``, ``--lab`` (the lab-like corpus), ``--shared``
+    and ``--extra`` (the real sets)."""
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--lab", type=Path, default=LAB_CORPUS)
+    parser.add_argument("--shared", type=Path, default=SHARED_REAL)
+    parser.add_argument("--extra", type=Path, default=EXTRA_REAL)

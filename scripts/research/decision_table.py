@@ -46,10 +46,7 @@ def _rows(kind: str, name: str, scores, inputs, labels, counts=None, truth=None)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
-    parser.add_argument("--lab", type=Path, default=corpus_paths.LAB_CORPUS)
-    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "real")
-    parser.add_argument("--extra", type=Path, default=REPO.parent / "real_extra")
+    corpus_paths.add_model_and_data_args(parser)
     parser.add_argument("--early_jobs", type=int, default=60)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
