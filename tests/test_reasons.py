@@ -117,3 +117,95 @@ def test_the_shipped_model_names_and_grades_the_bundled_examples_classes(example
     assert f"rejected {int(rejected.sum())}: " in run_out
     csv = pd.read_csv(example_project / "External/job003/cryodiscovery_scores.csv", keep_default_na=False)
     assert list(csv["junk_kind"]) == list(table["junk_kind"]) and list(csv["grade"]) == list(table["grade"])
+
+
+def _labelled_sets():
+    from relion_cryodiscovery.evaluation.reasons import LabelledRealSet
+
+    rng = np.random.default_rng(1)
+    out = []
+    for name, kinds in (("a", [0, 0, 1, 2]), ("b", [0, 1, 1]), ("c", [3, 0, 0, 0, 4])):
+        n = len(kinds)
+        out.append(LabelledRealSet(name, rng.normal(size=(n, 1, 8, 8)).astype(np.float32),
+                                   rng.normal(size=(n, 4)).astype(np.float32), np.array(kinds), list(range(1, n + 1))))
+    return out
+
+
+class _Prior:
+    """A 'model' that answers each class with the kind frequencies of the sets it was fitted on."""
+
+    def __init__(self, sets):
+        counts = np.bincount(np.concatenate([s.truth for s in sets]), minlength=len(REASONS)).astype(float)
+        self.p = counts / counts.sum()
+        self.fitted_on = [s.name for s in sets]
+        self.min_probability = 0.0
+
+    def predict(self, images, features):
+        return np.tile(self.p, (len(images), 1))
+
+
+def test_leave_one_set_out_never_fits_on_the_held_out_set_and_pools_the_agreement():
+    from relion_cryodiscovery.evaluation.reasons import agreement, leave_one_set_out
+
+    sets, fitted = _labelled_sets(), []
+
+    def fit(others):
+        model = _Prior(others)
+        fitted.append(model.fitted_on)
+        return model
+
+    held_out = leave_one_set_out(sets, fit, log=lambda s: None)
+    assert fitted == [["b", "c"], ["a", "c"], ["a", "b"]]
+    assert {k: v.shape for k, v in held_out.items()} == {"a": (4, 6), "b": (3, 6), "c": (5, 6)}
+    result = agreement({s.name: s.truth for s in sets}, held_out, 0.0)
+    # without a: b+c say low resolution most (5 of 8) -> a right 2/4; without b: low resolution -> 1/3;
+    # without c: low resolution (3 of 7) -> 3/5
+    assert result["per_set"]["a"]["accuracy"] == 0.5 and np.isclose(result["per_set"]["c"]["accuracy"], 0.6)
+    assert np.isclose(result["pooled"]["accuracy"], 6 / 12)
+    assert result["pooled"]["baseline_most_common"] == {"reason": "low resolution", "accuracy": 6 / 12}
+    assert result["pooled"]["confident"]["named"] == 1.0
+
+
+def test_a_naming_bar_is_picked_on_the_other_sets_and_measured_on_the_held_out_one():
+    from relion_cryodiscovery.evaluation.reasons import threshold_for_precision, threshold_leave_one_set_out
+
+    p = np.full((4, len(REASONS)), 0.02, np.float32)
+    p[:, 0] = [0.9, 0.8, 0.5, 0.4]  # the two surest calls are right, the others wrong
+    truth = np.array([0, 0, 1, 1])
+    assert threshold_for_precision(p, truth, 0.99) == 0.55  # 0.55 names the two right ones only
+    assert threshold_for_precision(p, truth, 0.5) == 0.3
+    result = threshold_leave_one_set_out({"x": truth, "y": truth}, {"x": p, "y": p}, 0.99)
+    assert result["min_probability"] == 0.55 and result["held_out"]["bar_per_set"] == {"x": 0.55, "y": 0.55}
+    assert result["held_out"]["named"] == 0.5 and result["held_out"]["correct_when_named"] == 1.0
+
+
+def test_real_classes_join_the_reason_training_with_their_weight_and_a_trained_network_fine_tunes(tmp_path):
+    """The labelled real classes become weighted training classes beside simulated junk, and a tiny trained
+    reason network restarts (every layer, head included) from its saved file."""
+    from relion_cryodiscovery.data.features import FEATURE_NAMES
+    from relion_cryodiscovery.evaluation.reasons import LabelledRealSet
+    from relion_cryodiscovery.model.network import NetworkConfig
+    from relion_cryodiscovery.training.reasons import joined, junk_only, real_training_arrays, train_reasons
+    from relion_cryodiscovery.training.trainer import TrainConfig, TrainingArrays
+
+    rng = np.random.default_rng(2)
+    f = 2 * len(FEATURE_NAMES)
+    sim = junk_only(TrainingArrays(rng.normal(size=(24, 1, 64, 64)).astype(np.float32),
+                                   rng.normal(size=(24, f)).astype(np.float32), np.zeros(24), np.repeat(["j1", "j2"], 12)),
+                    np.arange(24) % len(REASONS))
+    real = [LabelledRealSet(name, rng.normal(size=(3, 1, 64, 64)).astype(np.float32),
+                            rng.normal(size=(3, f)).astype(np.float32), np.array([1, 2, 0]), [4, 5, 9])
+            for name in ("r1", "r2")]
+    extra = real_training_arrays(real, 5.0)
+    assert len(extra) == 6 and (extra.weights == 5.0).all() and list(extra.labels) == [1, 2, 0, 1, 2, 0]
+    assert set(extra.groups) == {"real:r1", "real:r2"}
+    both = joined([sim, extra])
+    assert len(both) == 30 and both.n_labels == len(REASONS) and np.allclose(both.weights[:24], sim.weights)
+    network, config = NetworkConfig(depth=1, width=4, dense_units=8, metadata_units=4), TrainConfig(epochs=1, batch_size=16, verbose=0)
+    first = train_reasons(sim, sim, network, config, tmp_path / "a", log=lambda s: None)
+    first.save(tmp_path / "first.keras")
+    again = train_reasons(both, sim, network, TrainConfig(epochs=1, batch_size=16, verbose=0, learning_rate=0.0),
+                          tmp_path / "b", log=lambda s: None, fine_tune=tmp_path / "first.keras")
+    for name in ("conv1", "dense", "label_probabilities"):  # learning rate 0: the trainable weights stay the saved ones
+        for w0, w1 in zip(first.get_layer(name).trainable_weights, again.get_layer(name).trainable_weights):
+            assert np.array_equal(np.asarray(w0), np.asarray(w1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,34 +59,86 @@ def confident_calls(probabilities: np.ndarray, truth: np.ndarray, min_probabilit
             "correct_when_named": float(right[called].mean()) if called.any() else float("nan")}
 
 
-def real_reason_agreement(model, real_sets, by_eye: dict[str, dict[int, str]]) -> dict:
-    """The reason model (:class:`~relion_cryodiscovery.model.reasons.ReasonModel`) on the real rejected
-    classes labelled by eye (:func:`junk_kinds_by_eye`): :func:`reason_metrics` pooled and per set, beside
-    the trivial baseline of always answering the most common kind by eye, and :func:`confident_calls` at
-    the model's ``min_probability``."""
+@dataclass
+class LabelledRealSet:
+    """The rejected classes of one real set whose kind was labelled by eye, as the product's model sees them
+    (:func:`~relion_cryodiscovery.data.inputs.oriented_model_inputs` on the set's class stack)."""
+
+    name: str
+    #: (n, V, S, S) views and (n, F) feature rows of the labelled classes, in class order.
+    images: np.ndarray
+    features: np.ndarray
+    #: (n,) index into :data:`REASONS` of each class's kind by eye.
+    truth: np.ndarray
+    class_numbers: list[int]
+
+
+def labelled_real_inputs(real_sets, by_eye: dict[str, dict[int, str]]) -> list[LabelledRealSet]:
+    """The labelled classes (:func:`junk_kinds_by_eye`) of every loaded real set that has some, as model inputs."""
     from ..data.inputs import oriented_model_inputs
 
-    truth, predicted, per_set, probabilities = [], [], {}, []
+    out = []
     for real in real_sets:
         labels = by_eye.get(real.spec.name)
         if not labels:
             continue
         inputs, _ = oriented_model_inputs(real.classes)
         numbers = [int(n) for n in real.classes.class_numbers]
-        rows = [numbers.index(c) for c in labels]
-        t = np.array([REASONS.index(labels[numbers[r]]) for r in rows])
-        q = model.predict(inputs.images[rows], inputs.features[rows])
-        p = q.argmax(axis=1)
-        probabilities.append(q)
-        per_set[real.spec.name] = reason_metrics(t, p)
-        truth.append(t)
-        predicted.append(p)
-    truth_all, predicted_all = np.concatenate(truth), np.concatenate(predicted)
-    pooled = reason_metrics(truth_all, predicted_all)
+        rows = [numbers.index(c) for c in sorted(labels)]
+        out.append(LabelledRealSet(real.spec.name, inputs.images[rows], inputs.features[rows],
+                                   np.array([REASONS.index(labels[numbers[r]]) for r in rows]),
+                                   [numbers[r] for r in rows]))
+    return out
+
+
+def agreement(truth: dict[str, np.ndarray], probabilities: dict[str, np.ndarray], min_probability: float) -> dict:
+    """:func:`reason_metrics` pooled over the sets and per set (``{set: reason indices}`` and ``{set: (n, K)
+    probabilities}``), beside the trivial baseline of always answering the most common kind, with
+    :func:`confident_calls` at ``min_probability`` pooled and per set."""
+    names = list(truth)
+    truth_all = np.concatenate([truth[n] for n in names])
+    probabilities_all = np.concatenate([probabilities[n] for n in names])
+    pooled = reason_metrics(truth_all, probabilities_all.argmax(axis=1))
     common = int(np.bincount(truth_all, minlength=len(REASONS)).argmax())
     pooled["baseline_most_common"] = {"reason": REASONS[common], "accuracy": float((truth_all == common).mean())}
-    pooled["confident"] = confident_calls(np.concatenate(probabilities), truth_all, model.min_probability)
+    pooled["confident"] = confident_calls(probabilities_all, truth_all, min_probability)
+    per_set = {n: reason_metrics(truth[n], probabilities[n].argmax(axis=1)) for n in names}
     return {"pooled": pooled, "per_set": per_set}
+
+
+def real_reason_agreement(model, real_sets, by_eye: dict[str, dict[int, str]]) -> dict:
+    """The reason model (:class:`~relion_cryodiscovery.model.reasons.ReasonModel`) on the real rejected
+    classes labelled by eye (:func:`junk_kinds_by_eye`): :func:`agreement` at the model's ``min_probability``.
+    Honest only for a model that has not been trained on these classes (see :func:`leave_one_set_out`)."""
+    labelled = labelled_real_inputs(real_sets, by_eye)
+    return agreement({s.name: s.truth for s in labelled},
+                     {s.name: model.predict(s.images, s.features) for s in labelled}, model.min_probability)
+
+
+def leave_one_set_out(labelled: list[LabelledRealSet], fit, log=print) -> dict[str, np.ndarray]:
+    """Each labelled real set's probabilities from a model trained without it: ``fit(other sets)`` returns a
+    model (with ``predict(images, features)``) trained on the other sets' labelled classes (and whatever
+    else it uses, never the held-out set), then used on the held-out set. ``{set: (n, K) probabilities}``."""
+    out = {}
+    for held_out in labelled:
+        model = fit([s for s in labelled if s.name != held_out.name])
+        out[held_out.name] = np.asarray(model.predict(held_out.images, held_out.features))
+        right = float((out[held_out.name].argmax(axis=1) == held_out.truth).mean())
+        log(f"leave-one-set-out: {held_out.name} held out ({len(held_out.truth)} classes): agreement {right:.3f}")
+    return out
+
+
+def threshold_for_precision(probabilities: np.ndarray, truth: np.ndarray, precision: float,
+                            grid=tuple(np.round(np.arange(0.30, 0.951, 0.05), 2))) -> float:
+    """The smallest probability on ``grid`` at which the most likely kinds of the classes at or above it are
+    at least ``precision`` right (the largest grid value if none is)."""
+    probabilities, truth = np.asarray(probabilities), np.asarray(truth, dtype=int)
+    best, p = probabilities.argmax(axis=1), probabilities.max(axis=1)
+    for threshold in grid:
+        called = p >= threshold
+        if called.any() and (best[called] == truth[called]).mean() >= precision:
+            return float(threshold)
+    return float(grid[-1])
 
 
 def grade_rank_correlation(ours: list[str], expert: list[str]) -> float:
@@ -94,3 +147,29 @@ def grade_rank_correlation(ours: list[str], expert: list[str]) -> float:
 
     order = {letter: i for i, letter in enumerate("ABCDEF", start=1)}
     return float(spearmanr([order[g] for g in ours], [order[g] for g in expert]).statistic)
+
+
+def threshold_leave_one_set_out(truth: dict[str, np.ndarray], probabilities: dict[str, np.ndarray],
+                                precision: float) -> dict:
+    """A naming bar (``min_probability``) chosen on real classes, and measured honestly: for each set, the bar
+    :func:`threshold_for_precision` picks on the *other* sets' classes is applied to it, and the named
+    fraction and right-when-named are pooled over the held-out sets. ``min_probability`` is the bar picked on
+    all sets (the one to ship); ``per_set`` the bar each held-out set got. ``probabilities`` must be
+    held-out predictions themselves (from a model not trained on these classes, or :func:`leave_one_set_out`)."""
+    names = list(truth)
+    named = right = 0
+    per_set = {}
+    for name in names:
+        others = [n for n in names if n != name]
+        bar = threshold_for_precision(np.concatenate([probabilities[n] for n in others]),
+                                      np.concatenate([truth[n] for n in others]), precision)
+        called = probabilities[name].max(axis=1) >= bar
+        per_set[name] = bar
+        named += int(called.sum())
+        right += int((probabilities[name].argmax(axis=1)[called] == truth[name][called]).sum())
+    total = sum(len(truth[n]) for n in names)
+    return {"precision_target": float(precision),
+            "min_probability": threshold_for_precision(np.concatenate([probabilities[n] for n in names]),
+                                                       np.concatenate([truth[n] for n in names]), precision),
+            "held_out": {"named": named / total, "correct_when_named": right / named if named else float("nan"),
+                         "classes": total, "bar_per_set": per_set}}

@@ -42,24 +42,45 @@ def junk_only(arrays: TrainingArrays, reasons: np.ndarray, power: float = 0.5) -
 def confidence_threshold(probabilities: np.ndarray, truth: np.ndarray, precision: float = 0.95) -> float:
     """The smallest probability (0.30, 0.35, ... 0.95) at which the reason model's calls on validation
     classes are at least ``precision`` correct: below it the outputs say ``unclear``."""
-    probabilities, truth = np.asarray(probabilities), np.asarray(truth, dtype=int)
-    best, p = probabilities.argmax(axis=1), probabilities.max(axis=1)
-    for threshold in np.arange(0.30, 0.951, 0.05):
-        called = p >= threshold
-        if called.any() and (best[called] == truth[called]).mean() >= precision:
-            return float(round(threshold, 2))
-    return 0.95
+    from ..evaluation.reasons import threshold_for_precision
+
+    return threshold_for_precision(probabilities, truth, precision)
+
+
+def real_training_arrays(labelled, weight: float) -> TrainingArrays:
+    """Labelled real classes (:class:`~relion_cryodiscovery.evaluation.reasons.LabelledRealSet`, e.g. all
+    sets but the held-out one) as reason-training classes, each weighing ``weight`` (the simulated junk
+    classes weigh 1 on average, :func:`junk_only`), grouped by set."""
+    images = np.concatenate([s.images for s in labelled])
+    labels = np.concatenate([s.truth for s in labelled])
+    return TrainingArrays(images, np.concatenate([s.features for s in labelled]), labels.astype(np.float32),
+                          np.concatenate([[f"real:{s.name}"] * len(s.truth) for s in labelled]),
+                          np.full(len(labels), weight, np.float32), n_labels=len(REASONS))
+
+
+def joined(parts: list[TrainingArrays]) -> TrainingArrays:
+    """Reason-training classes of several parts in one (each part's weights kept)."""
+    return TrainingArrays(np.concatenate([p.images for p in parts]), np.concatenate([p.features for p in parts]),
+                          np.concatenate([p.labels for p in parts]), np.concatenate([p.groups for p in parts]),
+                          np.concatenate([p.sample_weights() for p in parts]).astype(np.float32), n_labels=len(REASONS))
 
 
 def train_reasons(train: TrainingArrays, val: TrainingArrays, network: NetworkConfig, config: TrainConfig,
-                  checkpoint_dir: str | Path, strategy: Any = None, log=print, init_from: str | Path | None = None):
+                  checkpoint_dir: str | Path, strategy: Any = None, log=print, init_from: str | Path | None = None,
+                  fine_tune: str | Path | None = None):
     """Fit the reason model on junk-only ``train``/``val`` (:func:`junk_only`); return the Keras model.
 
     ``init_from``: a member's ``.keras`` file (e.g. the ensemble's ``d1.keras``, same ``network``) whose
     weights start every layer but the head, so the reasons build on what the member learned from real
-    ``relion_refine`` classes as well as simulated ones."""
+    ``relion_refine`` classes as well as simulated ones. ``fine_tune``: a trained reason network's
+    ``.keras`` file that starts every layer, head included (``init_from`` then unused)."""
 
     def build():
+        import keras
+
+        if fine_tune is not None:
+            return compile_network(keras.saving.load_model(fine_tune, compile=False, safe_mode=True),
+                                   config.learning_rate)
         model = build_network(train.n_features, network, feature_sample=train.features, n_outputs=len(REASONS))
         if init_from is not None:
             import keras
