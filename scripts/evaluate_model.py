@@ -85,7 +85,13 @@ def at_operating_points(labels, scores, card, features) -> dict:
 
 def evaluate_reasons(args, card, ensemble, default_level: str) -> dict | None:
     """The reason model against the real rejected classes labelled by eye, the simulated hold-out's junk,
-    and our A-F grades against the expert's on the Magellon set (None: the model has no reason model)."""
+    and our A-F grades against the expert's on the Magellon set (None: the model has no reason model).
+
+    A reason model trained on the labelled real classes cannot be judged on them: its real figures are then
+    marked in-sample and the card's headline is the leave-one-real-set-out measurement recorded when it was
+    trained (``scripts/train_reason_model.py --loso``, ``extra.reasons.real_leave_one_set_out``). The
+    recipes tried and not shipped are carried along (``extra.reasons.real_training_tried``). Grades use the
+    kinds as the outputs name them (``unclear`` below the model's ``min_probability``), as a job does."""
     import pandas as pd
     from scipy.stats import spearmanr
 
@@ -93,13 +99,17 @@ def evaluate_reasons(args, card, ensemble, default_level: str) -> dict | None:
     from relion_cryodiscovery.evaluation.real_sets import load_real_sets
     from relion_cryodiscovery.evaluation.reasons import (confident_calls, grade_rank_correlation, junk_kinds_by_eye,
                                                          real_reason_agreement, reason_metrics)
-    from relion_cryodiscovery.model.reasons import ReasonModel, grade, most_likely
+    from relion_cryodiscovery.model.reasons import CARD_KEY, ReasonModel, grade, most_likely
 
     model = ReasonModel.load(args.model, card, "onnxruntime")
     if model is None:
         return None
+    record = card.extra[CARD_KEY]
     out = {"real_by_eye": real_reason_agreement(model, load_real_sets(args.shared, args.extra),
                                                 junk_kinds_by_eye(REPO / "benchmarks" / "real_sets" / "junk_kinds_by_eye.csv"))}
+    out["real_by_eye"]["trained_on_these_classes"] = bool(record.get("real_weight"))
+    out["training"] = {k: record.get(k) for k in ("real_weight", "min_probability_rule", "real_threshold",
+                                                   "real_leave_one_set_out", "real_training_tried", "command")}
     from cryodiscovery_dev.lab_corpus import corpus_reasons
 
     test = np.load(args.lab / "test.npz")
@@ -115,11 +125,12 @@ def evaluate_reasons(args, card, ensemble, default_level: str) -> dict | None:
         inputs, _ = oriented_model_inputs(real.classes)
         scores = ensemble.predict(inputs.images, inputs.features).calibrated
         chosen = select_at(default_level, scores, card, inputs.features)
-        kinds, _ = most_likely(model.predict(inputs.images, inputs.features))
-        ours = [grade(bool(s), float(p), k) for s, p, k in zip(chosen.selected, scores, kinds)]
+        eligible = np.ones(len(scores), bool) if chosen.eligible is None else chosen.eligible
+        kinds, _ = most_likely(model.predict(inputs.images, inputs.features), model.min_probability)
+        ours = [grade(bool(s), float(p), k, bool(e)) for s, p, k, e in zip(chosen.selected, scores, kinds, eligible)]
         theirs = [expert[int(n)] for n in real.classes.class_numbers]
         out["magellon_grades"] = {
-            "classes": len(ours), "ours": ours, "expert": theirs,
+            "classes": len(ours), "ours": ours, "expert": theirs, "min_probability": model.min_probability,
             "spearman": grade_rank_correlation(ours, theirs),
             "spearman_of_score": float(spearmanr(-scores, ["ABCDEF".index(g) for g in theirs]).statistic)}
     return out
