@@ -88,6 +88,10 @@ def main() -> int:
                              "without its classes and predict them; the pooled held-out figures go into the card")
     parser.add_argument("--loso_only", action="store_true", help="stop after --loso (the model is not changed)")
     parser.add_argument("--report", type=Path, default=None, help="also write the measured figures to this JSON")
+    parser.add_argument("--recipe", default="", help="a short name of this recipe for --loso_only's report")
+    parser.add_argument("--tried", type=Path, action="append", default=[],
+                        help="a --loso_only report of a recipe tried and not shipped, recorded in the card "
+                             "(extra.reasons.real_training_tried) beside the shipped model's figures; repeatable")
     parser.add_argument("--real_precision", type=float, default=None,
                         help="pick min_probability on held-out real classes (this right-when-named target) "
                              "instead of on the simulated validation junk (95%%)")
@@ -164,7 +168,9 @@ def main() -> int:
             print(f"  loso {name:34s} classes {m['classes']:3d} agreement {m['accuracy']:.2f}")
         if args.loso_only:
             if args.report:
-                args.report.write_text(json.dumps({"loso": loso, "command": " ".join(sys.argv)}, indent=1) + "\n")
+                command = " ".join(["python scripts/train_reason_model.py", *sys.argv[1:]])
+                args.report.write_text(json.dumps({"recipe": args.recipe or command, "loso": loso,
+                                                   "command": command}, indent=1) + "\n")
             shutil.rmtree(staging, ignore_errors=True)
             return 0
 
@@ -219,7 +225,8 @@ def main() -> int:
         "init_from": None if args.fine_tune else (args.init_from or None),
         "fine_tune": str(args.fine_tune) if args.fine_tune else None, "weight_power": args.weight_power,
         "stripe_jobs": 0 if args.evaluate_only else args.stripe_jobs, "sim_classes": args.sim_classes or None,
-        "real_weight": args.real_weight, "command": " ".join(["python scripts/train_reason_model.py", *sys.argv[1:]])}
+        "real_weight": args.real_weight, "command": " ".join(["python scripts/train_reason_model.py", *sys.argv[1:]]),
+        "real_training_tried": [json.loads(path.read_text()) for path in args.tried] or None}
     if args.report:
         args.report.write_text(json.dumps(metrics, indent=1) + "\n")
     card = ModelCard.load(args.model)  # re-read just before writing: only extra["reasons"] is ours to change
