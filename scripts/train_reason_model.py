@@ -8,6 +8,16 @@ The corpus's training jobs (the model card's validation jobs held out for early 
 measured, real classes first, on the rejected classes labelled by eye
 (``benchmarks/real_sets/junk_kinds_by_eye.csv``, docs/real_sets.md) and on the junk of the 80 held-out
 simulated jobs. The networks, calibration and decision of the model are not touched.
+
+Training on the real labelled classes too (``--real_weight``) is measured honestly with ``--loso``: each real
+set is named by the recipe trained without it, and the pooled held-out figures go into the card; e.g.
+
+    python scripts/train_reason_model.py --fine_tune models/default/reasons.keras --real_weight 20 \
+        --sim_classes 5000 --epochs 4 --learning_rate 3e-4 --loso --loso_only --report loso.json
+
+``--real_precision 0.8`` picks the naming bar (``min_probability``) on held-out real classes instead of the
+simulated validation junk; ``--tried loso.json`` records a recipe measured and not shipped
+(docs/model_card_notes.md, section 9a).
 """
 
 from __future__ import annotations
@@ -151,8 +161,13 @@ def main() -> int:
     loso = None
     if args.loso:
         started = time.perf_counter()
-        held_out = leave_one_set_out(
-            labelled, lambda sets: ReasonModel.of_keras(fit(sets, staging / f"without_{len(sets)}_{sets[0].name}")))
+
+        def without(sets):
+            kept = {s.name for s in sets}
+            left_out = "_".join(s.name for s in labelled if s.name not in kept)
+            return ReasonModel.of_keras(fit(sets, staging / f"without_{left_out}"))
+
+        held_out = leave_one_set_out(labelled, without)
         loso = agreement(truth, held_out, 0.0)
         loso["protocol"] = ("leave-one-real-set-out: per labelled real set, the recipe trained without that set's "
                             "classes (simulated junk and the other sets' labelled classes) names it; pooled")

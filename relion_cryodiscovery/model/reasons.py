@@ -43,8 +43,9 @@ SIMULATED_KIND_REASONS: dict[str, str] = {
     "mixed": "low resolution",
 }
 #: What the outputs say when the reason model is not sure: its most likely kind's probability is below
-#: the model's ``min_probability`` (chosen on simulated validation classes for >= 95% correct calls;
-#: :data:`DEFAULT_MIN_PROBABILITY` for a card without one).
+#: the model's ``min_probability`` (the card's ``extra.reasons.min_probability_rule`` says how it was chosen:
+#: for the shipped model, >= 80% right on real classes labelled by eye that it was never trained on; before,
+#: >= 95% right on simulated validation junk; :data:`DEFAULT_MIN_PROBABILITY` for a card without one).
 UNCLEAR = "unclear"
 DEFAULT_MIN_PROBABILITY = 0.7
 #: File stem of the reason model in a model directory, and its entry in the card's ``extra``.
