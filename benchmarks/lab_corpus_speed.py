@@ -23,7 +23,7 @@ import numpy as np
 
 def averages_only(seed: int) -> int:
     from cryodiscovery_dev.lab_corpus import model_split
-    from relion_cryodiscovery.simulate import lab_classes
+    from cryodiscovery_dev.simulate import lab_classes
 
     train_models, _ = model_split()
     spec = lab_classes.random_job_spec(np.random.default_rng([seed, 1]), seed, train_models)

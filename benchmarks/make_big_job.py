@@ -4,7 +4,7 @@
     python benchmarks/make_big_job.py --source CORPUS/sim0000 --o BIG/p1000000_k200 \
         --particles 1000000 --classes 200
 
-The source is a project written by ``relion_cryodiscovery.simulate.class_average_jobs``
+The source is a project written by ``cryodiscovery_dev.simulate.class_average_jobs``
 (``Class2D/job001/run_it025_*``). The output project has the same layout:
 
 * ``run_it025_data.star``: the source's optics block verbatim, its particle header, and N rows

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 def tiny_model(work: Path) -> Path:
     """A small simulated corpus and a 1-epoch model (only the plumbing and memory matter here)."""
     from relion_cryodiscovery.cli.main import main as cli
-    from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
+    from cryodiscovery_dev.simulate.class_average_jobs import make_corpus
 
     corpus, model = work / "corpus", work / "model"
     if not (corpus / "sim0000").is_dir():
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     model = args.model or tiny_model(args.work)
     source = args.work / "corpus" / "sim0000"
     if not source.is_dir():
-        from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
+        from cryodiscovery_dev.simulate.class_average_jobs import make_corpus
 
         make_corpus(args.work / "corpus", n_jobs=1, seed=7)
     project = args.work / f"p{args.particles}_k{args.classes}"

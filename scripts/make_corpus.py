@@ -74,7 +74,7 @@ def main() -> int:
     args = parser.parse_args()
     sim_dir = corpus_paths.sim_corpus(args.sim_jobs)
     if not args.summary_only:
-        from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
+        from cryodiscovery_dev.simulate.class_average_jobs import make_corpus
 
         if not (sim_dir / "manifest.csv").is_file():
             make_corpus(sim_dir, args.sim_jobs, args.seed, workers=args.workers)

@@ -22,11 +22,11 @@ from pathlib import Path
 import pandas as pd
 import starfile
 
-from relion_cryodiscovery.simulate.kinds import GOOD_KIND
-from relion_cryodiscovery.simulate.particles import (
+from cryodiscovery_dev.simulate.kinds import GOOD_KIND
+from cryodiscovery_dev.simulate.particles import (
     ParticleConfig, simulate_particles, write_particle_set)
 from cryodiscovery_dev.relion_project import init_project, particle_diameter
-from relion_cryodiscovery.simulate.structures import make_structure
+from cryodiscovery_dev.simulate.structures import make_structure
 
 #: Share of each junk kind within the junk (sums to 1).
 JUNK_MIX = {"empty": 0.24, "ice": 0.16, "carbon": 0.20, "aggregate": 0.16, "clipped": 0.12, "fragment": 0.12}

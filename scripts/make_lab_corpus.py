@@ -25,7 +25,7 @@ import pandas as pd
 
 from cryodiscovery_dev.corpus_paths import LAB_CORPUS
 from cryodiscovery_dev.lab_corpus import one_job
-from relion_cryodiscovery.simulate import lab_classes
+from cryodiscovery_dev.simulate import lab_classes
 
 
 def main(argv: list[str] | None = None) -> None:

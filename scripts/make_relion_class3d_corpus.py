@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from relion_cryodiscovery.simulate.particles import ParticleConfig
+from cryodiscovery_dev.simulate.particles import ParticleConfig
 from cryodiscovery_dev.relion_class3d import (
     LABEL_RULE_3D,
     Class3DConfig,
     build_class3d_project,
     relabel_project,
 )
-from relion_cryodiscovery.simulate.structures import STRUCTURE_KINDS, SYMMETRIES, make_structure
+from cryodiscovery_dev.simulate.structures import STRUCTURE_KINDS, SYMMETRIES, make_structure
 
 #: (box, K) pairs: class maps are RELION's float32 box^3, so K * box^3 * 4 B stays <= ~0.8 MB per project.
 BOX_AND_K = ((40, 3), (36, 3), (36, 4), (32, 5))

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from relion_cryodiscovery.simulate.atomic import LEGACY_MODEL_NAMES, catalog
-from relion_cryodiscovery.simulate.particles import ParticleConfig
+from cryodiscovery_dev.simulate.atomic import LEGACY_MODEL_NAMES, catalog
+from cryodiscovery_dev.simulate.particles import ParticleConfig
 from cryodiscovery_dev.relion_class2d import ExampleConfig, build_example
-from relion_cryodiscovery.simulate.structures import STRUCTURE_KINDS, SYMMETRIES, make_structure
+from cryodiscovery_dev.simulate.structures import STRUCTURE_KINDS, SYMMETRIES, make_structure
 
 
 #: Seeds from here on draw the cheaper sampling below and are compacted harder (see ``compact``).

@@ -43,7 +43,7 @@ def stripe_jobs(n_jobs: int, seed: int):
     look; the corpus's ``streaky`` speckle does not), from the training structures: extra ``noise`` examples."""
     from relion_cryodiscovery.data.inputs import model_inputs
     from relion_cryodiscovery.model.reasons import REASONS
-    from relion_cryodiscovery.simulate import lab_classes
+    from cryodiscovery_dev.simulate import lab_classes
     from relion_cryodiscovery.training.trainer import TrainingArrays
     from cryodiscovery_dev.lab_corpus import model_split
 

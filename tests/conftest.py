@@ -58,7 +58,7 @@ def example_data_star(example_project: Path) -> str:
 @pytest.fixture(scope="session")
 def session_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three small simulated Class2D projects (``sim0000``..``sim0002``), made once per session."""
-    from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
+    from cryodiscovery_dev.simulate.class_average_jobs import make_corpus
 
     out = tmp_path_factory.mktemp("session_corpus")
     make_corpus(out, n_jobs=3, seed=7)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import fft
 
-from relion_cryodiscovery.simulate import atomic
-from relion_cryodiscovery.simulate.imaging import blob_transfer, project
-from relion_cryodiscovery.simulate.particles import ParticleConfig, simulate_particles
-from relion_cryodiscovery.simulate.structures import (
+from cryodiscovery_dev.simulate import atomic
+from cryodiscovery_dev.simulate.imaging import blob_transfer, project
+from cryodiscovery_dev.simulate.particles import ParticleConfig, simulate_particles
+from cryodiscovery_dev.simulate.structures import (
     ALL_STRUCTURE_KINDS, STRUCTURE_KINDS, make_structure, structure_catalog,
 )
 

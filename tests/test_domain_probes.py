@@ -19,9 +19,9 @@ from relion_cryodiscovery.data.inputs import model_inputs
 from relion_cryodiscovery.model.card import ModelCard
 from relion_cryodiscovery.model.domain import REFERENCE_FILE, attach_domain_reference, check_job, fit_domain_reference
 from relion_cryodiscovery.relion.classes import ClassSet
-from relion_cryodiscovery.simulate import lab_classes
-from relion_cryodiscovery.simulate.atomic import catalog
-from relion_cryodiscovery.simulate.not_class_averages import PROBE_KINDS, probe_job
+from cryodiscovery_dev.simulate import lab_classes
+from cryodiscovery_dev.simulate.atomic import catalog
+from cryodiscovery_dev.simulate.not_class_averages import PROBE_KINDS, probe_job
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_JOB = REPO / "examples" / "class2d_small" / "Class2D" / "job001"
@@ -112,7 +112,7 @@ def test_the_score_command_warns_on_photographs(reference, session_tiny_model, t
     import shutil
 
     from relion_cryodiscovery.cli.main import main as cli
-    from relion_cryodiscovery.simulate.relion_files import write_stack
+    from cryodiscovery_dev.simulate.relion_files import write_stack
 
     model = tmp_path / "model"
     shutil.copytree(session_tiny_model, model, ignore=shutil.ignore_patterns("checkpoints"))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from relion_cryodiscovery.simulate import lab_classes as lc
+from cryodiscovery_dev.simulate import lab_classes as lc
 
 
 def _spec(seed: int, **handover) -> lc.LabJobSpec:
@@ -129,7 +129,7 @@ def test_membrane_models_are_the_same_in_every_process():
     import sys
 
     name = next(n for n in lc.model_pool() if lc.point_model(n).shape == "membrane")
-    code = ("from relion_cryodiscovery.simulate import lab_classes as lc; "
+    code = ("from cryodiscovery_dev.simulate import lab_classes as lc; "
             f"m = lc.point_model({name!r}); print(len(m.xyz), repr(float(m.xyz.sum())))")
     outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}

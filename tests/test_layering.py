@@ -2,8 +2,10 @@
 from the source, so a lazy import counts as much as a top-level one.
 
 Layers, lowest first: ``relion`` (RELION files) <- ``data`` <- ``model`` <- ``training`` / ``evaluation``
-/ ``pipeline`` <- ``cli``. ``errors`` and ``timing`` are leaves anyone may use; ``simulate`` sits beside
-``data``.
+/ ``pipeline`` <- ``cli``. ``errors`` and ``timing`` are leaves anyone may use. What is installed
+(``relion_cryodiscovery``, ``relion_external``) never imports the developer package ``cryodiscovery_dev``
+(``dev/``, not in the wheel); its simulators (``cryodiscovery_dev.simulate``) use only the package's lowest
+layers (``relion``, ``data``, ``errors``).
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "relion_cryodiscovery"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "relion_cryodiscovery"
 ROOT = "relion_cryodiscovery"
+#: The simulators, in the developer package.
+SIMULATE = REPO / "dev" / "cryodiscovery_dev" / "simulate"
 
 #: What each lower layer may import from the package (besides itself).
 ALLOWED = {
     "relion": {"errors"},
     "data": {"errors", "relion"},
     "model": {"errors", "relion", "data"},
-    "simulate": {"errors", "relion", "data"},
 }
 
 
@@ -32,6 +36,17 @@ def _modules() -> dict[str, Path]:
         parts = [ROOT, *path.relative_to(PACKAGE).with_suffix("").parts]
         out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return out
+
+
+def imported_names(path: Path) -> set[str]:
+    """Every absolute module name ``path`` imports (``import a.b``, ``from a.b import c``), lazy imports too."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module)
+    return names
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -114,8 +129,27 @@ def test_no_cycles_between_subpackages():
     assert cycles(packages) == []
 
 
-@pytest.mark.parametrize("lower", ["relion", "data", "model", "simulate", "training", "evaluation"])
+@pytest.mark.parametrize("lower", ["relion", "data", "model", "training", "evaluation"])
 def test_no_module_cycles_inside_a_layer(lower):
     graph = import_graph()
     inside = {m: {t for t in targets if layer(t) == lower} for m, targets in graph.items() if layer(m) == lower}
     assert cycles(inside) == []
+
+
+def test_installed_code_never_imports_the_developer_package():
+    installed = [*PACKAGE.rglob("*.py"), *(REPO / "relion_external").rglob("*.py")]
+    wrong = sorted(f"{path.relative_to(REPO)} -> {name}" for path in installed for name in imported_names(path)
+                   if name.split(".")[0] == "cryodiscovery_dev")
+    assert len(installed) > 50 and not wrong
+
+
+def test_simulators_use_only_the_lowest_layers():
+    modules = list(SIMULATE.rglob("*.py"))
+    used = {name.split(".")[1] for path in modules for name in imported_names(path)
+            if name.startswith(f"{ROOT}.")}
+    assert modules and used <= {"errors", "relion", "data"}, used
+
+
+def test_simulators_not_in_the_installed_package():
+    assert not (PACKAGE / "simulate").exists()
+    assert (SIMULATE / "atomic_models" / "catalog.json").is_file()

@@ -11,7 +11,7 @@ from relion_cryodiscovery.model.reasons import (GRADES, REASONS, SIMULATED_KIND_
 
 
 def test_every_simulated_junk_kind_teaches_a_reason_and_good_classes_none():
-    from relion_cryodiscovery.simulate import lab_classes
+    from cryodiscovery_dev.simulate import lab_classes
 
     kinds = sorted(set(lab_classes.JUNK_KINDS) | {"particle", "misaligned", "mixed"})
     assert set(kinds) <= set(SIMULATED_KIND_REASONS)

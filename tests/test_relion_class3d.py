@@ -23,8 +23,8 @@ from cryodiscovery_dev.relion_class3d import (
 )
 from relion_cryodiscovery.data.labels import read_selection
 from relion_cryodiscovery.data.preprocess import PreprocessConfig
-from relion_cryodiscovery.simulate.particles import ParticleConfig
-from relion_cryodiscovery.simulate.structures import make_structure
+from cryodiscovery_dev.simulate.particles import ParticleConfig
+from cryodiscovery_dev.simulate.structures import make_structure
 from relion_cryodiscovery.training.corpus import discover_project, read_labelled_job
 
 CORPUS = RELION_CLASS3D

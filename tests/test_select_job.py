@@ -21,7 +21,7 @@ from relion_cryodiscovery.model.runtime import RUNTIME_ENV
 from relion_cryodiscovery.model.worker import WORKER_ENV
 from relion_cryodiscovery.pipeline.montage import FRAME, INNER, montage_size, panel_left, tile_origin
 from relion_cryodiscovery.relion.sentinels import ABORT_NOW, ABORTED, FAILURE, SUCCESS
-from relion_cryodiscovery.simulate.structures import simulate_map
+from cryodiscovery_dev.simulate.structures import simulate_map
 
 DATA = "Class2D/job001/run_it025_data.star"
 

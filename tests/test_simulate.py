@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 import starfile
 
-from relion_cryodiscovery.simulate.class_average_jobs import FakeJobSpec, make_corpus, make_fake_class2d_job
-from relion_cryodiscovery.simulate.ctf import CtfParams, ctf_values, ctf_zero_frequencies, electron_wavelength
-from relion_cryodiscovery.simulate.imaging import apply_optics, blob_transfer, project
-from relion_cryodiscovery.simulate.particles import ParticleConfig, simulate_particles, write_particle_set
-from relion_cryodiscovery.simulate.structures import STRUCTURE_KINDS, make_structure, simulate_map
-from relion_cryodiscovery.simulate.truth import MIN_PARTICLES, MIN_PURITY
+from cryodiscovery_dev.simulate.class_average_jobs import FakeJobSpec, make_corpus, make_fake_class2d_job
+from cryodiscovery_dev.simulate.ctf import CtfParams, ctf_values, ctf_zero_frequencies, electron_wavelength
+from cryodiscovery_dev.simulate.imaging import apply_optics, blob_transfer, project
+from cryodiscovery_dev.simulate.particles import ParticleConfig, simulate_particles, write_particle_set
+from cryodiscovery_dev.simulate.structures import STRUCTURE_KINDS, make_structure, simulate_map
+from cryodiscovery_dev.simulate.truth import MIN_PARTICLES, MIN_PURITY
 
 JUNK = {"empty": 0.1, "ice": 0.05, "carbon": 0.05, "aggregate": 0.05, "clipped": 0.05, "fragment": 0.1}
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "class2d_small"

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from relion_cryodiscovery.data.inputs import model_inputs
-from relion_cryodiscovery.simulate import lab_classes
-from relion_cryodiscovery.simulate.atomic import LEGACY_MODEL_NAMES, catalog
 
 from .holdout import TEST_FRACTION, is_held_out
+from .simulate import lab_classes
+from .simulate.atomic import LEGACY_MODEL_NAMES, catalog
 
 
 def _hash_rank(name: str) -> float:
@@ -86,11 +86,11 @@ def corpus_reasons(lab: Path, held_out: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def job_relative_corpus_labels(lab: Path, held_out: int) -> np.ndarray:
-    """Job-relative labels (:func:`relion_cryodiscovery.simulate.truth.job_relative_labels`) of every class of a
+    """Job-relative labels (:func:`cryodiscovery_dev.simulate.truth.job_relative_labels`) of every class of a
     corpus's ``train.npz`` (``held_out`` 0) or ``test.npz`` (1), in its order."""
     import pandas as pd
 
-    from relion_cryodiscovery.simulate.truth import job_relative_labels
+    from .simulate.truth import job_relative_labels
 
     table = pd.read_csv(lab / "classes.csv")
     table = table[table.held_out == held_out].reset_index(drop=True)
@@ -102,10 +102,10 @@ def job_relative_corpus_labels(lab: Path, held_out: int) -> np.ndarray:
 
 def corpus_junk_kinds(lab: Path, held_out: int) -> np.ndarray:
     """Whether each class of a corpus file is of a junk kind, not a particle view of any purity
-    (:data:`relion_cryodiscovery.simulate.truth.VIEW_KINDS`): the classes of a junk-only probe job."""
+    (:data:`cryodiscovery_dev.simulate.truth.VIEW_KINDS`): the classes of a junk-only probe job."""
     import pandas as pd
 
-    from relion_cryodiscovery.simulate.truth import VIEW_KINDS
+    from .simulate.truth import VIEW_KINDS
 
     table = pd.read_csv(lab / "classes.csv")
     table = table[table.held_out == held_out]

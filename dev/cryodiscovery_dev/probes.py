@@ -37,8 +37,8 @@ def blob_jobs(real_sets) -> Iterator[tuple[str, int, object, np.ndarray]]:
 
 def early_round_spec(rng: np.random.Generator, seed: int, models: list[str]):
     """A first-round Class2D job: 10-40 classes of 150-2,500 particles each and a strong B-factor, otherwise
-    drawn as :func:`relion_cryodiscovery.simulate.lab_classes.random_job_spec` draws a lab's job."""
-    from relion_cryodiscovery.simulate import lab_classes
+    drawn as :func:`cryodiscovery_dev.simulate.lab_classes.random_job_spec` draws a lab's job."""
+    from .simulate import lab_classes
 
     spec = lab_classes.random_job_spec(rng, seed, models)
     k = int(rng.integers(10, 41))

@@ -11,15 +11,14 @@ from pathlib import Path
 import pandas as pd
 import starfile
 
-from relion_cryodiscovery.simulate.particles import ParticleConfig, simulate_particles, write_particle_set
-from relion_cryodiscovery.simulate.relion_files import write_map, write_select_job
-from relion_cryodiscovery.simulate.structures import make_structure
-from relion_cryodiscovery.simulate.truth import LABEL_RULE, class_table
-
 from .relion_project import (
     SELECT_JOB, finish_select, init_project, job_options, merge_truth, particle_diameter, prepare_output, prune_job,
     run_job, schedule_select,
 )
+from .simulate.particles import ParticleConfig, simulate_particles, write_particle_set
+from .simulate.relion_files import write_map, write_select_job
+from .simulate.structures import make_structure
+from .simulate.truth import LABEL_RULE, class_table
 
 CLASS2D_JOB = "Class2D/job001/"
 

@@ -28,15 +28,14 @@ import numpy as np
 import pandas as pd
 import starfile
 
-from relion_cryodiscovery.simulate.particles import ParticleConfig, simulate_particles, write_particle_set
-from relion_cryodiscovery.simulate.relion_files import write_map, write_star
-from relion_cryodiscovery.simulate.point_model import Structure
-from relion_cryodiscovery.simulate.structures import make_structure
-
 from .relion_project import (
     SELECT_JOB, finish_select, init_project, job_options, merge_truth, particle_diameter, prepare_output, prune_job,
     run_job, schedule_select,
 )
+from .simulate.particles import ParticleConfig, simulate_particles, write_particle_set
+from .simulate.relion_files import write_map, write_star
+from .simulate.point_model import Structure
+from .simulate.structures import make_structure
 
 CLASS3D_JOB = "Class3D/job001/"
 REFERENCE = "Reference/reference.mrc"
@@ -255,7 +254,7 @@ def write_half_map(path: Path, volume: np.ndarray, pixel_size: float) -> None:
     with mrcfile.new(str(path), overwrite=True) as m:
         m.set_data(np.asarray(volume, dtype=np.float16))
         m.voxel_size = pixel_size
-        m.header.label[0] = b"relion_cryodiscovery.simulate"
+        m.header.label[0] = b"relion_cryodiscovery.simulate"  # as simulate.relion_files.write_map labels its maps
         m.header.nlabl = 1
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from relion_cryodiscovery.simulate.relion_files import set_process_status
+from .simulate.relion_files import set_process_status
 
 #: The Select job both builders add after their classification job.
 SELECT_JOB = "Select/job002/"

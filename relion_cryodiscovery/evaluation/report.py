@@ -177,7 +177,8 @@ def _classes_are_2d(job_dir: Path) -> bool:
     return bool(len(refs)) and "@" in str(refs.iloc[0])
 
 
-#: Per-particle truth columns of the simulator (``simulate.kinds``): true orientation and shift.
+#: Per-particle truth columns of the simulator (``cryodiscovery_dev.simulate.kinds``, read from its truth CSV;
+#: nothing here imports the developer package): true orientation and shift.
 TRUE_ALIGNMENT = ("rot", "tilt", "psi", "shift_x_a", "shift_y_a")
 
 

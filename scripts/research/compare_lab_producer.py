@@ -67,8 +67,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from relion_cryodiscovery.relion.job import locate_job, read_job
-    from relion_cryodiscovery.simulate import lab_classes
-    from relion_cryodiscovery.simulate.particles import ParticleConfig
+    from cryodiscovery_dev.simulate import lab_classes
+    from cryodiscovery_dev.simulate.particles import ParticleConfig
     from cryodiscovery_dev.relion_class2d import ExampleConfig, build_example
 
     model = lab_classes.point_model(args.model)

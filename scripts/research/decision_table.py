@@ -56,8 +56,8 @@ def main() -> int:
     from relion_cryodiscovery.data.inputs import model_inputs, oriented_model_inputs
     from relion_cryodiscovery.evaluation.real_sets import load_real_sets
     from relion_cryodiscovery.model.ensemble import BoostedEnsemble
-    from relion_cryodiscovery.simulate import lab_classes
-    from relion_cryodiscovery.simulate.lab_classes import point_model
+    from cryodiscovery_dev.simulate import lab_classes
+    from cryodiscovery_dev.simulate.lab_classes import point_model
 
     ensemble = BoostedEnsemble.load(args.model)
     parts = []

@@ -70,7 +70,7 @@ def real_table(shared: Path, extra: Path) -> pd.DataFrame:
 
 def simulated_table(jobs: int, seed: int) -> tuple[pd.DataFrame, list[np.ndarray], list[str]]:
     from cryodiscovery_dev.lab_corpus import model_split
-    from relion_cryodiscovery.simulate import lab_classes
+    from cryodiscovery_dev.simulate import lab_classes
 
     train_models, _ = model_split()
     rows, images, notes = [], [], []

@@ -94,7 +94,7 @@ def render_model_card(card: dict) -> str:
         "## Data",
         f"* Recipe `{corpus.get('recipe')}`: {corpus.get('recipe_text', '')}",
         f"* Simulated corpus: {corpus.get('sim_jobs')} Class2D jobs ({corpus.get('sim_classes')} classes) from "
-        "`relion_cryodiscovery.simulate.class_average_jobs` (fast producer), seed "
+        "`cryodiscovery_dev.simulate.class_average_jobs` (fast producer), seed "
         f"{corpus.get('seed')}; each job is its own procedural structure.",
         f"* Real corpus: {corpus.get('real_projects')} real `relion_refine` 3.1.3 projects "
         f"({corpus.get('real_classes')} classes) made by `scripts/make_relion_corpus.py` (and "
@@ -106,7 +106,7 @@ def render_model_card(card: dict) -> str:
         f"* Last stage's train / validation classes: {data['n_train_classes']} ({data['n_train_good']} good) / "
         f"{data['n_val_classes']} ({data['n_val_good']} good); boosting stage sizes {data['stage_sizes']}.",
         "* Labelling rule: a class is good when at least 80% of its particles are true particles and it holds "
-        "at least 10 particles (`relion_cryodiscovery.simulate.truth`; purity is kept as a graded label in "
+        "at least 10 particles (`cryodiscovery_dev.simulate.truth`; purity is kept as a graded label in "
         "each project's `ground_truth/class_labels.csv`).",
         "",
         "## Model",
@@ -228,7 +228,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from relion_cryodiscovery.data.preprocess import PreprocessConfig
-    from relion_cryodiscovery.simulate.class_average_jobs import make_corpus
+    from cryodiscovery_dev.simulate.class_average_jobs import make_corpus
     from cryodiscovery_dev.holdout import holdout_metrics, read_projects, real_projects, split_projects
     from relion_cryodiscovery.training.run import TrainOptions, train_model
 
@@ -281,7 +281,7 @@ def main() -> int:
         ensemble.card.extra["sim_test_metrics"] = ensemble.card.extra["test_metrics"]
     ensemble.card.extra["real_relion_holdout"] = real
     ensemble.card.extra["corpus"] = {
-        "generator": "relion_cryodiscovery.simulate.class_average_jobs.make_corpus",
+        "generator": "cryodiscovery_dev.simulate.class_average_jobs.make_corpus",
         "sim_jobs": args.jobs, "seed": args.seed, "sim_classes": int(table["n_classes"].sum()),
         "recipe": args.recipe, "recipe_text": RECIPES[args.recipe],
         "real_projects": len(real_train) + len(real_test), "real_train_projects": len(real_train),

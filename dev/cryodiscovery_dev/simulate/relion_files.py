@@ -12,7 +12,7 @@ import mrcfile
 import numpy as np
 import pandas as pd
 
-from ..relion.star import write_pairs, write_table
+from relion_cryodiscovery.relion.star import write_pairs, write_table
 
 Block = pd.DataFrame | Mapping[str, object]
 
@@ -57,7 +57,9 @@ def _write_mrc(path: str | Path, data: np.ndarray, pixel_size: float, stack: boo
         m.set_data(np.ascontiguousarray(data, dtype=np.float32))
         m.set_image_stack() if stack else m.set_volume()
         m.voxel_size = pixel_size
-        m.header.label[0] = b"relion_cryodiscovery.simulate"  # replaces mrcfile's timestamped label
+        # replaces mrcfile's timestamped label; the package's name before the simulators moved to the developer
+        # package, kept so the committed corpus's maps regenerate byte for byte
+        m.header.label[0] = b"relion_cryodiscovery.simulate"
         m.header.nlabl = 1
     return path
 

@@ -177,7 +177,7 @@ def structure_catalog() -> list[dict]:
     for kind in STRUCTURE_KINDS:
         for sym in (SYMMETRIES if kind == "symmetric" else (None,)):
             out.append({"kind": kind, "family": "procedural", "shape": kind, "symmetry": sym or "C1",
-                        "source": {"generator": "relion_cryodiscovery.simulate.structures.make_structure",
+                        "source": {"generator": "cryodiscovery_dev.simulate.structures.make_structure",
                                    "parameters": "mass_kda 20-2000, seed"},
                         "description": f"procedural {kind} protein-like density" + (f", {sym}" if sym else "")})
     return out

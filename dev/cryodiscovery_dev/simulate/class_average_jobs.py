@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import fft
 
-from ..data.masks import soft_disc
+from relion_cryodiscovery.data.masks import soft_disc
 from .ctf import CtfParams, ctf_values, frequency_grid
 from .imaging import blob_transfer, crop_centre
 from .kinds import GOOD_KIND, JUNK_KINDS, RenderContext, render, render_particle
@@ -284,7 +284,7 @@ def make_fake_class2d_job(project: str | Path, spec: FakeJobSpec) -> pd.DataFram
     write_star(project / f"{root}_model.star", {"model_general": _model_general(spec, resolution, data),
                                                 "model_classes": model_classes})
     write_star(project / f"{root}_optimiser.star", {"optimiser_general": _optimiser_general(spec, root, diameter)})
-    (job / "note.txt").write_text(f"++++ Fake Class2D job written by relion_cryodiscovery.simulate.class_average_jobs\n"
+    (job / "note.txt").write_text(f"++++ Fake Class2D job written by cryodiscovery_dev.simulate.class_average_jobs\n"
                                   f"++++ (no relion_refine run); spec: {json.dumps(asdict(spec))}\n")
     (job / "RELION_JOB_EXIT_SUCCESS").touch()
     write_select_job(project, SELECT, optics, data, model_classes, table["label"].to_numpy(),

@@ -1,4 +1,8 @@
-"""Simulation of RELION data with ground truth.
+"""Simulation of RELION data with ground truth: the training corpus, the bundled example and the tests' jobs.
+
+Part of the developer package (``dev/``), not of the wheel: nothing ``relion_cryodiscovery`` or
+``relion_external`` runs imports it (``tests/test_layering.py``); scripts, benchmarks and tests do. The
+atomic models (``atomic_models/``) are this package's data.
 
 * :mod:`.structures` - procedural protein-like density (Gaussian residue blobs in domains).
 * :mod:`.orientations` - RELION Euler angles, uniform / preferred-orientation sampling.
@@ -12,6 +16,5 @@
 * :mod:`.atomic`, :mod:`.lab_classes` - real atomic models; lab-like class averages formed analytically.
 
 The projects run through Debian's ``relion_refine`` (the bundled example, the real Class2D/Class3D
-corpus) are built by the developer package ``cryodiscovery_dev`` (``dev/``), installed for development only
-(``scripts/setup.sh``), never in the wheel.
+corpus) are built beside it, by :mod:`cryodiscovery_dev.relion_class2d` and :mod:`cryodiscovery_dev.relion_class3d`.
 """

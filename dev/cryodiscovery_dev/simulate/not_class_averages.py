@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
-from ..relion.classes import ClassSet
+from relion_cryodiscovery.relion.classes import ClassSet
 from .ctf import CtfParams
 from .imaging import apply_optics, blob_transfer, crop_centre, normalise
 from .kinds import RenderContext, render

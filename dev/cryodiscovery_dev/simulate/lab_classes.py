@@ -40,8 +40,8 @@ import numpy as np
 from scipy import fft, ndimage, special
 from scipy.spatial.transform import Rotation
 
-from ..relion.classes import ClassSet
-from ..data.masks import soft_disc
+from relion_cryodiscovery.relion.classes import ClassSet
+from relion_cryodiscovery.data.masks import soft_disc
 from .atomic import (ELEMENTS, PENG_ELECTRON, atomic_model_names, catalog, load_model, scattering_weights)
 from .ctf import CtfParams, ctf_values, frequency_grid
 # the labelling rules live beside the relion_refine corpus's rule; imported here for the simulator's users
