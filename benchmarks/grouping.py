@@ -37,7 +37,8 @@ import numpy as np
 
 from relion_cryodiscovery.data import grouping
 from relion_cryodiscovery.data.inputs import oriented_model_inputs
-from cryodiscovery_dev.simulate.lab_classes import model_pool, point_model, random_job_spec, simulate_job
+from cryodiscovery_dev.simulate.lab_classes import random_job_spec, simulate_job
+from cryodiscovery_dev.simulate.lab_models import model_pool, point_model
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -21,6 +21,7 @@ from relion_cryodiscovery.model.domain import REFERENCE_FILE, attach_domain_refe
 from relion_cryodiscovery.relion.classes import ClassSet
 from cryodiscovery_dev.simulate import lab_classes
 from cryodiscovery_dev.simulate.atomic import catalog
+from cryodiscovery_dev.simulate.lab_models import model_pool
 from cryodiscovery_dev.simulate.not_class_averages import PROBE_KINDS, probe_job
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,7 +33,7 @@ N_TRAIN, N_VAL, N_HELD_OUT = 24, 6, 4
 
 def _lab_job(seed: int, n_classes: int = 16):
     """(views, features, labels, job ids) of the usable classes of a small simulated lab job."""
-    models = [m for m in lab_classes.model_pool() if catalog()[m]["mass_kda"] < 300]  # the quick ones
+    models = [m for m in model_pool() if catalog()[m]["mass_kda"] < 300]  # the quick ones
     spec = lab_classes.random_job_spec(np.random.default_rng([seed, 1]), seed, models)
     spec = dataclasses.replace(spec, n_classes=n_classes, n_particles=spec.n_particles * n_classes // spec.n_classes)
     classes, truth = lab_classes.simulate_job(spec)

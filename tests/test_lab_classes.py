@@ -4,6 +4,10 @@ import numpy as np
 import pytest
 
 from cryodiscovery_dev.simulate import lab_classes as lc
+from cryodiscovery_dev.simulate.lab_averaging import JobSimulator
+from cryodiscovery_dev.simulate.lab_junk import JUNK_SIGNALS, junk_signal
+from cryodiscovery_dev.simulate.lab_models import model_pool, point_model
+from cryodiscovery_dev.simulate.truth import GOOD_RESOLUTION_A, PARTICLE, label_is_good
 
 
 def _spec(seed: int, **handover) -> lc.LabJobSpec:
@@ -25,7 +29,7 @@ def test_same_seed_same_job():
 @pytest.mark.parametrize("seed", range(6))
 def test_geometry_in_range(seed):
     rng = np.random.default_rng(seed)
-    spec = lc.random_job_spec(rng, seed, lc.model_pool())
+    spec = lc.random_job_spec(rng, seed, model_pool())
     assert 64 <= spec.box <= 400
     assert 0.8 <= spec.pixel_size <= 4.5
     fill = spec.diameter_a / (spec.box * spec.pixel_size)
@@ -52,7 +56,7 @@ PURE_JUNK = set(lc.JUNK_KINDS) - {"mixed", "misaligned"}
     (("empty", 0.0, 3.0, 1.0, 100.0), False),
 ])
 def test_label_of_known_cases(case, good):
-    assert lc.label_is_good(*case) is good
+    assert label_is_good(*case) is good
 
 
 def test_ice_and_other_pure_junk_are_never_good():
@@ -62,7 +66,7 @@ def test_ice_and_other_pure_junk_are_never_good():
     spec.n_classes, spec.n_particles, spec.junk_fraction = 24, 24 * 30000, 1.0
     _, truth = lc.simulate_job(spec)
     ice = [t for t in truth if t.kind == "ice"]
-    assert ice and min(t.resolution_a for t in ice) <= lc.GOOD_RESOLUTION_A  # the case is exercised
+    assert ice and min(t.resolution_a for t in ice) <= GOOD_RESOLUTION_A  # the case is exercised
     assert not any(t.good for t in truth if t.kind in PURE_JUNK)
 
 
@@ -71,15 +75,15 @@ def test_a_sharp_30000_particle_view_is_good(seed):
     """A perfectly aligned particle view averaged from 30,000 particles resolves below 12 A and is good;
     the same view blurred to 30% of the particle's diameter (a blob) is not."""
     spec = _spec(seed)
-    sim = lc._JobSimulator(spec, np.random.default_rng(0))
+    sim = JobSimulator(spec, np.random.default_rng(0))
     model = sim.models[0]
-    signal = sim.recentre(sim.particle_signal(model, sim._random_rotation(model), 0.0, 0.0))
+    signal = sim.recentre(sim.particle_signal(model, sim.random_rotation(model), 0.0, 0.0))
     sigma = sim.noise_sigma(model)
     _, sharp = sim.average(signal, 30000, sigma, 0.0)
-    assert sharp <= lc.GOOD_RESOLUTION_A
-    assert lc.label_is_good(lc.PARTICLE, 1.0, sharp, spec.pixel_size, model.diameter_a)
+    assert sharp <= GOOD_RESOLUTION_A
+    assert label_is_good(PARTICLE, 1.0, sharp, spec.pixel_size, model.diameter_a)
     _, blurred = sim.average(signal, 30000, sigma, lc.MODERATE_B_PER_A2 * (0.3 * model.diameter_a) ** 2)
-    assert not lc.label_is_good(lc.PARTICLE, 1.0, blurred, spec.pixel_size, model.diameter_a)
+    assert not label_is_good(PARTICLE, 1.0, blurred, spec.pixel_size, model.diameter_a)
 
 
 def test_a_relion_handover_carries_counts_and_metadata():
@@ -91,9 +95,9 @@ def test_a_relion_handover_carries_counts_and_metadata():
 
 def test_more_particles_resolve_better():
     spec = _spec(7, style="relion_float", metadata="relion")
-    sim = lc._JobSimulator(spec, np.random.default_rng(0))
+    sim = JobSimulator(spec, np.random.default_rng(0))
     model = sim.models[0]
-    signal = sim.particle_signal(model, sim._random_rotation(), 1.0, 0.5)
+    signal = sim.particle_signal(model, sim.random_rotation(), 1.0, 0.5)
     sigma = sim.noise_sigma(model)
     _, few = sim.average(signal, 30, sigma, 0.0)
     _, many = sim.average(signal, 30000, sigma, 0.0)
@@ -114,11 +118,11 @@ def test_figure_handover_resamples():
 
 
 def test_filaments_are_seen_side_on():
-    names = [n for n in lc.model_pool() if lc.point_model(n).shape == "filament"]
-    model = lc.point_model(names[0])
-    sim = lc._JobSimulator(_spec(13), np.random.default_rng(0))
+    names = [n for n in model_pool() if point_model(n).shape == "filament"]
+    model = point_model(names[0])
+    sim = JobSimulator(_spec(13), np.random.default_rng(0))
     for _ in range(5):
-        axis_in_view = sim._random_rotation(model).apply(model.axis)
+        axis_in_view = sim.random_rotation(model).apply(model.axis)
         assert abs(axis_in_view[2]) < 1e-6  # the filament axis lies in the image plane
 
 
@@ -128,9 +132,37 @@ def test_membrane_models_are_the_same_in_every_process():
     import subprocess
     import sys
 
-    name = next(n for n in lc.model_pool() if lc.point_model(n).shape == "membrane")
-    code = ("from cryodiscovery_dev.simulate import lab_classes as lc; "
-            f"m = lc.point_model({name!r}); print(len(m.xyz), repr(float(m.xyz.sum())))")
+    name = next(n for n in model_pool() if point_model(n).shape == "membrane")
+    code = ("from cryodiscovery_dev.simulate.lab_models import point_model; "
+            f"m = point_model({name!r}); print(len(m.xyz), repr(float(m.xyz.sum())))")
     outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert len(outputs) == 1
+
+
+def test_every_junk_kind_a_job_draws_has_a_signal():
+    assert set(lc.JUNK_KINDS) | {"stripes"} == set(JUNK_SIGNALS)
+    sim = JobSimulator(_spec(3), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown junk kind"):
+        junk_signal(sim, "fog", sim.models[0], 1.0)
+
+
+@pytest.mark.parametrize("kind", ["ice", "carbon_edge", "blob", "noise_attractor", "streaky", "stripes"])
+def test_junk_without_a_particle_view_has_purity_zero(kind):
+    sim = JobSimulator(_spec(3), np.random.default_rng(1))
+    spectrum, purity, extra_b = junk_signal(sim, kind, sim.models[0], 1.0)
+    assert purity == 0.0 and extra_b >= 0.0
+    assert spectrum.shape == sim.grid.k.shape and np.abs(spectrum).max() > 0
+
+
+def test_a_point_model_is_a_structure_of_its_atoms():
+    """The lab's point model is the simulators' one point type: its chains are its domains, and a membrane
+    protein's micelle is one domain more."""
+    from cryodiscovery_dev.simulate.atomic import load_model
+    from cryodiscovery_dev.simulate.point_model import Structure
+
+    name = next(n for n in model_pool() if point_model(n).shape == "membrane")
+    model, atoms = point_model(name), load_model(name)
+    assert isinstance(model, Structure) and model.xyz is model.coords
+    assert len(model.coords) > len(atoms.xyz)  # the micelle's pseudo-atoms
+    assert set(np.unique(model.domains)) == set(np.unique(atoms.chain)) | {atoms.chain.max() + 1}

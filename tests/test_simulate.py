@@ -14,6 +14,7 @@ from cryodiscovery_dev.simulate.class_average_jobs import FakeJobSpec, make_corp
 from cryodiscovery_dev.simulate.ctf import CtfParams, ctf_values, ctf_zero_frequencies, electron_wavelength
 from cryodiscovery_dev.simulate.imaging import apply_optics, blob_transfer, project
 from cryodiscovery_dev.simulate.particles import ParticleConfig, simulate_particles, write_particle_set
+from cryodiscovery_dev.simulate.point_model import splat
 from cryodiscovery_dev.simulate.structures import STRUCTURE_KINDS, make_structure, simulate_map
 from cryodiscovery_dev.simulate.truth import MIN_PARTICLES, MIN_PURITY
 
@@ -165,3 +166,23 @@ def test_bundled_example_consistent():
     assert np.array_equal(sel, labels["label"].to_numpy())
     assert 0 < sel.sum() < len(sel)
     assert "is_good" not in (EXAMPLE / "Simulated" / "particles.star").read_text()
+
+
+@pytest.mark.parametrize("sum_per_corner", [False, True])
+def test_splat_shares_a_point_between_its_four_pixels(sum_per_corner):
+    # x = 0.25 px right of the centre (2, 2) of a 4 x 4 grid, y = 0.5 px above it
+    grid = splat(np.array([[0.25, -0.5]]), np.array([2.0]), (4, 4), sum_per_corner=sum_per_corner)
+    expected = np.zeros((4, 4))
+    expected[1, 2] = expected[2, 2] = 0.75
+    expected[1, 3] = expected[2, 3] = 0.25
+    np.testing.assert_array_equal(grid, expected)
+
+
+@pytest.mark.parametrize("shape", [(48, 48), (32, 32, 32)])
+def test_splat_summation_orders_agree_to_rounding(shape):
+    rng = np.random.default_rng(0)
+    points, weights = rng.normal(0, 3, (5000, 3)), rng.uniform(0.5, 2, 5000)
+    one_pass = splat(points, weights, shape)
+    per_corner = splat(points, weights, shape, sum_per_corner=True)
+    np.testing.assert_allclose(per_corner, one_pass, rtol=0, atol=1e-12 * one_pass.max())
+    assert one_pass.sum() == pytest.approx(weights.sum())  # every point inside: nothing lost

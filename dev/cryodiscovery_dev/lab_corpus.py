@@ -19,6 +19,7 @@ from relion_cryodiscovery.data.inputs import model_inputs
 from .holdout import TEST_FRACTION, is_held_out
 from .simulate import lab_classes
 from .simulate.atomic import LEGACY_MODEL_NAMES, catalog
+from .simulate.lab_models import model_pool
 
 
 def _hash_rank(name: str) -> float:
@@ -34,7 +35,7 @@ def model_split() -> tuple[list[str], list[str]]:
     (nucleic-acid complexes, membrane proteins, filaments, ...) and size (< 100, 100-500, >= 500 kDa)
     by the same hash, about 30% of each, so each kind is both trained on and tested.
     """
-    names = lab_classes.model_pool()
+    names = model_pool()
     test = [n for n in names if n in LEGACY_MODEL_NAMES and is_held_out(f"structure:{n}")]
     new = [n for n in names if n not in LEGACY_MODEL_NAMES]
     def stratum(name: str) -> tuple[str, int]:

@@ -68,10 +68,11 @@ def main() -> int:
 
     from relion_cryodiscovery.relion.job import locate_job, read_job
     from cryodiscovery_dev.simulate import lab_classes
+    from cryodiscovery_dev.simulate.lab_models import point_model
     from cryodiscovery_dev.simulate.particles import ParticleConfig
     from cryodiscovery_dev.relion_class2d import ExampleConfig, build_example
 
-    model = lab_classes.point_model(args.model)
+    model = point_model(args.model)
     pixel = args.pixel_size or round(1.8 * model.diameter_a / args.box, 3)
     project = args.out / "relion_project"
     if not (project / "ground_truth" / "simulation.json").is_file():

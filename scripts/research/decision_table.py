@@ -57,7 +57,7 @@ def main() -> int:
     from relion_cryodiscovery.evaluation.real_sets import load_real_sets
     from relion_cryodiscovery.model.ensemble import BoostedEnsemble
     from cryodiscovery_dev.simulate import lab_classes
-    from cryodiscovery_dev.simulate.lab_classes import point_model
+    from cryodiscovery_dev.simulate.lab_models import point_model
 
     ensemble = BoostedEnsemble.load(args.model)
     parts = []

@@ -47,11 +47,17 @@ class Structure:
         return ndimage.gaussian_filter(grid, self.blob_sigma / pixel_size).astype(np.float32)
 
 
-def splat(points_px: np.ndarray, weights: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def splat(points_px: np.ndarray, weights: np.ndarray, shape: tuple[int, ...], *,
+          sum_per_corner: bool = False) -> np.ndarray:
     """Linear-interpolation splatting of points (x, y[, z] in px, origin at centre) onto a grid.
 
     The grid is indexed in reverse order of the point coordinates ((y, x) or (z, y, x)), like
     an image or an MRC map; points outside the grid are dropped.
+
+    ``sum_per_corner``: add up each corner's shares in a pass of its own, then the corners (the lab-like
+    class averages, :mod:`.lab_averaging`), instead of all shares in one pass (the particle simulator). The two
+    orders differ only in rounding (about 1e-15 of the largest pixel); each simulator keeps the order it was
+    written with, so the committed corpora regenerate byte for byte.
     """
     ndim = len(shape)
     pos = points_px[:, :ndim][:, ::-1] + np.array([s // 2 for s in shape])
@@ -62,5 +68,10 @@ def splat(points_px: np.ndarray, weights: np.ndarray, shape: tuple[int, ...]) ->
     w = weights[None] * np.prod(np.where(corners[:, None].astype(bool), frac[None], 1 - frac[None]), axis=2)
     ok = np.all((idx >= 0) & (idx < np.array(shape)), axis=2)
     strides = np.array([int(np.prod(shape[i + 1:])) for i in range(ndim)])
-    flat = np.bincount(idx[ok] @ strides, w[ok], minlength=int(np.prod(shape)))
+    size = int(np.prod(shape))
+    if not sum_per_corner:
+        return np.bincount(idx[ok] @ strides, w[ok], minlength=size).reshape(shape)
+    flat = np.zeros(size)
+    for corner_idx, corner_w, corner_ok in zip(idx, w, ok):
+        flat += np.bincount(corner_idx[corner_ok] @ strides, corner_w[corner_ok], minlength=size)
     return flat.reshape(shape)
