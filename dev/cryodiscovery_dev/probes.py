@@ -4,6 +4,7 @@
   themselves, as a bare stack: the featureless low-resolution blobs a person rejects beside the sharp classes of
   the same job (``scripts/evaluate_model.py``'s blob probe).
 * :func:`early_round_spec`: a first-round lab-like Class2D job (few particles per class, coarse classes).
+* :func:`tight_box_spec`: a lab-like job boxed tightly (the particle fills 85-100% of the box).
 * :func:`junk_only`: a job made of another job's junk classes alone (a job of only junk must keep nothing).
 """
 
@@ -45,6 +46,20 @@ def early_round_spec(rng: np.random.Generator, seed: int, models: list[str]):
     per_class = float(np.exp(rng.uniform(np.log(150), np.log(2500))))
     return replace(spec, n_classes=k, n_particles=int(per_class * k), bfactor=round(float(rng.uniform(150, 400)), 1),
                    junk_fraction=round(float(rng.uniform(0.1, 0.6)), 3))
+
+
+def tight_box_spec(rng: np.random.Generator, seed: int, models: list[str]):
+    """A job boxed tightly: its largest particle fills 85-100% of the box (a lab that boxes close, or a
+    mixture's larger complex in a box sized for the smaller), otherwise drawn as
+    :func:`cryodiscovery_dev.simulate.lab_classes.random_job_spec` draws a lab's job; the pixel size is kept
+    unless the box would leave 64-400 px."""
+    from .simulate import lab_classes
+
+    spec = lab_classes.random_job_spec(rng, seed, models)
+    fill = float(rng.uniform(0.85, 1.0))
+    box = int(np.clip(2 * round(spec.diameter_a / fill / spec.pixel_size / 2), 64, 400))
+    pixel = round(spec.diameter_a / fill / box, 3)
+    return replace(spec, box=box, pixel_size=pixel)
 
 
 def junk_only(labels: np.ndarray) -> np.ndarray:

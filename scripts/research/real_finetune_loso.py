@@ -57,25 +57,17 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
-    from relion_cryodiscovery.data.inputs import oriented_model_inputs
-    from relion_cryodiscovery.evaluation.real_sets import load_real_sets
     from relion_cryodiscovery.model.calibration import operating_points
     from relion_cryodiscovery.model.ensemble import BoostedEnsemble
     from relion_cryodiscovery.model.network import NetworkConfig
     from relion_cryodiscovery.training.boosting import BoostingConfig, train_boosted_ensemble
     from relion_cryodiscovery.training.trainer import TrainConfig, TrainingArrays
+    from cryodiscovery_dev.judging import judged as judge, real_inputs
     from cryodiscovery_dev.lab_corpus import concat, lab_arrays
 
     shipped = BoostedEnsemble.load(args.model)
     card = shipped.card
-    real = []
-    for s in load_real_sets(args.shared, args.extra):
-        if s.spec.inverted:
-            continue
-        inputs, _ = oriented_model_inputs(s.classes)
-        known = s.labels >= 0
-        real.append({"name": s.spec.name, "family": family(s.spec.name), "images": inputs.images[known],
-                     "features": inputs.features[known], "labels": s.labels[known].astype(int)})
+    real = [{**s, "family": family(s["name"])} for s in real_inputs(args.shared, args.extra)]
     corpus = lab_arrays(args.lab / "train.npz")
     is_val = np.isin(corpus.groups, card.training_data["val_jobs"])
     val = corpus.subset(np.flatnonzero(is_val))
@@ -83,18 +75,8 @@ def main() -> int:
     sim = corpus.subset(np.sort(rng.choice(np.flatnonzero(~is_val), size=args.sim_classes, replace=False)))
     sim = replace(sim, weights=np.ones(len(sim), np.float32))
 
-    from relion_cryodiscovery.data.features import feature_values
-    from relion_cryodiscovery.selection import SelectionRule, select_classes
-
     def judged(ensemble, point, s) -> dict:
-        scores = ensemble.predict(s["images"], s["features"]).calibrated
-        chosen = select_classes(scores, None, [""] * len(scores), SelectionRule.at(point), allow_empty=True,
-                                resolution=feature_values(s["features"], "spectral_resolution_kd"),
-                                centre=feature_values(s["features"], "ring_1")).selected
-        good = s["labels"] == 1
-        return {"classes": int(len(good)), "good": int(good.sum()), "lost": int((good & ~chosen).sum()),
-                "junk": int((~good).sum()), "junk_removed": int((~good & ~chosen).sum()),
-                "scores": [round(float(x), 4) for x in scores]}
+        return judge(ensemble, point, s["images"], s["features"], s["labels"])
 
     results = {"args": {k: str(v) for k, v in vars(args).items()}, "folds": {}}
     folds = args.folds or list(FAMILIES)
