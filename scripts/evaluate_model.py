@@ -162,7 +162,7 @@ EARLY_SEED = 30_000
 def early_round_probe(ensemble, card, jobs: int = EARLY_JOBS) -> dict:
     """Simulated first-round jobs (:func:`cryodiscovery_dev.probes.early_round_spec`: few particles per class,
     coarse classes) of held-out structures, judged against job-relative labels
-    (:func:`relion_cryodiscovery.simulate.truth.job_relative_labels`) and the simulator's own; and
+    (:func:`cryodiscovery_dev.simulate.truth.job_relative_labels`) and the simulator's own; and
     junk-only jobs made of their junk classes (a job of only junk must keep nothing)."""
     from cryodiscovery_dev.lab_corpus import model_split
     from cryodiscovery_dev.probes import early_round_spec

@@ -98,7 +98,7 @@ def probe_table(probe: dict | None, lab: dict | None) -> list[str]:
            "150-2,500 particles each, B 150-400 A^2; `cryodiscovery_dev.probes.early_round_spec`), judged against the "
            f"simulator's labels ({probe['good']} good) and against job-relative labels ({probe['good_relative']} good: "
            "in a job without a good class, the particle views within 1.5x of its sharpest view; "
-           "`simulate/truth.py: job_relative_labels`). Junk-only jobs: each job's classes of junk kinds alone (no particle view of any purity) "
+           "`cryodiscovery_dev.simulate.truth.job_relative_labels`). Junk-only jobs: each job's classes of junk kinds alone (no particle view of any purity) "
            "(a job of only junk should keep nothing).", "",
            "| probe | " + " | ".join(levels) + " |", "|---|" + "---:|" * len(levels),
            "| early rounds, simulator's labels: FNR / junk removed | "
@@ -264,7 +264,7 @@ def render(card: dict, notes: str = "") -> str:
         f"**{_f(card['threshold'])}** ({card.get('threshold_rule')}).",
         "",
         "## Training data",
-        f"* Lab-like simulated Class2D jobs (`scripts/make_lab_corpus.py`, `simulate/lab_classes.py`): {lab.get('jobs')} jobs, "
+        f"* Lab-like simulated Class2D jobs (`scripts/make_lab_corpus.py`, `cryodiscovery_dev.simulate.lab_classes`): {lab.get('jobs')} jobs, "
         f"{lab.get('classes')} classes ({lab.get('good')} good), seed {lab.get('seed')}; the training structures' jobs only.",
         f"* Real `relion_refine` Class2D/Class3D projects of training structures: {corpus.get('real_relion_train_projects')}.",
         f"* {card['training_data'].get('n_train_classes')} training and {card['training_data'].get('n_val_classes')} "
