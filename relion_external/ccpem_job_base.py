@@ -12,6 +12,7 @@ import sysconfig
 from pathlib import Path
 from typing import List, Optional
 
+from pipeliner.external_program_utils import ExternalProgram
 from pipeliner.job_options import (
     FileDescription,
     InputNodeJobOption,
@@ -49,6 +50,16 @@ class CryoDiscoveryJob(PipelinerJob):
         self.jobinfo.job_author = "CryoDiscovery developers"
         self.jobinfo.documentation = "docs/ccpem_pipeliner.md in the CryoDiscovery repository"
         self.jobinfo.references = []
+
+    def runs(self, command: str) -> None:
+        """The job runs our console script ``command`` (its version from ``relion_cryodiscovery --version``)."""
+        self.jobinfo.programs = [
+            ExternalProgram(
+                command=executable(command),
+                name="relion_cryodiscovery",
+                vers_com=[executable("relion_cryodiscovery"), "--version"],
+            )
+        ]
 
     def gpus_option(self) -> None:
         """The ``gpus`` option, as our command lines take it."""

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
-from pipeliner.external_program_utils import ExternalProgram
 from pipeliner.job_options import (
     EXT_RELION_OPT,
     BooleanJobOption,
@@ -45,7 +44,7 @@ from relion_cryodiscovery.relion.job import ClassificationJob, locate_job
 from relion_cryodiscovery.relion.nodes import NODES_FILE
 from relion_cryodiscovery.relion.star import read_pairs
 
-from .ccpem_job_base import MODEL_CARD, CryoDiscoveryJob, executable
+from .ccpem_job_base import MODEL_CARD, CryoDiscoveryJob
 from .ccpem_results import Metadata, nodes_declared, select_metadata, select_results_display
 
 #: RELION_OUTPUT_NODES.star labels are written for this version: RELION 5.0's labels are the
@@ -98,13 +97,7 @@ class CryoDiscoverySelectJob(CryoDiscoveryJob):
             " Select), the selected maps (3D), a score table and a montage. The same program as the RELION"
             " External job (cryodiscovery_select)."
         )
-        self.jobinfo.programs = [
-            ExternalProgram(
-                command=executable("cryodiscovery_select"),
-                name="relion_cryodiscovery",
-                vers_com=[executable("relion_cryodiscovery"), "--version"],
-            )
-        ]
+        self.runs("cryodiscovery_select")
 
         self.joboptions["fn_model"] = InputNodeJobOption(
             label="Select classes from optimiser.star:",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from typing import List, Sequence, Union
 
-from pipeliner.external_program_utils import ExternalProgram
 from pipeliner.job_options import (
     BooleanJobOption,
     ExternalFileJobOption,
@@ -26,7 +25,7 @@ from pipeliner.nodes import NODE_MLMODEL
 from pipeliner.pipeliner_job import PipelinerCommand
 from pipeliner.results_display_objects import ResultsDisplayObject
 
-from .ccpem_job_base import MODEL_CARD, MODEL_KWDS, CryoDiscoveryJob, executable
+from .ccpem_job_base import MODEL_CARD, MODEL_KWDS, CryoDiscoveryJob
 from .ccpem_results import train_results_display
 
 class CryoDiscoveryTrainJob(CryoDiscoveryJob):
@@ -46,13 +45,7 @@ class CryoDiscoveryTrainJob(CryoDiscoveryJob):
             " labelled jobs are needed. Writes a complete model directory (model/), whose model_card.json is"
             " the 'model' input of cryodiscovery.select.class_averages."
         )
-        self.jobinfo.programs = [
-            ExternalProgram(
-                command=executable("cryodiscovery_train"),
-                name="relion_cryodiscovery",
-                vers_com=[executable("relion_cryodiscovery"), "--version"],
-            )
-        ]
+        self.runs("cryodiscovery_train")
         self.joboptions["do_project"] = BooleanJobOption(
             label="Learn from this project's Select jobs?",
             default_value=True,
