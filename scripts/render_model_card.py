@@ -316,6 +316,8 @@ def main() -> int:
     args = parser.parse_args()
     card = json.loads((args.model / "model_card.json").read_text())
     notes = args.notes.read_text() if args.notes.is_file() else ""
+    if notes.startswith("# "):  # the notes file's own title and introduction stay in the notes file
+        notes = notes[notes.find("\n## ") + 1:] if "\n## " in notes else ""
     args.o.write_text(render(card, notes))
     print(f"wrote {args.o}")
     return 0
