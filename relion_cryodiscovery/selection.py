@@ -104,7 +104,7 @@ class SelectionRule:
     #: this many logits of the best classes that look like them (None: no lowered bar).
     lower_gap: float | None = None
     lower_below: float = 0.5
-    lower_from: float = 0.15
+    lower_from: float = 0.2
     #: Words for the reasons, e.g. "strictness strict".
     label: str = ""
 
@@ -115,7 +115,7 @@ class SelectionRule:
                    relative_from=point.get("relative_from", 0.0), relative_detail=point.get("relative_detail"),
                    relative_centre=point.get("relative_centre"), blob_detail=point.get("blob_detail"),
                    blob_centre=point.get("blob_centre"), lower_gap=point.get("lower_gap"),
-                   lower_below=point.get("lower_below", 0.5), lower_from=point.get("lower_from", 0.15), label=label)
+                   lower_below=point.get("lower_below", 0.5), lower_from=point.get("lower_from", 0.2), label=label)
 
     def validate(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:

@@ -3,7 +3,7 @@
 
     python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --gap 2.0 --start 0.95 \
         --balanced_detail 0.25 --balanced_centre 0.4 --strict_detail 0.15 --strict_centre 0.3 \
-        --blob_detail 0.15 --blob_centre 0.2 --lower_gap 2.0 --lower_below 0.5 --lower_from 0.15
+        --blob_detail 0.15 --blob_centre 0.2 --lower_gap 2.0 --lower_below 0.5 --lower_from 0.2
 
 * ``lenient``: the threshold at which at most 2% of the good validation classes are lost
   (:func:`relion_cryodiscovery.model.calibration.choose_threshold`, the validation jobs named in the card);

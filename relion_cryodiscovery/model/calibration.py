@@ -114,11 +114,11 @@ BLOB_DETAIL = 0.15
 BLOB_CENTRE = 0.2
 #: A weak job's lowered bar (``lenient`` and ``balanced``): in a job whose best classes score in
 #: [LOWER_FROM, LOWER_BELOW) on average, classes within LOWER_GAP logits of them that look like them (balanced's
-#: margins) are kept below ``min_score``. Chosen on simulated early-round jobs, junk-only jobs and the real sets
-#: (docs/model_card_notes.md, "0.8.0").
+#: margins) are kept below ``min_score``. Chosen on simulated early-round jobs, junk-only and ice-only jobs and the
+#: real sets (docs/model_card_notes.md, "0.8.0").
 LOWER_GAP = 2.0
 LOWER_BELOW = 0.5
-LOWER_FROM = 0.15
+LOWER_FROM = 0.2
 
 
 @dataclass(frozen=True)

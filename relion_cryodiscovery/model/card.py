@@ -86,7 +86,7 @@ class ModelCard:
                 "relative_detail": number("relative_detail"), "relative_centre": number("relative_centre"),
                 "blob_detail": number("blob_detail"), "blob_centre": number("blob_centre"),
                 "lower_gap": number("lower_gap"), "lower_below": float(point.get("lower_below", 0.5)),
-                "lower_from": float(point.get("lower_from", 0.15))}
+                "lower_from": float(point.get("lower_from", 0.2))}
 
     def to_json(self) -> str:
         values = {k: v for k, v in asdict(self).items() if k not in _NOT_WRITTEN}
