@@ -8,8 +8,8 @@ the best classes: coarser in spectral resolution by ``relative_detail`` (the fea
 blobs a person rejects beside sharp classes) or emptier at the centre by ``relative_centre`` (the small
 or off-centre blobs), or both coarser by ``blob_detail`` and denser at the centre by ``blob_centre`` (the
 featureless blobs of a high-resolution job, their density heaped in the middle); a class as sharp and as
-dense as the best, e.g. a rare view that scores lower, is kept. The bar only ever raises the threshold, and only in jobs whose best classes score at least
-``relative_from``.
+dense as the best, e.g. a rare view that scores lower, is kept. This bar only ever raises the threshold,
+and only in jobs whose best classes score at least ``relative_from``.
 
 The other way round, a **weak job** (an early round: small, coarse classes that all score low, though a
 person keeps those that show the particle) may be judged by a lowered bar (``lower_gap``): in a job whose
@@ -157,7 +157,8 @@ class SelectionRule:
         if self.relative_centre is not None:
             looks.append(f"as dense at the centre (within {self.relative_centre:g})")
         if self.compares_blobs:
-            looks.append(f"not a blob (coarser by {self.blob_detail:g} and denser at the centre by {self.blob_centre:g})")
+            looks.append(f"not a blob (coarser by {self.blob_detail:g} and denser at the centre by "
+                         f"{self.blob_centre:g})")
         return " and ".join(looks)
 
     def looks_unlike(self, k: int, top: np.ndarray, resolution: np.ndarray | None,

@@ -137,9 +137,11 @@ class Looks:
 
     def words(self) -> list[str]:
         """What looking like the best classes means, in words."""
-        out = [words for value, words in ((self.detail, f"as sharp (spectral resolution within {self.detail} in log10 k D)"),
-                                          (self.centre, f"as dense at the centre (ring_1 within {self.centre})"))
-               if value is not None]
+        out = []
+        if self.detail is not None:
+            out.append(f"as sharp (spectral resolution within {self.detail} in log10 k D)")
+        if self.centre is not None:
+            out.append(f"as dense at the centre (ring_1 within {self.centre})")
         if self.blob_detail is not None and self.blob_centre is not None:
             out.append(f"not a blob (coarser by {self.blob_detail} and denser at the centre by {self.blob_centre})")
         return out
@@ -153,9 +155,10 @@ def job_relative_bar(gap: float, start: float, looks: Looks) -> dict:
     """One operating point's job-relative bar (:class:`relion_cryodiscovery.selection.SelectionRule`'s fields)
     with its rule in words."""
     words = looks.words()
+    unless = f" unless it is {' and '.join(words)} as they are" if words else ""
     return {"relative_gap": gap, "relative_from": start, **looks.fields(),
             "bar_rule": f"in a job whose best classes score >= {start:g} on average, a class must also score within "
-                        f"{gap:g} logits of them" + (f" unless it is {' and '.join(words)} as they are" if words else "")}
+                        f"{gap:g} logits of them{unless}"}
 
 
 def weak_job_lowering(gap: float | None, below: float, start: float, looks: Looks) -> dict:
@@ -164,10 +167,10 @@ def weak_job_lowering(gap: float | None, below: float, start: float, looks: Look
     if gap is None:
         return {"lower_gap": None}
     words = looks.words()
+    alike = f" and {' and '.join(words)} as they are" if words else ""
     return {"lower_gap": gap, "lower_below": below, "lower_from": start, **looks.fields(),
-            "lower_rule": f"in a job whose best classes score in [{start:g}, {below:g}) on average, a class within {gap:g} "
-                          "logits of them" + (f" and {' and '.join(words)} as they are" if words else "") +
-                          " is kept below min_score"}
+            "lower_rule": f"in a job whose best classes score in [{start:g}, {below:g}) on average, a class within "
+                          f"{gap:g} logits of them{alike} is kept below min_score"}
 
 
 def operating_points(calibrated: np.ndarray, labels: np.ndarray, threshold: float, threshold_rule: str,
