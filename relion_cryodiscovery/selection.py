@@ -114,8 +114,8 @@ class SelectionRule:
         return cls(point["min_score"], min_particles, min_classes, relative_gap=point.get("relative_gap"),
                    relative_from=point.get("relative_from", 0.0), relative_detail=point.get("relative_detail"),
                    relative_centre=point.get("relative_centre"), blob_detail=point.get("blob_detail"),
-                   blob_centre=point.get("blob_centre"), lower_gap=point.get("lower_gap"),
-                   lower_below=point.get("lower_below", 0.5), lower_from=point.get("lower_from", 0.2), label=label)
+                   blob_centre=point.get("blob_centre"), lower_gap=point.get("lower_gap"), label=label,
+                   **{k: point[k] for k in ("lower_below", "lower_from") if point.get(k) is not None})
 
     def validate(self) -> None:
         if not 0.0 <= self.min_score <= 1.0:

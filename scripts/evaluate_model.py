@@ -154,9 +154,9 @@ def blob_probe(real_sets, ensemble, card) -> list[dict]:
     return rows
 
 
-#: The early-round probe: this many simulated first-round jobs of held-out structures (seeds from EARLY_SEED).
+#: The early-round probe: this many simulated first-round jobs of held-out structures
+#: (seeds from :data:`cryodiscovery_dev.probes.EARLY_SEED`).
 EARLY_JOBS = 60
-EARLY_SEED = 30_000
 
 
 def early_round_probe(ensemble, card, jobs: int = EARLY_JOBS) -> dict:
@@ -165,21 +165,16 @@ def early_round_probe(ensemble, card, jobs: int = EARLY_JOBS) -> dict:
     (:func:`cryodiscovery_dev.simulate.truth.job_relative_labels`) and the simulator's own; and
     junk-only jobs made of their junk classes (a job of only junk must keep nothing)."""
     from cryodiscovery_dev.lab_corpus import model_split
-    from cryodiscovery_dev.probes import early_round_spec
-    from relion_cryodiscovery.data.inputs import model_inputs
-    from cryodiscovery_dev.simulate import lab_classes
-    from cryodiscovery_dev.simulate.truth import VIEW_KINDS, job_relative_labels
+    from cryodiscovery_dev.probes import EARLY_SEED, early_round_spec, simulated_jobs, truth_labels
+    from cryodiscovery_dev.simulate.truth import VIEW_KINDS
 
     _, test_models = model_split()
     labels, relative, scores, features, groups, junk_jobs = [], [], [], [], [], []
-    for seed in range(EARLY_SEED, EARLY_SEED + jobs):
-        spec = early_round_spec(np.random.default_rng([seed, 1]), seed, test_models)
-        classes, truth = lab_classes.simulate_job(spec)
-        inputs = model_inputs(classes)
+    for seed, _, inputs, truth in simulated_jobs(early_round_spec, range(EARLY_SEED, EARLY_SEED + jobs), test_models):
         s = ensemble.predict(inputs.images, inputs.features).calibrated
-        labels.append([c.good for c in truth])
-        relative.append(job_relative_labels([c.kind for c in truth], [c.purity for c in truth],
-                                            [c.resolution_a for c in truth], [c.good for c in truth]))
+        good, good_relative = truth_labels(truth)
+        labels.append(good)
+        relative.append(good_relative)
         scores.append(s)
         features.append(inputs.features)
         groups.append(np.full(len(s), seed))

@@ -74,27 +74,30 @@ def one_job(args: tuple[int, bool, bool]) -> dict:
     return out
 
 
-def corpus_reasons(lab: Path, held_out: int) -> tuple[np.ndarray, np.ndarray]:
-    """Reason index (:data:`relion_cryodiscovery.model.reasons.REASONS`) of every class of a corpus's
-    ``train.npz`` (``held_out`` 0) or ``test.npz`` (1), -1 for good classes, and each class's job."""
+def corpus_truth(lab: Path, held_out: int):
+    """The truth rows (``classes.csv``) of a corpus's ``train.npz`` (``held_out`` 0) or ``test.npz`` (1)
+    classes, in that file's order."""
     import pandas as pd
 
+    table = pd.read_csv(lab / "classes.csv")
+    return table[table.held_out == held_out].reset_index(drop=True)
+
+
+def corpus_reasons(lab: Path, held_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reason index (:data:`relion_cryodiscovery.model.reasons.REASONS`) of every class of a corpus file
+    (:func:`corpus_truth`), -1 for good classes, and each class's job."""
     from relion_cryodiscovery.model.reasons import reason_labels
 
-    table = pd.read_csv(lab / "classes.csv")
-    table = table[table.held_out == held_out]
+    table = corpus_truth(lab, held_out)
     return reason_labels(table.kind.values, table.good.values), table.job.values
 
 
 def job_relative_corpus_labels(lab: Path, held_out: int) -> np.ndarray:
     """Job-relative labels (:func:`cryodiscovery_dev.simulate.truth.job_relative_labels`) of every class of a
-    corpus's ``train.npz`` (``held_out`` 0) or ``test.npz`` (1), in its order."""
-    import pandas as pd
-
+    corpus file (:func:`corpus_truth`)."""
     from .simulate.truth import job_relative_labels
 
-    table = pd.read_csv(lab / "classes.csv")
-    table = table[table.held_out == held_out].reset_index(drop=True)
+    table = corpus_truth(lab, held_out)
     labels = np.zeros(len(table), dtype=bool)
     for _, rows in table.groupby("job", sort=False):
         labels[rows.index] = job_relative_labels(rows.kind, rows.purity, rows.resolution_a, rows.good.astype(bool))
@@ -104,13 +107,9 @@ def job_relative_corpus_labels(lab: Path, held_out: int) -> np.ndarray:
 def corpus_junk_kinds(lab: Path, held_out: int) -> np.ndarray:
     """Whether each class of a corpus file is of a junk kind, not a particle view of any purity
     (:data:`cryodiscovery_dev.simulate.truth.VIEW_KINDS`): the classes of a junk-only probe job."""
-    import pandas as pd
-
     from .simulate.truth import VIEW_KINDS
 
-    table = pd.read_csv(lab / "classes.csv")
-    table = table[table.held_out == held_out]
-    return ~table.kind.isin(VIEW_KINDS).values
+    return ~corpus_truth(lab, held_out).kind.isin(VIEW_KINDS).values
 
 
 def lab_arrays(path: Path):

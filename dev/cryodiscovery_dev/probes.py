@@ -5,6 +5,7 @@
   the same job (``scripts/evaluate_model.py``'s blob probe).
 * :func:`early_round_spec`: a first-round lab-like Class2D job (few particles per class, coarse classes).
 * :func:`tight_box_spec`: a lab-like job boxed tightly (the particle fills 85-100% of the box).
+* :func:`simulated_jobs`: such jobs simulated as model inputs with their truth (:func:`truth_labels`).
 * :func:`junk_only`: a job made of another job's junk classes alone (a job of only junk must keep nothing).
 """
 
@@ -60,6 +61,33 @@ def tight_box_spec(rng: np.random.Generator, seed: int, models: list[str]):
     box = int(np.clip(2 * round(spec.diameter_a / fill / spec.pixel_size / 2), 64, 400))
     pixel = round(spec.diameter_a / fill / box, 3)
     return replace(spec, box=box, pixel_size=pixel)
+
+
+#: The early-round probe's jobs: seeds EARLY_SEED.. of held-out structures (``scripts/evaluate_model.py``).
+EARLY_SEED = 30_000
+
+
+def simulated_jobs(spec_of, seeds, models: list[str]):
+    """Each seed's job drawn by ``spec_of(rng, seed, models)`` (e.g. :func:`early_round_spec`), simulated:
+    yields (seed, spec, model inputs, truth rows)."""
+    from relion_cryodiscovery.data.inputs import model_inputs
+
+    from .simulate import lab_classes
+
+    for seed in seeds:
+        spec = spec_of(np.random.default_rng([seed, 1]), seed, models)
+        classes, truth = lab_classes.simulate_job(spec)
+        yield seed, spec, model_inputs(classes), truth
+
+
+def truth_labels(truth) -> tuple[np.ndarray, np.ndarray]:
+    """(the simulator's labels, job-relative labels) of one simulated job's truth rows
+    (:func:`cryodiscovery_dev.simulate.truth.job_relative_labels`)."""
+    from .simulate.truth import job_relative_labels
+
+    good = np.array([c.good for c in truth], dtype=bool)
+    return good, job_relative_labels([c.kind for c in truth], [c.purity for c in truth],
+                                     [c.resolution_a for c in truth], good)
 
 
 def junk_only(labels: np.ndarray) -> np.ndarray:

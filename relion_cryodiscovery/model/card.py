@@ -68,7 +68,8 @@ class ModelCard:
         ``relative_detail`` and ``relative_centre`` (it drops only classes this much coarser than the best, or
         this much emptier at the centre; both None: every class below it), ``blob_detail`` and ``blob_centre``
         (... or both this much coarser and this much denser at the centre); ``lower_gap``, ``lower_below``
-        and ``lower_from``: a weak job's lowered bar (None: none; :func:`relion_cryodiscovery.selection.lowered_bar`).
+        and ``lower_from``: a weak job's lowered bar (None: none, or the rule's default bounds;
+        :func:`relion_cryodiscovery.selection.lowered_bar`).
 
         From ``extra["decision"]`` (models from 0.6.0, each with its measured figures); older cards:
         ``lenient`` and ``balanced`` are the calibrated threshold, ``strict`` adds :data:`DEFAULT_STRICT_GAP`.
@@ -85,8 +86,8 @@ class ModelCard:
                 "relative_from": float(point.get("relative_from", 0.0)),
                 "relative_detail": number("relative_detail"), "relative_centre": number("relative_centre"),
                 "blob_detail": number("blob_detail"), "blob_centre": number("blob_centre"),
-                "lower_gap": number("lower_gap"), "lower_below": float(point.get("lower_below", 0.5)),
-                "lower_from": float(point.get("lower_from", 0.2))}
+                "lower_gap": number("lower_gap"), "lower_below": number("lower_below"),
+                "lower_from": number("lower_from")}
 
     def to_json(self) -> str:
         values = {k: v for k, v in asdict(self).items() if k not in _NOT_WRITTEN}

@@ -19,9 +19,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
-from dataclasses import replace
 
 from cryodiscovery_dev import corpus_paths
 
@@ -52,11 +53,10 @@ def main() -> int:
     args = parser.parse_args()
 
     from cryodiscovery_dev.lab_corpus import model_split
-    from cryodiscovery_dev.probes import blob_jobs, early_round_spec
-    from relion_cryodiscovery.data.inputs import model_inputs, oriented_model_inputs
+    from cryodiscovery_dev.probes import EARLY_SEED, blob_jobs, early_round_spec, simulated_jobs
+    from relion_cryodiscovery.data.inputs import oriented_model_inputs
     from relion_cryodiscovery.evaluation.real_sets import load_real_sets
     from relion_cryodiscovery.model.ensemble import BoostedEnsemble
-    from cryodiscovery_dev.simulate import lab_classes
     from cryodiscovery_dev.simulate.lab_models import point_model
 
     ensemble = BoostedEnsemble.load(args.model)
@@ -88,10 +88,8 @@ def main() -> int:
     sim["job"] = truth.job.values
     parts.append(sim)
     _, test_models = model_split()
-    for seed in range(30_000, 30_000 + args.early_jobs):
-        spec = early_round_spec(np.random.default_rng([seed, 1]), seed, test_models)
-        classes, job_truth = lab_classes.simulate_job(spec)
-        inputs = model_inputs(classes)
+    seeds = range(EARLY_SEED, EARLY_SEED + args.early_jobs)
+    for seed, spec, inputs, job_truth in simulated_jobs(early_round_spec, seeds, test_models):
         table = pd.DataFrame([{"kind": c.kind, "purity": c.purity, "resolution_a": c.resolution_a,
                                "n_particles": c.n_particles, "diameter_a": point_model(c.model).diameter_a,
                                "pixel_size": spec.pixel_size, "metadata": spec.handover["metadata"]} for c in job_truth])

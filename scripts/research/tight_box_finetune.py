@@ -24,19 +24,13 @@ import numpy as np
 from cryodiscovery_dev import corpus_paths
 
 
-def simulated_jobs(seeds, models, spec_of) -> list[dict]:
+def tight_jobs(seeds, models) -> list[dict]:
     """Tight-box jobs as model inputs with their labels."""
-    from cryodiscovery_dev.simulate import lab_classes
-    from relion_cryodiscovery.data.inputs import model_inputs
+    from cryodiscovery_dev.probes import simulated_jobs, tight_box_spec
 
-    jobs = []
-    for seed in seeds:
-        spec = spec_of(np.random.default_rng([seed, 1]), seed, models)
-        classes, truth = lab_classes.simulate_job(spec)
-        inputs = model_inputs(classes)
-        jobs.append({"name": f"tight{seed}", "images": inputs.images, "features": inputs.features,
-                     "labels": np.array([c.good for c in truth], int)})
-    return jobs
+    return [{"name": f"tight{seed}", "images": inputs.images, "features": inputs.features,
+             "labels": np.array([c.good for c in truth], int)}
+            for seed, _, inputs, truth in simulated_jobs(tight_box_spec, seeds, models)]
 
 
 def main() -> int:
@@ -52,7 +46,6 @@ def main() -> int:
 
     from cryodiscovery_dev.judging import judged, real_inputs
     from cryodiscovery_dev.lab_corpus import concat, lab_arrays, model_split
-    from cryodiscovery_dev.probes import tight_box_spec
     from relion_cryodiscovery.model.calibration import operating_points
     from relion_cryodiscovery.model.ensemble import BoostedEnsemble
     from relion_cryodiscovery.model.network import NetworkConfig
@@ -62,8 +55,8 @@ def main() -> int:
     shipped = BoostedEnsemble.load(args.model)
     card = shipped.card
     train_models, test_models = model_split()
-    tight_train = simulated_jobs(range(40_000, 40_000 + args.train_jobs), train_models, tight_box_spec)
-    tight_test = simulated_jobs(range(41_000, 41_000 + args.test_jobs), test_models, tight_box_spec)
+    tight_train = tight_jobs(range(40_000, 40_000 + args.train_jobs), train_models)
+    tight_test = tight_jobs(range(41_000, 41_000 + args.test_jobs), test_models)
     print(f"simulated {len(tight_train)} + {len(tight_test)} tight-box jobs", flush=True)
     corpus = lab_arrays(args.lab / "train.npz")
     is_val = np.isin(corpus.groups, card.training_data["val_jobs"])
