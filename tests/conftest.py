@@ -57,7 +57,8 @@ def example_data_star(example_project: Path) -> str:
 
 @pytest.fixture(scope="session")
 def session_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three small simulated Class2D projects (``sim0000``..``sim0002``), made once per session."""
+    """Three small simulated Class2D projects (``sim0000``..``sim0002``; lab-like class averages, each job with
+    good and junk classes, its Select job holding the labels), made once per session."""
     from cryodiscovery_dev.simulate.class_average_jobs import make_corpus
 
     out = tmp_path_factory.mktemp("session_corpus")
@@ -80,7 +81,7 @@ def session_tiny_model(session_corpus: Path, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture
 def project(session_corpus: Path, tmp_path: Path) -> Path:
-    """A private copy of a simulated RELION project with one Class2D job (``sim0000``, 41 classes)."""
+    """A private copy of a simulated RELION project with one Class2D job (``sim0000``, 20-60 classes)."""
     target = tmp_path / "proj"
     shutil.copytree(session_corpus / "sim0000", target)
     return target

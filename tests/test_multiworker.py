@@ -270,8 +270,8 @@ def test_train_command_on_two_workers(session_corpus: Path, tmp_path) -> None:
     chief_out, other_out = tmp_path / "model", tmp_path / "model_given_to_worker1"
     data = [arg for p in sorted(session_corpus.glob("sim*")) for arg in ("--project", str(p))]
     # One job each for training, validation and test, so the held-out test scoring (collective
-    # inference, then the card rewritten by the chief) runs too. Global batch 64 > 41 validation
-    # classes: the evaluation batch splits unevenly over the workers.
+    # inference, then the card rewritten by the chief) runs too. Global batch 64 > the validation job's
+    # 20-60 classes: the evaluation batch splits unevenly over the workers.
     data += ["--epochs", "1", "--val-fraction", "0.33", "--test-fraction", "0.33", "--quiet", "--batch-size", "32"]
     (w0, w1), temps = _run_cluster([["cli", str(chief_out), *data], ["cli", str(other_out), *data]], tmp_path)
     assert (w0, w1) == ({"code": 0, "chief": True}, {"code": 0, "chief": False})

@@ -83,6 +83,35 @@ def set_class(path: Path, row: int, value: str) -> None:
     edit_lines(path, change)
 
 
+def n_classes(project: Path) -> int:
+    """K of the fixture's Class2D job (its model.star's ``_rlnNrClasses``; the simulator draws it)."""
+    return int(re.search(r"^_rlnNrClasses\s+(\d+)", (project / MODEL_STAR).read_text(), re.M).group(1))
+
+
+def set_nr_classes(path: Path, value: int) -> None:
+    """Rewrite ``_rlnNrClasses`` in a model.star."""
+    text, n = re.subn(r"^(_rlnNrClasses\s+)\d+", lambda m: f"{m.group(1)}{value}", path.read_text(), flags=re.M)
+    assert n == 1, path
+    path.write_text(text)
+
+
+def drop_last_class(project: Path) -> None:
+    """The model.star without its last ``model_classes`` row, ``_rlnNrClasses`` one less."""
+    k = n_classes(project)
+    edit_lines(_in(project, MODEL_STAR), lambda t: [x for x in t if not x.startswith(f"{k:06d}@")])
+    set_nr_classes(_in(project, MODEL_STAR), k - 1)
+
+
+def first_class_value_not_a_number(path: Path) -> None:
+    """Class 1's ``rlnClassDistribution`` (its second column) replaced by a word."""
+    def change(text: list[str]) -> list[str]:
+        i = next(i for i, line in enumerate(text) if line.startswith("000001@"))
+        fields = text[i].split()
+        text[i] = " ".join([fields[0], "zero", *fields[2:]]) + " \n"
+        return text
+    edit_lines(path, change)
+
+
 def rewrite_stack(project: Path, change: Callable[[np.ndarray], np.ndarray]) -> None:
     path = project / STACK
     with mrcfile.open(path) as mrc:
@@ -146,7 +175,8 @@ def assert_clean_failure(
 
 @dataclass(frozen=True)
 class Case:
-    """A broken project or model, the file the error must name and a regex for the problem."""
+    """A broken project or model, the file the error must name and a regex for the problem (``{k}``, ``{k1}``,
+    ``{km1}``: the job's number of classes K, K + 1 and K - 1)."""
 
     name: str
     breaks: Callable[[Path, Path], None]  # (project, model) -> None
@@ -174,10 +204,10 @@ CASES = [
         "run_it025_data.star", "undecodable|not a text|values for"),
     Case("data_class_column_renamed", lambda p, m: replace_text(_in(p, DATA), "_rlnClassNumber ", "_rlnClassNo "),
          "run_it025_data.star", "no _rlnClassNumber column"),
-    Case("data_class_out_of_range", lambda p, m: set_class(_in(p, DATA), 10, "42"), "run_it025_data.star",
-         r"42 is outside 1\.\.41"),
+    Case("data_class_out_of_range", lambda p, m: set_class(_in(p, DATA), 10, str(n_classes(p) + 1)),
+         "run_it025_data.star", r"{k1} is outside 1\.\.{k}"),
     Case("data_class_zero", lambda p, m: set_class(_in(p, DATA), 0, "0"), "run_it025_data.star",
-         r"0 is outside 1\.\.41"),
+         r"0 is outside 1\.\.{k}"),
     Case("data_class_not_a_number", lambda p, m: set_class(_in(p, DATA), 5, "abc"), "run_it025_data.star",
          "not a number"),
     Case("data_class_overflow", lambda p, m: set_class(_in(p, DATA), 5, "1e400"), "run_it025_data.star",
@@ -190,20 +220,14 @@ CASES = [
     Case("model_reference_column_renamed",
          lambda p, m: replace_text(_in(p, MODEL_STAR), "_rlnReferenceImage", "_rlnRefImage"),
          "run_it025_model.star", "no _rlnReferenceImage"),
-    Case("model_value_not_a_number",
-         lambda p, m: replace_text(_in(p, MODEL_STAR), " 0.026210 27.280000", " zero 27.280000"),
+    Case("model_value_not_a_number", lambda p, m: first_class_value_not_a_number(_in(p, MODEL_STAR)),
          "run_it025_model.star", "rlnClassDistribution holds a value that is not a number"),
-    Case("model_nr_classes_disagrees",
-         lambda p, m: replace_text(_in(p, MODEL_STAR), "_rlnNrClasses                                       41",
-                                   "_rlnNrClasses                                       40"),
-         "run_it025_model.star", "_rlnNrClasses is 40 but data_model_classes has 41 rows"),
-    Case("model_fewer_classes_than_data", lambda p, m: (
-        edit_lines(_in(p, MODEL_STAR), lambda t: [x for x in t if not x.startswith("000041@")]),
-        replace_text(_in(p, MODEL_STAR), "_rlnNrClasses                                       41",
-                     "_rlnNrClasses                                       40")),
-         "run_it025_data.star", r"41 is outside 1\.\.40"),
-    Case("stack_fewer_images_than_classes", lambda p, m: rewrite_stack(p, lambda d: d[:40]),
-         "run_it025_classes.mrcs", "has 40 images but class image 41 is requested"),
+    Case("model_nr_classes_disagrees", lambda p, m: set_nr_classes(_in(p, MODEL_STAR), n_classes(p) - 1),
+         "run_it025_model.star", "_rlnNrClasses is {km1} but data_model_classes has {k} rows"),
+    Case("model_fewer_classes_than_data", lambda p, m: drop_last_class(p),
+         "run_it025_data.star", r"{k} is outside 1\.\.{km1}"),
+    Case("stack_fewer_images_than_classes", lambda p, m: rewrite_stack(p, lambda d: d[:-1]),
+         "run_it025_classes.mrcs", "has {km1} images but class image {k} is requested"),
     Case("optimiser_empty", lambda p, m: _in(p, OPTIMISER).write_bytes(b""), "run_it025_optimiser.star", "empty"),
     # class images
     Case("stack_missing", lambda p, m: _in(p, STACK).unlink(), "run_it025_model.star",
@@ -265,6 +289,8 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_bad_input_fails_cleanly(case: Case, project: Path, model: Path, capsys: pytest.CaptureFixture) -> None:
+    k = n_classes(project)
+    problem = case.problem.format(k=k, k1=k + 1, km1=k - 1)
     case.breaks(project, model)
     before = snapshot(project)
     capsys.readouterr()
@@ -279,7 +305,7 @@ def test_bad_input_fails_cleanly(case: Case, project: Path, model: Path, capsys:
     else:
         code = run_select(project, model, *extra, in_parts=case.in_parts)
     err = capsys.readouterr().err
-    assert_clean_failure(project, code, err, case.file_part, case.problem, before)
+    assert_clean_failure(project, code, err, case.file_part, problem, before)
 
 
 def test_bad_input_suite_is_large_enough() -> None:
@@ -344,10 +370,11 @@ def full_disk(project: Path):
 
 
 def test_full_disk(project: Path, model: Path, full_disk: Path, capsys: pytest.CaptureFixture) -> None:
-    """ENOSPC while writing outputs (particles.star alone is 380 kB): clean failure, staging removed."""
+    """ENOSPC while writing outputs (every class kept, so particles.star is about the whole data.star, at least
+    3,000 rows, over 500 kB): clean failure, staging removed."""
     before = snapshot(project)
     capsys.readouterr()
-    code = run_select(project, model, "--min_classes", "2")
+    code = run_select(project, model, "--min_classes", str(n_classes(project)))
     err = capsys.readouterr().err
     assert_clean_failure(project, code, err, "External/job003", "No space left on device", before)
 
@@ -357,11 +384,13 @@ def _limit_file_size() -> None:
 
 
 def test_file_size_limit_as_separate_process(project: Path, model: Path) -> None:
-    """The External executable under RLIMIT_FSIZE (EFBIG, works without root): clean failure in run.err."""
+    """The External executable under RLIMIT_FSIZE (EFBIG, works without root): clean failure in run.err
+    (every class kept, so particles.star outgrows the limit)."""
     before = snapshot(project)
     exe = REPO / "relion_external" / "cryodiscovery_select.py"
     result = subprocess.run([sys.executable, str(exe), "--o", OUT, "--in_parts", DATA, "--model", str(model),
-                             "--min_classes", "2", "--j", "1"], cwd=project, capture_output=True, text=True,
+                             "--min_classes", str(n_classes(project)), "--j", "1"], cwd=project,
+                            capture_output=True, text=True,
                             preexec_fn=_limit_file_size, timeout=120)
     assert_clean_failure(project, result.returncode, result.stderr, "External/job003", "File too large", before)
 
@@ -388,21 +417,27 @@ def test_relion_30_data_star_without_optics(project: Path, model: Path, capsys: 
 
 
 def test_class_without_particles(project: Path, model: Path, capsys: pytest.CaptureFixture) -> None:
-    """All particles of class 3 moved to class 4: class 3 is reported and never selected."""
+    """All particles of one class moved to another: the emptied class is reported and never selected."""
+    k = n_classes(project)
+    counts = np.bincount([int(line.split()[14]) for line in lines(project / DATA) if "@" in line], minlength=k + 1)
+    emptied, target = (int(c) for c in np.flatnonzero(counts[1:] > 0)[:2] + 1)
+
     def change(text: list[str]) -> list[str]:
         for i in particle_rows(text):
             fields = text[i].split()
-            if fields[14] == "3":
-                fields[14] = "4"
+            if fields[14] == str(emptied):
+                fields[14] = str(target)
                 text[i] = " ".join(fields) + " \n"
         return text
     edit_lines(project / DATA, change)
-    assert run_select(project, model, "--min_classes", "41") == 0
-    assert "NOTE: class 3 has no particles; it is not selected" in capsys.readouterr().out
+    assert run_select(project, model, "--min_classes", str(k)) == 0
+    assert f"NOTE: class {emptied} has no particles; it is not selected" in capsys.readouterr().out
     scores = scores_of(project).set_index("class_number")
-    assert scores.loc[3, "particles"] == 0 and scores.loc[3, "selected"] == 0
-    assert scores.loc[3, "reason"] == "no particles in this class"
-    assert scores.drop(index=3)["selected"].all()  # min_classes 41 keeps every other class
+    assert scores.loc[emptied, "particles"] == 0 and scores.loc[emptied, "selected"] == 0
+    assert scores.loc[emptied, "reason"] == "no particles in this class"
+    assert scores.loc[target, "particles"] == counts[emptied] + counts[target]
+    others = scores.drop(index=emptied)
+    assert others.loc[others["particles"] > 0, "selected"].all()  # min_classes K keeps every other class
 
 
 def test_nan_inf_constant_and_zero_class_images(project: Path, model: Path, capsys: pytest.CaptureFixture) -> None:

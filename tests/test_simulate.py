@@ -10,13 +10,17 @@ import pandas as pd
 import pytest
 import starfile
 
-from cryodiscovery_dev.simulate.class_average_jobs import FakeJobSpec, make_corpus, make_fake_class2d_job
+from relion_cryodiscovery.relion.classes import ClassSet
+from cryodiscovery_dev.simulate import class_average_jobs
+from cryodiscovery_dev.simulate.class_average_jobs import (MAX_BOX, RELION_HANDOVER, make_corpus, project_job_spec,
+                                                          simulate_project_job, write_class2d_project)
+from cryodiscovery_dev.simulate.lab_classes import LabClass, random_job_spec
 from cryodiscovery_dev.simulate.ctf import CtfParams, ctf_values, ctf_zero_frequencies, electron_wavelength
 from cryodiscovery_dev.simulate.imaging import apply_optics, blob_transfer, project
 from cryodiscovery_dev.simulate.particles import ParticleConfig, simulate_particles, write_particle_set
 from cryodiscovery_dev.simulate.point_model import splat
 from cryodiscovery_dev.simulate.structures import STRUCTURE_KINDS, make_structure, simulate_map
-from cryodiscovery_dev.simulate.truth import MIN_PARTICLES, MIN_PURITY
+from cryodiscovery_dev.simulate.truth import VIEW_KINDS, is_particle_view
 
 JUNK = {"empty": 0.1, "ice": 0.05, "carbon": 0.05, "aggregate": 0.05, "clipped": 0.05, "fragment": 0.1}
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "class2d_small"
@@ -27,12 +31,6 @@ def small_set():
     structure = make_structure("globular", 150, seed=3)
     cfg = ParticleConfig(n_particles=200, box=48, pixel_size=3.0, junk_fractions=JUNK)
     return structure, cfg, simulate_particles([structure], cfg, seed=11)
-
-
-def small_spec(seed: int = 5) -> FakeJobSpec:
-    return FakeJobSpec(seed=seed, structure_kind="symmetric", mass_kda=200.0, pixel_size=3.5, box=48, n_classes=20,
-                       n_particles=1500, good_fraction=0.5, snr=0.05, voltage=300.0, preferred_fraction=0.3,
-                       n_empty_classes=2, leak=0.1, align_error_deg=3.0, shift_error_px=0.5)
 
 
 @pytest.mark.parametrize("kind", STRUCTURE_KINDS)
@@ -119,33 +117,99 @@ def test_star_files_readable_and_truth_kept_out(small_set, tmp_path):
         assert float(m.voxel_size.x) == pytest.approx(3.0)
 
 
-def test_fake_job_counts_match_class_numbers(tmp_path):
-    table = make_fake_class2d_job(tmp_path, small_spec())
-    job = tmp_path / "Class2D" / "job001"
+@pytest.fixture(scope="module")
+def class2d_project(tmp_path_factory):
+    """One simulated job (seed 5) and the project written around it."""
+    spec, classes, truth = simulate_project_job(5)
+    project = tmp_path_factory.mktemp("class2d_project")
+    table = write_class2d_project(project, spec, classes, truth)
+    return project, spec, classes, truth, table
+
+
+def test_project_job_spec_is_a_small_binned_lab_job():
+    for seed in range(6):
+        spec = project_job_spec(seed)
+        lab = random_job_spec(np.random.default_rng([seed, 2]), seed, class_average_jobs.project_models())
+        assert spec.seed == seed and spec.models == lab.models and spec.snr == lab.snr
+        assert spec.box == min(lab.box, MAX_BOX) and spec.box % 2 == 0
+        # binning keeps the field of view (so the particle fills the box as much as the lab's draw)
+        assert spec.box * spec.pixel_size == pytest.approx(lab.box * lab.pixel_size, rel=2e-3)
+        assert 20 <= spec.n_classes <= 60 and 150 * spec.n_classes <= spec.n_particles <= 600 * spec.n_classes
+        assert spec.handover == RELION_HANDOVER
+        assert project_job_spec(seed, attempt=1).seed != seed
+
+
+def test_class2d_project_holds_the_simulated_job(class2d_project):
+    project, spec, classes, truth, table = class2d_project
+    job = project / "Class2D" / "job001"
     data = starfile.read(job / "run_it025_data.star", always_dict=True)
     model = starfile.read(job / "run_it025_model.star", always_dict=True)
     opt = starfile.read(job / "run_it025_optimiser.star", always_dict=True)
-    k = 20
-    counts = np.bincount(data["particles"]["rlnClassNumber"], minlength=k + 1)[1:]
-    assert np.array_equal(counts, table["n_particles"].to_numpy())
-    classes = model["model_classes"]
-    assert len(classes) == k and model["model_general"]["rlnNrClasses"] == k
-    assert np.allclose(classes["rlnClassDistribution"] * counts.sum(), counts, atol=0.01)
-    assert classes["rlnReferenceImage"].iloc[0] == "000001@Class2D/job001/run_it025_classes.mrcs"
-    assert (classes.loc[counts == 0, "rlnAccuracyRotations"] == 999).all()
-    assert opt["optimiser_general"]["rlnParticleDiameter"] > 0
-    assert mrcfile.read(job / "run_it025_classes.mrcs").shape == (k, 48, 48)
-    sel = starfile.read(tmp_path / "Select" / "job002" / "backup_selection.star")["rlnSelected"].to_numpy()
-    rule = (table["purity"] >= MIN_PURITY) & (table["n_particles"] >= MIN_PARTICLES)
-    assert np.array_equal(sel, rule.astype(int).to_numpy())
+    k = spec.n_classes
+    parts = data["particles"]
+    # one row per particle of each class, in the 19 columns of RELION 3.1's Class2D (class number 15th)
+    assert len(parts.columns) == 19 and list(parts.columns).index("rlnClassNumber") == 14
+    counts = np.bincount(parts["rlnClassNumber"], minlength=k + 1)[1:]
+    assert np.array_equal(counts, classes.particle_counts)
+    assert np.array_equal(counts, [c.n_particles for c in truth])
+    assert parts["rlnImageName"].is_unique and parts["rlnImageName"].str.endswith("@Simulated/particles.mrcs").all()
+    lo, hi = spec.defocus_range_a
+    assert parts["rlnDefocusU"].between(lo - 1000, hi + 1000).all()
+    assert data["optics"]["rlnImagePixelSize"].iloc[0] == spec.pixel_size
+    # the model star is the simulator's metadata
+    rows = model["model_classes"]
+    assert len(rows) == k and model["model_general"]["rlnNrClasses"] == k
+    assert np.allclose(rows["rlnClassDistribution"] * counts.sum(), counts, atol=0.01)
+    assert np.allclose(rows["rlnEstimatedResolution"], classes.metadata["rlnEstimatedResolution"], atol=1e-5)
+    assert rows["rlnReferenceImage"].iloc[0] == "000001@Class2D/job001/run_it025_classes.mrcs"
+    assert (rows.loc[counts == 0, "rlnAccuracyRotations"] == 999).all()
+    assert opt["optimiser_general"]["rlnParticleDiameter"] == pytest.approx(classes.particle_diameter, abs=0.05)
+    np.testing.assert_array_equal(mrcfile.read(job / "run_it025_classes.mrcs"), classes.images)
+    # the Select job holds the simulator's labels: good and junk classes, no junk kind among the good
+    sel = starfile.read(project / "Select" / "job002" / "backup_selection.star")["rlnSelected"].to_numpy()
+    assert np.array_equal(sel, [int(c.good) for c in truth]) and np.array_equal(sel, table["label"])
     assert 0 < sel.sum() < k
-    pipe = starfile.read(tmp_path / "default_pipeline.star", always_dict=True)
+    assert table.loc[sel == 1, "kind"].isin(VIEW_KINDS).all()
+    assert (table.loc[table["kind"].isin(["ice", "carbon_edge", "empty"]), "label"] == 0).all()
+    pipe = starfile.read(project / "default_pipeline.star", always_dict=True)
     edges = pipe["pipeline_input_edges"]
     assert ("Class2D/job001/run_it025_model.star", "Select/job002/") in set(
         zip(edges["rlnPipeLineEdgeFromNode"], edges["rlnPipeLineEdgeProcess"]))
 
 
-def test_fake_corpus_deterministic(tmp_path):
+def test_particles_of_particle_views_align_better(class2d_project):
+    project, _, _, truth, _ = class2d_project
+    parts = starfile.read(project / "Class2D/job001/run_it025_data.star", always_dict=True)["particles"]
+    view = np.array([is_particle_view(c.kind, c.purity) for c in truth])[parts["rlnClassNumber"] - 1]
+    pmax = parts["rlnMaxValueProbDistribution"]
+    assert pmax[view].mean() > pmax[~view].mean() + 0.2
+
+
+def test_a_job_without_good_classes_is_drawn_again(monkeypatch):
+    seeds = []
+
+    def all_junk_first(spec):
+        seeds.append(spec.seed)
+        good = len(seeds) > 2
+        return None, [LabClass("particle", 100, 1.0, 8.0, good, "m"), LabClass("ice", 50, 0.0, np.inf, False, "m")]
+
+    monkeypatch.setattr(class_average_jobs, "simulate_job", all_junk_first)
+    spec, _, truth = simulate_project_job(11)
+    assert len(seeds) == 3 and len(set(seeds)) == 3 and spec.seed == seeds[-1] and truth[0].good
+    seeds.clear()
+    monkeypatch.setattr(class_average_jobs, "MAX_ATTEMPTS", 2)
+    with pytest.raises(RuntimeError, match="no job with both good and junk"):
+        simulate_project_job(11)
+
+
+def test_a_bare_hand_over_cannot_make_a_project(tmp_path):
+    spec = project_job_spec(3)
+    bare = ClassSet(dimensionality=2, class_numbers=np.arange(1, 3), images=np.zeros((2, 8, 8), np.float32))
+    with pytest.raises(ValueError, match="no RELION metadata"):
+        write_class2d_project(tmp_path, spec, bare, [])
+
+
+def test_corpus_deterministic(tmp_path):
     make_corpus(tmp_path / "a", 1, seed=4)
     make_corpus(tmp_path / "b", 1, seed=4)
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())

@@ -65,6 +65,16 @@ def test_split_never_puts_one_group_in_two_sets():
     assert split_by_group(jobs, (0.7, 0.15, 0.15), seed=3) == parts
 
 
+def test_split_of_three_uneven_jobs_keeps_a_training_job():
+    # dealt by class count, the shuffled jobs fill validation before test gets one: the test set's job must
+    # come from validation, not from the only training job
+    jobs = [_Job("a", 21), _Job("b", 51), _Job("c", 38)]
+    for seed in range(20):
+        parts = split_by_group(jobs, (0.34, 0.33, 0.33), seed=seed)
+        assert [len(part) for part in parts] == [1, 1, 1], seed
+    assert [len(part) for part in split_by_group(jobs, (0.66, 0.34, 0.0), seed=0)] == [2, 1, 0]
+
+
 def test_one_jobs_classes_split_stratified_and_seeded():
     (source,) = discover_project(EXAMPLE)
     job = read_labelled_job(source, PreprocessConfig())

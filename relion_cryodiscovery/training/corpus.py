@@ -168,11 +168,14 @@ def split_by_group(
         split = int(np.searchsorted(targets, seen, side="right"))
         assignment[group] = min(split, 2)
         seen += sizes[group]
-    # every non-empty fraction gets at least one group when there are enough groups
+    # every non-empty fraction gets at least one group when there are enough groups: the smallest group of
+    # the training set moves, or, when training holds only one, of another set that holds more than one
     for split in (1, 2):
         if fractions[split] > 0 and split not in assignment.values() and len(groups) >= 3:
-            smallest_train = min((g for g in groups if assignment[g] == 0), key=lambda g: sizes[g])
-            assignment[smallest_train] = split
+            held = [sum(a == s for a in assignment.values()) for s in range(3)]
+            donor = 0 if held[0] > 1 else next(s for s in (1, 2) if s != split and held[s] > 1)
+            smallest = min((g for g in groups if assignment[g] == donor), key=lambda g: sizes[g])
+            assignment[smallest] = split
     parts: tuple[list, list, list] = ([], [], [])
     for job in jobs:
         parts[assignment[job.source.group]].append(job)

@@ -1,237 +1,112 @@
-"""Fast producer of labelled, RELION-looking Class2D jobs for the training corpus.
+"""Small RELION Class2D projects around the lab-like simulator's class averages (the tests' and benchmarks' jobs).
 
-No relion_refine is run. For each job, particles are simulated as metadata only (kind, view,
-CTF, micrograph), grouped the way 2D classification groups them (true particles by viewing
-direction, junk by kind, with some cross-contamination), and each class average is formed from
-a sample of its members: their clean images, in-plane aligned with small random rotation/shift
-errors, Wiener-filtered for the members' CTFs with noise scaled to the class size, low-passed at
-the job's resolution and masked like RELION's ``--zero_mask``. Each job is a small RELION project
-(``Class2D/job001/`` + ``Select/job002/`` + ``default_pipeline.star``); the Select job's
-``backup_selection.star`` holds the ground-truth labels (see :mod:`.truth`).
+No ``relion_refine`` is run, and no class average is formed here: the class images, their particle counts,
+their RELION per-class metadata and their labels all come from :func:`.lab_classes.simulate_job` (the one
+simulator of class averages; labels by :func:`.truth.label_is_good`). This module draws a small, quick
+version of a lab job (:func:`project_job_spec`) and writes the project a RELION user has after Class2D and a
+Select job (:func:`write_class2d_project`):
+
+* ``Class2D/job001/run_it025_data.star``: one particle row per particle of each class (RELION 3.1's 19
+  Class2D columns: optics, CTF, micrograph, angles, offsets, class number, pmax ...), in a shuffled order;
+* ``run_it025_model.star`` (the classes' metadata from the simulator), ``run_it025_optimiser.star``,
+  ``run_it025_classes.mrcs`` (the simulator's float images, zero-masked as RELION writes them);
+* ``Select/job002/``: ``backup_selection.star`` holds the labels (what training reads as ground truth);
+* ``default_pipeline.star`` joining them.
+
+A job is drawn again (a new attempt of the same seed) until it holds both good and junk classes, as the
+tests' training and selection need.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import fft
 
-from relion_cryodiscovery.data.masks import soft_disc
-from .ctf import CtfParams, ctf_values, frequency_grid
-from .imaging import blob_transfer, crop_centre
-from .kinds import GOOD_KIND, JUNK_KINDS, RenderContext, render, render_particle
-from .orientations import euler_to_matrix, sample_orientations, view_direction
-from .particles import ParticleConfig, kinds_and_structures, micrograph_ctfs, relion_tables
+from relion_cryodiscovery.relion.classes import ClassSet
+
+from .lab_averaging import LabJobSpec
+from .lab_classes import LabClass, random_job_spec, simulate_job
+from .lab_models import model_pool, point_model
+from .particles import ParticleConfig, micrograph_ctfs, relion_tables
 from .relion_files import (NODE_2DREFS, NODE_MODEL, NODE_PART_DATA, PROC_CLASS2D, PROC_SELECT, image_names,
                            write_pipeline, write_select_job, write_star, write_stack)
-from .structures import STRUCTURE_KINDS, make_structure
-from .truth import LABEL_RULE, class_table
+from .truth import VIEW_LABEL_RULE, is_particle_view
 
 ITER = 25
 JOB, SELECT = "Class2D/job001/", "Select/job002/"
-#: Members rendered per class average (the noise still scales with the full class size).
-MAX_MEMBERS = 10
-#: Wiener regularisation relative to the per-particle SNR (RELION's tau2_fudge = 2).
+#: RELION's tau2_fudge for 2D classification (as :mod:`.lab_averaging` forms the averages).
 TAU_FUDGE = 2.0
+#: Structures of at most this diameter (A), so that the job's box stays small without coarse pixels.
+MAX_DIAMETER_A = 160.0
+#: Largest box (px): bigger boxes are binned to it, field of view (and so the particle's fill) kept, as labs
+#: bin their data for a first 2D classification.
+MAX_BOX = 96
+#: Classes per job and particles per class (uniform, upper bounds exclusive): a few thousand to ~35,000 rows.
+N_CLASSES = (20, 61)
+PARTICLES_PER_CLASS = (150, 601)
+#: Attempts at a job with both good and junk classes before giving up.
+MAX_ATTEMPTS = 30
+#: How a RELION job hands its classes over: float images in a zero mask, with the job's metadata.
+RELION_HANDOVER = {"style": "relion_float", "metadata": "relion", "header_pixel_size": True, "figure_scale": 1.0,
+                   "mask": "zero", "stretch_percentile": 0.0, "jpeg_quality": 95, "invert": False,
+                   "per_image_range": True}
 
 
-@dataclass
-class FakeJobSpec:
-    """Random choices that define one fake Class2D job."""
-
-    seed: int
-    structure_kind: str
-    mass_kda: float
-    pixel_size: float
-    box: int
-    n_classes: int
-    n_particles: int
-    good_fraction: float
-    snr: float
-    voltage: float
-    preferred_fraction: float
-    n_empty_classes: int
-    leak: float
-    align_error_deg: float
-    shift_error_px: float
+def project_models() -> list[str]:
+    """The committed atomic models a project draws from (at most :data:`MAX_DIAMETER_A` across)."""
+    return [m for m in model_pool() if point_model(m).diameter_a <= MAX_DIAMETER_A]
 
 
-def _box_and_pixel(rng: np.random.Generator, diameter_a: float) -> tuple[int, float]:
-    """Box 48-128 px and pixel size 1-4.5 A as a lab would choose (box ~1.5-2.2x the particle,
-    downsampled when the box would exceed 128 px)."""
-    px = float(rng.uniform(1.0, 4.5))
-    want = rng.uniform(1.5, 2.2) * diameter_a / px
-    if want > 128:
-        px = min(4.5, px * want / rng.choice([64, 96, 128]))
-        want = rng.uniform(1.5, 2.2) * diameter_a / px
-    box = int(np.clip(2 * round(want / 2), 48, 128))
-    return box, round(px, 3)
+def _attempt_seed(seed: int, attempt: int) -> int:
+    return seed if attempt == 0 else int(np.random.default_rng([seed, attempt]).integers(0, 2**31 - 1))
 
 
-def random_spec(rng: np.random.Generator, seed: int) -> FakeJobSpec:
-    """Draw the parameters of one fake job."""
-    kind = str(rng.choice(STRUCTURE_KINDS))
-    mass = float(np.exp(rng.uniform(np.log(50), np.log(1000))))
-    diameter = make_structure(kind, mass, seed).provenance["max_diameter_A"]
-    box, px = _box_and_pixel(rng, diameter)
-    k = int(rng.integers(20, 101))
-    return FakeJobSpec(
-        seed=seed, structure_kind=kind, mass_kda=round(mass, 1), pixel_size=px, box=box, n_classes=k,
-        n_particles=int(rng.integers(20, 150) * k), good_fraction=round(float(rng.uniform(0.1, 0.8)), 3),
-        snr=round(float(np.exp(rng.uniform(np.log(0.01), np.log(0.1)))), 4), voltage=float(rng.choice([200.0, 300.0])),
-        preferred_fraction=float(rng.choice([0.0, 0.0, rng.uniform(0.2, 0.8)])),
-        n_empty_classes=int(rng.binomial(k, 0.05)), leak=float(rng.uniform(0.02, 0.2)),
-        align_error_deg=float(rng.uniform(1.0, 6.0)), shift_error_px=float(rng.uniform(0.2, 1.0)),
-    )
+def project_job_spec(seed: int, attempt: int = 0) -> LabJobSpec:
+    """A lab job drawn by :func:`.lab_classes.random_job_spec`, made small and quick: binned to at most
+    :data:`MAX_BOX` px, :data:`N_CLASSES` classes of :data:`PARTICLES_PER_CLASS` particles, RELION's hand-over."""
+    spec_seed = _attempt_seed(seed, attempt)
+    rng = np.random.default_rng([spec_seed, 2])
+    spec = random_job_spec(rng, spec_seed, project_models())
+    box, pixel_size = spec.box, spec.pixel_size
+    if box > MAX_BOX:
+        box, pixel_size = MAX_BOX, round(pixel_size * box / MAX_BOX, 3)
+    k = int(rng.integers(*N_CLASSES))
+    return dataclasses.replace(spec, box=box, pixel_size=pixel_size, n_classes=k,
+                               n_particles=int(rng.integers(*PARTICLES_PER_CLASS)) * k, handover=dict(RELION_HANDOVER))
 
 
-def _inplane_alignment(member: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """psi that best aligns each member view (rot, tilt) to the class reference (rot, tilt, psi)."""
-    a_c = euler_to_matrix(*centre)
-    a_m = euler_to_matrix(member[:, 0], member[:, 1], np.zeros(len(member)))
-    m = a_c @ np.transpose(a_m, (0, 2, 1))
-    return np.rad2deg(np.arctan2(m[:, 0, 1] - m[:, 1, 0], m[:, 0, 0] + m[:, 1, 1]))
+def simulate_project_job(seed: int) -> tuple[LabJobSpec, ClassSet, list[LabClass]]:
+    """The first attempt of :func:`project_job_spec` whose simulated job has good and junk classes."""
+    for attempt in range(MAX_ATTEMPTS):
+        spec = project_job_spec(seed, attempt)
+        classes, truth = simulate_job(spec)
+        good = [c.good for c in truth]
+        if any(good) and not all(good):
+            return spec, classes, truth
+    raise RuntimeError(f"no job with both good and junk classes in {MAX_ATTEMPTS} attempts of seed {seed}")
 
 
-def _view_classes(rng: np.random.Generator, angles: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Assign particles to k view classes: half the centres follow the view density, half are
-    spread out (farthest-point), so rare views get small classes. Returns labels, centre angles."""
-    dirs = view_direction(angles[:, 0], angles[:, 1])
-    k = min(k, len(angles))
-    chosen = list(rng.choice(len(angles), size=max(1, k // 2), replace=False))
-    while len(chosen) < k:
-        d = (dirs @ dirs[chosen].T).max(1)
-        chosen.append(int(np.argmin(d)))
-    labels = np.argmax(dirs @ dirs[chosen].T, axis=1)
-    centres = np.column_stack([angles[chosen, :2], rng.uniform(0, 360, k)])
-    return labels, centres
+def truth_table(truth: list[LabClass]) -> pd.DataFrame:
+    """``class_number,label,kind,n_particles,purity,resolution_a,model`` of a simulated job's classes."""
+    return pd.DataFrame({
+        "class_number": np.arange(1, len(truth) + 1), "label": [int(c.good) for c in truth],
+        "kind": [c.kind for c in truth], "n_particles": [c.n_particles for c in truth],
+        "purity": [round(c.purity, 4) for c in truth], "resolution_a": [round(c.resolution_a, 2) for c in truth],
+        "model": [c.model for c in truth],
+    })
 
 
-def _allocate(rng: np.random.Generator, spec: FakeJobSpec, kinds: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, list[dict]]:
-    """Class number (1-based) of every particle and a description of every class."""
-    k = spec.n_classes
-    n_empty = min(spec.n_empty_classes, k - 2)
-    present = [j for j in JUNK_KINDS if (kinds == j).any()]
-    share = 1 - (kinds == GOOD_KIND).mean()
-    k_junk = int(np.clip(round((k - n_empty) * (0.15 + 0.7 * share)), len(present) or 0, k - n_empty - 1))
-    k_good = k - n_empty - k_junk
-    classes: list[dict] = []
-    cls = np.zeros(len(kinds), int)
-    good = np.flatnonzero(kinds == GOOD_KIND)
-    labels, centres = _view_classes(rng, angles[good], k_good)
-    cls[good] = labels
-    classes += [{"kind": GOOD_KIND, "centre": c} for c in centres]
-    counts = np.array([(kinds == j).sum() for j in present], float)
-    per_kind = np.ones(len(present), int) + rng.multinomial(max(0, k_junk - len(present)), counts / counts.sum()) if present else []
-    for j, m in zip(present, per_kind):
-        idx = np.flatnonzero(kinds == j)
-        cls[idx] = len(classes) + rng.integers(0, m, len(idx))
-        classes += [{"kind": j, "align": float(rng.uniform(0, 360))} for _ in range(m)]
-    classes += [{"kind": "empty_class"} for _ in range(n_empty)]
-    # Cross-contamination: some junk lands in particle classes and some particles in junk classes.
-    junk = np.flatnonzero(kinds != GOOD_KIND)
-    moved = junk[rng.random(len(junk)) < spec.leak]
-    cls[moved] = rng.integers(0, k_good, len(moved))
-    if k_junk:
-        lost = good[rng.random(len(good)) < spec.leak / 3]
-        cls[lost] = k_good + rng.integers(0, k_junk, len(lost))
-    order = rng.permutation(k)  # RELION's class order is arbitrary
-    inverse = np.argsort(order)
-    return inverse[cls] + 1, [classes[i] for i in order]
-
-
-class _Averager:
-    """Forms class averages for one job (shared grids, mask, context)."""
-
-    def __init__(self, spec: FakeJobSpec, ctx: RenderContext, ctfs: list[CtfParams], resolution_a: float, diameter_a: float):
-        self.spec, self.ctx, self.ctfs = spec, ctx, ctfs
-        box = spec.box
-        self.kx, self.ky = frequency_grid(box, spec.pixel_size, half=True)
-        k = np.hypot(self.kx, self.ky)
-        self.shell = np.round(k * box * spec.pixel_size).astype(int)
-        self.lowpass = 1.0 / (1.0 + np.exp((k - 1.0 / resolution_a) * box * spec.pixel_size))
-        self.blob = blob_transfer(box, spec.pixel_size, ctx.structure.blob_sigma)
-        self.mask = soft_disc(box, diameter_a / 2 / spec.pixel_size, 3.0)
-
-    def _signal(self, rng: np.random.Generator, cls: dict, members: np.ndarray, kinds: np.ndarray, angles: np.ndarray) -> np.ndarray:
-        """Mean clean image of a sample of members, each aligned to the class (with errors)."""
-        s, ctx = self.spec, self.ctx
-        acc = np.zeros((ctx.canvas, ctx.canvas))
-        sample = rng.choice(members, size=min(MAX_MEMBERS, len(members)), replace=False)
-        for i in sample:
-            err = rng.normal(0, s.shift_error_px, 2)
-            if kinds[i] == GOOD_KIND and cls["kind"] == GOOD_KIND:
-                psi = _inplane_alignment(angles[i:i + 1], cls["centre"])[0] + rng.normal(0, s.align_error_deg)
-                acc += render_particle(ctx, rng, shift_px=err, angles=(angles[i, 0], angles[i, 1], psi))[0]
-            else:
-                acc += render(str(kinds[i]), ctx, rng, align=cls.get("align"))[0]
-        return crop_centre(acc / len(sample), s.box)
-
-    def _radial_power(self, f: np.ndarray) -> np.ndarray:
-        """Rotationally averaged |f|^2 spread back onto the rfft grid."""
-        power = np.bincount(self.shell.ravel(), (np.abs(f) ** 2).ravel()) / np.maximum(np.bincount(self.shell.ravel()), 1)
-        return power[self.shell]
-
-    def average(self, rng: np.random.Generator, cls: dict, members: np.ndarray, kinds: np.ndarray,
-                angles: np.ndarray, noise_sigma: float) -> np.ndarray:
-        """Wiener-filtered class average of ``members``: signal from a sample of members, noise and
-        CTF weighting for the full class size, regularised by the signal's power spectrum."""
-        n = len(members)
-        box = self.spec.box
-        if n == 0:  # an empty class keeps a faint, blurred reference
-            f = fft.rfft2(rng.normal(0, 0.05 * noise_sigma, (box, box))) * self.lowpass**8
-            return (fft.irfft2(f, s=(box, box)) * self.mask).astype(np.float32)
-        some = rng.choice(members, size=min(32, n), replace=False)
-        ctf2 = np.mean([ctf_values(self.kx, self.ky, self.ctfs[i]) ** 2 for i in some], axis=0)
-        sig = fft.rfft2(self._signal(rng, cls, members, kinds, angles)) * self.blob
-        noise_power = noise_sigma**2 * box * box  # per Fourier coefficient of white noise
-        tau = noise_power / (TAU_FUDGE * self._radial_power(sig) + 1e-30)
-        noise = fft.rfft2(rng.normal(0, noise_sigma, (box, box)))
-        f = (n * ctf2 * sig + np.sqrt(n * ctf2) * noise) / (n * ctf2 + tau) * self.lowpass
-        return (fft.irfft2(f, s=(box, box)) * self.mask).astype(np.float32)
-
-
-def _signal_std(ctx: RenderContext, rng: np.random.Generator, n: int = 8) -> float:
-    """Standard deviation over the box of blob-blurred particle projections (for the SNR)."""
-    blob = blob_transfer(ctx.canvas, ctx.pixel_size, ctx.structure.blob_sigma)
-    imgs = [fft.irfft2(fft.rfft2(render_particle(ctx, rng)[0]) * blob, s=(ctx.canvas,) * 2) for _ in range(n)]
-    return float(np.mean([crop_centre(i, ctx.box).std() for i in imgs]))
-
-
-def _class_metadata(rng: np.random.Generator, classes: list[dict], table: pd.DataFrame, spec: FakeJobSpec,
-                    n_total: int, resolution: float) -> pd.DataFrame:
-    """model_classes columns derived from class content: better accuracy/resolution for pure
-    particle classes, worse for junk, 999 accuracies for (nearly) empty ones."""
-    px, rows = spec.pixel_size, []
-    nyquist = 2 * px
-    for c, row in zip(classes, table.itertuples(index=False)):
-        n, purity = row.n_particles, row.purity
-        quality = purity * (1 - np.exp(-n / 30.0))  # 0 junk/empty .. 1 large pure class
-        empty = n < 2
-        res = resolution / max(0.35, quality) * rng.uniform(1.0, 1.25)
-        rows.append({
-            "rlnClassDistribution": n / n_total,
-            "rlnAccuracyRotations": 999.0 if empty else round(float(2.0 + 25 * (1 - quality) * rng.uniform(0.6, 1.4)), 2),
-            "rlnAccuracyTranslationsAngst": 999.0 if empty else round(float(px * (0.4 + 3 * (1 - quality)) * rng.uniform(0.7, 1.3)), 3),
-            "rlnEstimatedResolution": float(max(nyquist, min(res, 60.0 * rng.uniform(0.8, 1.2)))),
-            "rlnOverallFourierCompleteness": float(np.clip(rng.normal(0.75 + 0.25 * quality, 0.05), 0, 1)) if not empty else float(rng.uniform(0.8, 1.0)),
-            "rlnClassPriorOffsetX": float(rng.normal(0, 0.05 + 0.5 * (1 - quality))),
-            "rlnClassPriorOffsetY": float(rng.normal(0, 0.05 + 0.5 * (1 - quality))),
-        })
-    return pd.DataFrame(rows)
-
-
-def _data_table(rng: np.random.Generator, spec: FakeJobSpec, base: pd.DataFrame, cls: np.ndarray,
-                kinds: np.ndarray) -> pd.DataFrame:
-    """run_it025_data.star particles: the input columns plus what Class2D adds."""
+def _data_table(rng: np.random.Generator, spec: LabJobSpec, base: pd.DataFrame, cls: np.ndarray,
+                view: np.ndarray) -> pd.DataFrame:
+    """run_it025_data.star particles: the input columns plus what Class2D adds (``view``: whether each
+    particle's class is a particle view, whose members align with a higher probability)."""
     n = len(cls)
-    good = kinds == GOOD_KIND
-    pmax = np.where(good, rng.beta(4, 2, n), rng.beta(1.5, 4, n))
+    pmax = np.where(view, rng.beta(4, 2, n), rng.beta(1.5, 4, n))
     data = base.copy()
     data["rlnGroupNumber"] = data["rlnMicrographName"].str.extract(r"(\d+)")[0].astype(int) + 1
     data["rlnAngleRot"] = 0.0
@@ -247,53 +122,18 @@ def _data_table(rng: np.random.Generator, spec: FakeJobSpec, base: pd.DataFrame,
     return data
 
 
-def make_fake_class2d_job(project: str | Path, spec: FakeJobSpec) -> pd.DataFrame:
-    """Write one fake Class2D + Select project under ``project``; return its class labels."""
-    project = Path(project)
-    rng = np.random.default_rng(spec.seed)
-    structure = make_structure(spec.structure_kind, spec.mass_kda, spec.seed)
-    junk_share = rng.dirichlet(np.ones(len(JUNK_KINDS))) * (1 - spec.good_fraction)
-    pcfg = ParticleConfig(n_particles=spec.n_particles, box=spec.box, pixel_size=spec.pixel_size, snr=spec.snr,
-                          voltage=spec.voltage, particles_per_micrograph=int(rng.integers(30, 200)),
-                          junk_fractions=dict(zip(JUNK_KINDS, junk_share * 0.999)),
-                          preferred_fraction=spec.preferred_fraction,
-                          preferred_view=(float(rng.uniform(0, 360)), float(rng.uniform(0, 180))))
-    kinds, _ = kinds_and_structures(rng, pcfg, 1)
-    mic, ctfs, _ = micrograph_ctfs(rng, pcfg)
-    angles = sample_orientations(rng, spec.n_particles, spec.preferred_fraction, pcfg.preferred_view)
-    cls, classes = _allocate(rng, spec, kinds, angles)
-    table = class_table(cls, kinds == GOOD_KIND, spec.n_classes)
-
-    diameter = float(min(1.15 * structure.provenance["max_diameter_A"], 0.95 * spec.box * spec.pixel_size))
-    resolution = max(2 * spec.pixel_size * 1.05, float(rng.uniform(6, 20)) * (0.05 / spec.snr) ** 0.25)
-    ctx = RenderContext(structure, spec.pixel_size, spec.box)
-    noise_sigma = _signal_std(ctx, rng) / np.sqrt(spec.snr)
-    averager = _Averager(spec, ctx, ctfs, resolution, diameter)
-    images = np.stack([averager.average(rng, c, np.flatnonzero(cls == i + 1), kinds, angles, noise_sigma)
-                       for i, c in enumerate(classes)])
-    images /= max(float(images.std()), 1e-12)
-
-    job = project / JOB
-    root = f"{JOB}run_it{ITER:03d}"
-    write_stack(project / f"{root}_classes.mrcs", images, spec.pixel_size)
-    optics, base = relion_tables(pcfg, mic, ctfs)
-    data = _data_table(rng, spec, base, cls, kinds)
-    write_star(project / f"{root}_data.star", {"optics": optics, "particles": data})
-    model_classes = _class_metadata(rng, classes, table, spec, spec.n_particles, resolution)
-    model_classes.insert(0, "rlnReferenceImage", image_names(f"{root}_classes.mrcs", spec.n_classes))
-    write_star(project / f"{root}_model.star", {"model_general": _model_general(spec, resolution, data),
-                                                "model_classes": model_classes})
-    write_star(project / f"{root}_optimiser.star", {"optimiser_general": _optimiser_general(spec, root, diameter)})
-    (job / "note.txt").write_text(f"++++ Fake Class2D job written by cryodiscovery_dev.simulate.class_average_jobs\n"
-                                  f"++++ (no relion_refine run); spec: {json.dumps(asdict(spec))}\n")
-    (job / "RELION_JOB_EXIT_SUCCESS").touch()
-    write_select_job(project, SELECT, optics, data, model_classes, table["label"].to_numpy(),
-                     f"++++ Select job from ground truth ({LABEL_RULE})\n", write_particles=False)
-    _write_project_pipeline(project, root)
-    return table.assign(kind=[c["kind"] for c in classes])
+def _model_classes(rng: np.random.Generator, classes: ClassSet, stack: str) -> pd.DataFrame:
+    """The ``model_classes`` table: the simulator's per-class metadata, plus RELION's prior offsets."""
+    k = classes.n_classes
+    table = pd.DataFrame({"rlnReferenceImage": image_names(stack, k)})
+    for name, values in classes.metadata.items():
+        table[name] = np.round(np.asarray(values, float), 6)
+    table["rlnClassPriorOffsetX"] = rng.normal(0, 0.3, k).round(6)
+    table["rlnClassPriorOffsetY"] = rng.normal(0, 0.3, k).round(6)
+    return table
 
 
-def _model_general(spec: FakeJobSpec, resolution: float, data: pd.DataFrame) -> dict:
+def _model_general(spec: LabJobSpec, resolution: float, data: pd.DataFrame) -> dict:
     return {
         "rlnReferenceDimensionality": 2, "rlnDataDimensionality": 2, "rlnOriginalImageSize": spec.box,
         "rlnCurrentResolution": round(resolution, 6),
@@ -309,7 +149,7 @@ def _model_general(spec: FakeJobSpec, resolution: float, data: pd.DataFrame) -> 
     }
 
 
-def _optimiser_general(spec: FakeJobSpec, root: str, diameter: float) -> dict:
+def _optimiser_general(spec: LabJobSpec, root: str, diameter: float) -> dict:
     return {
         "rlnOutputRootName": f"{JOB}run", "rlnModelStarFile": f"{root}_model.star",
         "rlnExperimentalDataStarFile": f"{root}_data.star", "rlnOrientSamplingStarFile": f"{root}_sampling.star",
@@ -331,18 +171,68 @@ def _write_project_pipeline(project: Path, root: str) -> None:
                    output_edges=[(JOB, data), (JOB, model), (SELECT, parts), (SELECT, avgs)])
 
 
+def write_class2d_project(project: str | Path, spec: LabJobSpec, classes: ClassSet,
+                          truth: list[LabClass]) -> pd.DataFrame:
+    """Write the Class2D + Select project of one simulated job under ``project``; return :func:`truth_table`.
+
+    ``classes`` must carry RELION metadata (``spec.handover["metadata"] == "relion"``)."""
+    if classes.particle_counts is None or not classes.metadata:
+        raise ValueError("the classes carry no RELION metadata (a bare hand-over); use RELION_HANDOVER")
+    project = Path(project)
+    rng = np.random.default_rng([spec.seed, 3])
+    counts = classes.particle_counts
+    pcfg = ParticleConfig(n_particles=int(counts.sum()), box=spec.box, pixel_size=spec.pixel_size,
+                          voltage=spec.voltage, defocus_range=tuple(spec.defocus_range_a),
+                          particles_per_micrograph=int(rng.integers(30, 200)))
+    mic, ctfs, _ = micrograph_ctfs(rng, pcfg)
+    optics, base = relion_tables(pcfg, mic, ctfs)
+    cls = rng.permutation(np.repeat(classes.class_numbers, counts))
+    views = np.array([is_particle_view(c.kind, c.purity) for c in truth])
+    data = _data_table(rng, spec, base, cls, views[cls - 1])
+
+    root = f"{JOB}run_it{ITER:03d}"
+    write_stack(project / f"{root}_classes.mrcs", classes.images, spec.pixel_size)
+    write_star(project / f"{root}_data.star", {"optics": optics, "particles": data})
+    model_classes = _model_classes(rng, classes, f"{root}_classes.mrcs")
+    resolution = np.asarray(classes.metadata["rlnEstimatedResolution"], float)
+    current = float(resolution[resolution < 999].min()) if (resolution < 999).any() else 50.0
+    write_star(project / f"{root}_model.star", {"model_general": _model_general(spec, current, data),
+                                                "model_classes": model_classes})
+    diameter = classes.particle_diameter or spec.diameter_a
+    write_star(project / f"{root}_optimiser.star", {"optimiser_general": _optimiser_general(spec, root, diameter)})
+    (project / JOB / "note.txt").write_text(
+        "++++ Class2D job written by cryodiscovery_dev.simulate.class_average_jobs (no relion_refine run;\n"
+        f"++++ class averages from lab_classes.simulate_job); spec: {json.dumps(spec.to_dict())}\n")
+    (project / JOB / "RELION_JOB_EXIT_SUCCESS").touch()
+    table = truth_table(truth)
+    write_select_job(project, SELECT, optics, data, model_classes, table["label"].to_numpy(),
+                     f"++++ Select job from ground truth ({VIEW_LABEL_RULE})\n", write_particles=False)
+    _write_project_pipeline(project, root)
+    return table
+
+
+def make_class2d_job(project: str | Path, seed: int) -> tuple[LabJobSpec, pd.DataFrame]:
+    """Simulate job ``seed`` (:func:`simulate_project_job`) and write its project; return its spec and truth."""
+    spec, classes, truth = simulate_project_job(seed)
+    return spec, write_class2d_project(project, spec, classes, truth)
+
+
 def _corpus_job(args: tuple[Path, int, int]) -> dict:
     out, i, seed = args
-    spec = random_spec(np.random.default_rng(seed), seed)
-    table = make_fake_class2d_job(out / f"sim{i:04d}", spec)
+    spec, table = make_class2d_job(out / f"sim{i:04d}", seed)
     return {"project": f"sim{i:04d}", "class2d_job": JOB, "select_job": SELECT,
-            "model_star": f"{JOB}run_it{ITER:03d}_model.star", "n_good": int(table["label"].sum()), **asdict(spec)}
+            "model_star": f"{JOB}run_it{ITER:03d}_model.star", "seed": seed, "spec_seed": spec.seed,
+            "models": "+".join(spec.models), "n_classes": spec.n_classes,
+            "n_particles": int(table["n_particles"].sum()), "n_good": int(table["label"].sum()), "box": spec.box, "pixel_size": spec.pixel_size,
+            "diameter_a": spec.diameter_a, "junk_fraction": spec.junk_fraction, "snr": spec.snr,
+            "bfactor": spec.bfactor, "voltage": spec.voltage}
 
 
 def make_corpus(out_dir: str | Path, n_jobs: int, seed: int, workers: int = 1) -> pd.DataFrame:
-    """Write ``n_jobs`` fake labelled Class2D projects ``sim0000...`` under ``out_dir`` plus
-    ``manifest.csv``. Each job has its own seed drawn from ``seed``, so the output does not depend
-    on ``workers`` (processes)."""
+    """Write ``n_jobs`` labelled Class2D projects ``sim0000...`` under ``out_dir`` plus ``manifest.csv``.
+
+    Each job has its own seed drawn from ``seed``, so the first jobs of a larger corpus are a smaller one's
+    and the output does not depend on ``workers`` (processes)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, n_jobs)

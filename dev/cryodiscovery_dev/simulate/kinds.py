@@ -58,9 +58,9 @@ def _hinge(ctx: RenderContext, rng: np.random.Generator) -> float:
 
 
 def render_particle(ctx: RenderContext, rng: np.random.Generator, shift_px: np.ndarray | None = None,
-                    keep: np.ndarray | None = None, angles: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
-    """A true particle (or a subset of its points) at random or given angles and shift."""
-    angles = _orientation(ctx, rng) if angles is None else np.asarray(angles, float)
+                    keep: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """A true particle (or a subset of its points) at random angles and a random or given shift."""
+    angles = _orientation(ctx, rng)
     if shift_px is None:
         shift_px = np.clip(rng.normal(0, ctx.shift_sd_px, 2), -3 * ctx.shift_sd_px, 3 * ctx.shift_sd_px)
     hinge = _hinge(ctx, rng)
@@ -87,12 +87,12 @@ def _smooth_noise(rng: np.random.Generator, canvas: int, sigma_px: float) -> np.
     return n / (n.std() + 1e-12)
 
 
-def render_empty(ctx: RenderContext, rng: np.random.Generator, align: float | None = None) -> tuple[np.ndarray, dict]:
+def render_empty(ctx: RenderContext, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """A pick on empty ice: only a faint, smooth ice-thickness variation."""
     return 0.05 * ctx.level * _smooth_noise(rng, ctx.canvas, ctx.box / 4), {}
 
 
-def render_ice(ctx: RenderContext, rng: np.random.Generator, align: float | None = None) -> tuple[np.ndarray, dict]:
+def render_ice(ctx: RenderContext, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """Ice contamination: a large, strongly scattering blob (dark on the micrograph, so of the
     same sign as protein, but several times stronger, in contrast-inverted particle images)."""
     n = int(rng.integers(1, 3))
@@ -105,11 +105,10 @@ def render_ice(ctx: RenderContext, rng: np.random.Generator, align: float | None
     return img, {"n_blobs": n}
 
 
-def render_carbon(ctx: RenderContext, rng: np.random.Generator, align: float | None = None) -> tuple[np.ndarray, dict]:
-    """Carbon edge: a step in density across a straight line near the centre, with carbon texture;
-    ``align`` fixes the direction (deg) of the edge normal."""
+def render_carbon(ctx: RenderContext, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Carbon edge: a step in density across a straight line near the centre, with carbon texture."""
     y, x = np.indices((ctx.canvas, ctx.canvas)) - ctx.canvas // 2
-    angle = rng.uniform(0, 2 * np.pi) if align is None else np.deg2rad(align)
+    angle = rng.uniform(0, 2 * np.pi)
     offset = rng.uniform(-0.3, 0.3) * ctx.box
     d = x * np.cos(angle) + y * np.sin(angle) - offset
     step = 1.0 / (1.0 + np.exp(-d / rng.uniform(0.5, 1.5)))
@@ -118,7 +117,7 @@ def render_carbon(ctx: RenderContext, rng: np.random.Generator, align: float | N
                                                                "edge_offset_A": float(offset * ctx.pixel_size)}
 
 
-def render_aggregate(ctx: RenderContext, rng: np.random.Generator, align: float | None = None) -> tuple[np.ndarray, dict]:
+def render_aggregate(ctx: RenderContext, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """Several particles overlapping in one pick."""
     n = int(rng.integers(2, 5))
     img = np.zeros((ctx.canvas, ctx.canvas))
@@ -129,14 +128,14 @@ def render_aggregate(ctx: RenderContext, rng: np.random.Generator, align: float 
     return img, {"n_members": n}
 
 
-def render_clipped(ctx: RenderContext, rng: np.random.Generator, align: float | None = None) -> tuple[np.ndarray, dict]:
-    """A particle far off-centre, partly outside the box; ``align`` fixes the direction (deg)."""
-    phi = rng.uniform(0, 2 * np.pi) if align is None else np.deg2rad(align)
+def render_clipped(ctx: RenderContext, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """A particle far off-centre, partly outside the box."""
+    phi = rng.uniform(0, 2 * np.pi)
     dist = rng.uniform(0.35, 0.55) * ctx.box
     return render_particle(ctx, rng, shift_px=dist * np.array([np.cos(phi), np.sin(phi)]))
 
 
-def render_fragment(ctx: RenderContext, rng: np.random.Generator, align: float | None = None) -> tuple[np.ndarray, dict]:
+def render_fragment(ctx: RenderContext, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """Partial density: the points on one side of a random plane (25-60% of the mass)."""
     normal = rng.normal(size=3)
     normal /= np.linalg.norm(normal)
@@ -147,15 +146,14 @@ def render_fragment(ctx: RenderContext, rng: np.random.Generator, align: float |
 
 
 RENDERERS = {
-    GOOD_KIND: lambda ctx, rng, align=None: render_particle(ctx, rng),
+    GOOD_KIND: lambda ctx, rng: render_particle(ctx, rng),
     "empty": render_empty, "ice": render_ice, "carbon": render_carbon,
     "aggregate": render_aggregate, "clipped": render_clipped, "fragment": render_fragment,
 }
 
 
-def render(kind: str, ctx: RenderContext, rng: np.random.Generator, align: float | None = None) -> tuple[np.ndarray, dict]:
-    """Clean canvas image of one pick of ``kind`` plus its ground truth. ``align`` (deg) stands for
-    2D alignment of junk that has a direction (carbon edges, clipped particles)."""
+def render(kind: str, ctx: RenderContext, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Clean canvas image of one pick of ``kind`` plus its ground truth."""
     if kind not in RENDERERS:
         raise ValueError(f"unknown particle kind {kind!r}; choose from {ALL_KINDS}")
-    return RENDERERS[kind](ctx, rng, align)
+    return RENDERERS[kind](ctx, rng)

@@ -23,12 +23,6 @@ def euler_to_matrix(rot: np.ndarray, tilt: np.ndarray, psi: np.ndarray) -> np.nd
     return m
 
 
-def view_direction(rot: np.ndarray, tilt: np.ndarray) -> np.ndarray:
-    """(N, 3) unit viewing directions (the map axis that projects along z)."""
-    a, b = np.deg2rad(rot), np.deg2rad(tilt)
-    return np.stack([np.sin(b) * np.cos(a), np.sin(b) * np.sin(a), np.cos(b)], axis=-1)
-
-
 def sample_orientations(rng: np.random.Generator, n: int, preferred_fraction: float = 0.0,
                         preferred_view: tuple[float, float] = (0.0, 0.0), spread_deg: float = 12.0) -> np.ndarray:
     """(n, 3) rot, tilt, psi: uniform on SO(3), with ``preferred_fraction`` of them drawn around

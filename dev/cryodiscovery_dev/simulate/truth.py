@@ -1,13 +1,17 @@
 """The simulators' labelling rules, side by side: which simulated class a person would keep.
 
-Two corpora need two rules, because they know different things about a class:
+There is one simulator of class averages (:mod:`.lab_classes`, also behind the small RELION projects of
+:mod:`.class_average_jobs`); the other class averages are RELION's own, of simulated particles. The two need
+two rules, because they know different things about a class:
 
-* **Particle purity** (:func:`class_table`), for the projects run through ``relion_refine`` (the bundled
-  example, the real Class2D/Class3D corpus): each particle is simulated, so a class's truth is which of its
-  particles are true particles; its resolution is whatever RELION reached and is not known in closed form.
-* **What the class shows** (:func:`label_is_good`), for the lab-like class averages formed analytically
-  (:mod:`.lab_classes`): each class is one kind (a particle view, or a junk kind) of known resolution, so the
-  rule is what a person sees: a clean particle view that shows detail for its size.
+* **Particle purity** (:func:`class_table`, :data:`LABEL_RULE`), for the projects run through ``relion_refine``
+  (the bundled example, the real Class2D/Class3D corpus): each particle is simulated, so a class's truth is which
+  of its particles are true particles; its resolution is whatever RELION reached and is not known in closed form.
+* **What the class shows** (:func:`label_is_good`, :data:`VIEW_LABEL_RULE`), for the class averages formed
+  analytically (:mod:`.lab_classes`: the shipped model's corpus, the probes, the tests' and benchmarks'
+  projects): each class is one kind (a particle view, or a junk kind) of known resolution, so the rule is what a
+  person sees: a clean particle view that shows detail for its size. Purity alone would call a blurred view of
+  true particles good, which a person rejects.
 * **Relative to the job** (:func:`job_relative_labels`), on top of the second: a person judges a class beside the
   best classes of its job (issue #20), so a 12 A blob of a 4 A job is junk, and in a first round where no class
   shows secondary structure the views that show the particle are kept.
@@ -59,6 +63,10 @@ GOOD_RESOLUTION_NYQUIST_FACTOR = 3.0
 #: grades bad (Magellon); the model trained on it scored those classes no lower and ranked the RELION tutorial's
 #: job008 below the class distribution, so 1/9 stays: docs/model_card_notes.md)
 GOOD_RESOLUTION_DIAMETER_FRACTION = 1.0 / 9.0
+#: :func:`label_is_good` in words (written into the small RELION projects' Select jobs).
+VIEW_LABEL_RULE = (f"label = 1 when a particle view (purity >= {GOOD_PURITY}) resolved to at most "
+                   f"{GOOD_RESOLUTION_A:g} A, {GOOD_RESOLUTION_NYQUIST_FACTOR:g} px or "
+                   f"1/{1 / GOOD_RESOLUTION_DIAMETER_FRACTION:g} of its diameter, else 0")
 
 
 def is_particle_view(kind: str, purity: float) -> bool:
