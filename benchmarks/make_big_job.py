@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turn a small fake Class2D job into one with N particles and K classes (benchmark input).
+"""Turn a small simulated Class2D job into one with N particles and K classes (benchmark input).
 
     python benchmarks/make_big_job.py --source CORPUS/sim0000 --o BIG/p1000000_k200 \
         --particles 1000000 --classes 200

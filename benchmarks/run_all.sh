@@ -4,7 +4,7 @@
 #   bash benchmarks/run_all.sh [WORK_DIR]      # default /tmp/cryodiscovery_bench, ~15 min, ~4 GB of disk
 #
 # 1. machine.txt: CPU, memory, versions, commit, load average;
-# 2. a small fake Class2D job (simulate.class_average_jobs) blown up by make_big_job.py to
+# 2. a small simulated Class2D job (simulate.class_average_jobs) blown up by make_big_job.py to
 #    N particles x K classes for N in $PARTICLES and K in $CLASSES;
 # 3. external_job.py on each: our External job vs relion_star_handler (same subset) vs awk,
 #    $REPEAT times each, medians -> results.jsonl;

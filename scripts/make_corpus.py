@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Regenerate the whole training corpus with one command (see docs/corpus.md).
+"""Regenerate the earlier corpus (models 0.1.0-0.2.0's recipe) with one command (see docs/corpus.md); the
+shipped model's lab-like corpus is ``scripts/make_lab_corpus.py``'s.
 
     python scripts/make_corpus.py                       # everything, with the committed seeds
     python scripts/make_corpus.py --summary-only        # just count what is there
 
-1. Fast producer: ``--sim-jobs`` simulated Class2D jobs (``simulate.class_average_jobs``) in
-   ``corpus_cache/sim<N>`` (not committed; ~12 min for 320 jobs on 2 cores). The first N jobs of
-   a larger corpus are the same as a smaller one's (per-job seeds come from one generator).
+1. ``--sim-jobs`` small simulated Class2D projects (``simulate.class_average_jobs``: lab-like class averages
+   written as RELION projects, labelled by what a class shows; about 1 s a job) in ``corpus_cache/sim<N>`` (not
+   committed). The first N jobs of a larger corpus are the same as a smaller one's (per-job seeds come from
+   one generator). Up to commit 8db6267 this was the fast producer of models 0.1.0-0.2.0 (docs/corpus.md).
 2. Real ``relion_refine`` 3.1.3 Class2D projects in ``corpus/relion`` (``make_relion_corpus.py``;
    existing projects are skipped, so this only fills gaps; median 41 s per project on 2 cores, up to ~4 min; docs/corpus.md).
 3. Real ``relion_refine`` 3.1.3 Class3D projects in ``corpus/relion3d``

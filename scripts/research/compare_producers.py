@@ -9,7 +9,8 @@ Two domains of labelled classes, read with the same code the model uses
 
 * **RELION**: real ``relion_refine`` 3.1.3 Class2D jobs (``examples/class2d_small`` and
   ``corpus/relion/*``), labelled from the particles' ground truth;
-* **fast**: jobs of the fast producer (:mod:`cryodiscovery_dev.simulate.class_average_jobs`).
+* **fast**: jobs of :mod:`cryodiscovery_dev.simulate.class_average_jobs` (since commit 8db6267 small RELION
+  projects of lab-like class averages; docs/producers.md's tables are of the earlier fast producer, at 8db6267).
 
 1. Every feature the model sees (metadata and image statistics), good and bad classes apart:
    medians per domain and the two-sample Kolmogorov-Smirnov distance between the domains.

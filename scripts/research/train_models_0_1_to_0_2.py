@@ -5,8 +5,9 @@ models 0.3.0 and later are made by ``scripts/train_lab_model.py``.
     python scripts/research/train_models_0_1_to_0_2.py --jobs 120 --seed 20261122 --epochs 20 --recipe finetune \\
         --o /tmp/recipes/finetune/default --card /tmp/recipes/finetune.md
 
-1. Simulated labelled Class2D jobs from the fast producer (``simulate.class_average_jobs``),
-   written to ``corpus_cache/`` (not committed: regenerable from the seed).
+1. Simulated labelled Class2D jobs (``simulate.class_average_jobs``), written to ``corpus_cache/`` (not
+   committed: regenerable from the seed). Models 0.1.0-0.2.0 were made with its earlier fast producer (check out
+   commit 8db6267 to remake them); today it writes small projects of lab-like class averages.
 2. The real ``relion_refine`` projects shipped in the repo (``examples/class2d_small``,
    ``corpus/relion/*``, ``corpus/relion3d/*``) split by structure
    (:mod:`cryodiscovery_dev.holdout`): held-out structures are only ever scored.
