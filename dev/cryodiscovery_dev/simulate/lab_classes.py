@@ -53,7 +53,12 @@ from .truth import PARTICLE, label_is_good
 #: against the real sets, mostly masked hand-over, lumpy blobs, speckled over-fitted classes, mixtures of
 #: similar size (``scripts/research/realism_stats.py``; docs/corpus.md). 3 (low-pass at resolution, soft mask edges) was
 #: tried and not kept. 4: simulator 2 plus moderate-resolution particle views (``MODERATE_VIEW_FRACTION``).
-SIMULATOR_VERSION = 4
+SIMULATOR_VERSION = 5
+#: Simulator 5: simulator 4 plus tightly boxed jobs (the particle fills 85-100% of the box; real SLICEM mixture)
+#: and mixtures of complexes of unequal size, with the solvent level taken from RELION's background ring
+#: where the particle leaves no solvent (``JobSimulator.zero_solvent``).
+TIGHT_BOX_FRACTION = 0.12
+UNEQUAL_MIXTURE_FRACTION = 0.5
 #: Share of particle views resolved only to 3-8% of the particle's diameter (flexible complexes, sparse or
 #: poorly aligning views): real Class2D jobs of large complexes hold many good classes at 10-20 A, which
 #: simulator 2 hardly made (its misalignment shrinks with class size), and the model rejected such real
@@ -77,10 +82,18 @@ class LabClass:
 
 
 def _box_for(rng: np.random.Generator, diameter_a: float) -> tuple[int, float]:
-    """Box 64-400 px and pixel size 0.8-4.5 A with the particle filling 35-85% of the box (mostly
-    45-72%, as labs box particles at about 1.4-2.2 times their diameter)."""
+    """Box 64-400 px and pixel size 0.8-4.5 A with the particle filling 45-72% of the box in most jobs (labs
+    box particles at about 1.4-2.2 times their diameter), 35-85% in some, and 85-100% in
+    :data:`TIGHT_BOX_FRACTION` of them (a lab that boxes close, or a mixture's box sized for a smaller
+    complex; the real SLICEM mixture's larger complex fills its box)."""
     for _ in range(100):
-        fill = rng.uniform(0.35, 0.85) if rng.random() < 0.15 else rng.uniform(0.45, 0.72)
+        draw = rng.random()
+        if draw < TIGHT_BOX_FRACTION:
+            fill = rng.uniform(0.85, 1.0)
+        elif draw < TIGHT_BOX_FRACTION + 0.15:
+            fill = rng.uniform(0.35, 0.85)
+        else:
+            fill = rng.uniform(0.45, 0.72)
         px = float(np.exp(rng.uniform(np.log(0.8), np.log(4.5))))
         box = int(2 * round(diameter_a / fill / px / 2))
         if 64 <= box <= 400:
@@ -115,9 +128,11 @@ def random_job_spec(rng: np.random.Generator, seed: int, models: list[str]) -> L
     """Draw one job: one structure (or a mixture of 2-5), geometry, counts, imaging."""
     n_structures = int(rng.choice([1, 2, 3, 5], p=[0.75, 0.12, 0.08, 0.05]))
     first = str(rng.choice(models))
-    # a mixture holds complexes of similar size (one box and mask suit them all)
+    # most mixtures hold complexes of similar size (one box and mask suit them all); in some, the
+    # complexes differ up to threefold in size (the smaller ones fill little of the box)
     d0 = point_model(first).diameter_a
-    partners = [m for m in models if m != first and 0.6 <= point_model(m).diameter_a / d0 <= 1.6]
+    low = 0.33 if n_structures > 1 and rng.random() < UNEQUAL_MIXTURE_FRACTION else 0.6
+    partners = [m for m in models if m != first and low <= point_model(m).diameter_a / d0 <= 1.6]
     others = rng.choice(partners, size=min(n_structures - 1, len(partners)), replace=False) if partners else []
     chosen = [first] + [str(m) for m in others]
     diameter = max(point_model(m).diameter_a for m in chosen)
