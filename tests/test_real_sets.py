@@ -42,5 +42,6 @@ def test_disputed_labels_left_out_and_gallery_order_baseline(tmp_path):
     real = load_real_set(RealSetSpec("gallery", "g.mrcs", labels="labels.csv", gallery_order=True), tmp_path)
     assert list(real.labels) == [1, 1, 0] and len(real.classes.images) == 3
     np.testing.assert_array_equal(real.classes.images[1], images[2])
+    assert list(real.classes.class_numbers) == [1, 3, 4]  # the source's numbers, not renumbered (junk kinds by eye)
     assert list(real.counts) == [3, 2, 1]  # rank by gallery position, for the baseline only
     assert real.classes.particle_counts is None and not real.classes.metadata

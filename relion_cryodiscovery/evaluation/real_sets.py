@@ -177,12 +177,13 @@ def load_real_set(spec: RealSetSpec, root: Path) -> RealSet | None:
     k = len(images)
     labels = np.ones(k, np.int8) if spec.positives_only else _column(root / spec.labels, "label").astype(np.int8)
     keep = labels >= 0  # -1: the labelling passes disagreed; left out
+    numbers = np.flatnonzero(keep) + 1  # the source's class numbers (1..k in the stack), kept for the rest
     images, labels = images[keep], labels[keep]
     k = len(images)
     counts = _column(root / spec.counts[0], spec.counts[1])[keep] if spec.counts else None
     pixel = spec.pixel_size or (voxel if voxel and abs(voxel - 1.0) > 1e-3 else None)
     metadata = {"rlnClassDistribution": counts / counts.sum()} if counts is not None else {}
-    classes = ClassSet(dimensionality=2, class_numbers=np.arange(1, k + 1), images=images, pixel_size=pixel,
+    classes = ClassSet(dimensionality=2, class_numbers=numbers, images=images, pixel_size=pixel,
                        metadata=metadata, particle_counts=None if counts is None else np.round(counts).astype(int),
                        source=str(stack))
     if spec.gallery_order:  # baseline only: rank by position in the gallery
