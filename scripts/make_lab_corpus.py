@@ -36,9 +36,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=LAB_CORPUS, help="output folder")
     parser.add_argument("--workers", type=int, default=2, help="processes")
     parser.add_argument("--stacks", type=int, default=0, help="keep raw class stacks of the first N jobs")
+    parser.add_argument("--tight_box_fraction", type=float, default=0.0,
+                        help="share of jobs boxed tightly (particle fills 85-100%%; default 0, the shipped corpus; "
+                             f"tried: {lab_classes.TIGHT_BOX_FRACTION})")
+    parser.add_argument("--unequal_mixture_fraction", type=float, default=0.0,
+                        help="share of mixtures of complexes up to threefold apart in size (default 0; tried: "
+                             f"{lab_classes.UNEQUAL_MIXTURE_FRACTION})")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    tasks = [(args.seed + i, i >= args.jobs - args.test_jobs, i < args.stacks) for i in range(args.jobs)]
+    options = {"tight_box_fraction": args.tight_box_fraction, "unequal_mixture_fraction": args.unequal_mixture_fraction}
+    tasks = [(args.seed + i, i >= args.jobs - args.test_jobs, i < args.stacks, options) for i in range(args.jobs)]
     start = time.perf_counter()
     parts: dict[bool, list[dict]] = {False: [], True: []}
     rows: list[dict] = []
@@ -65,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
                  groups=np.concatenate([[f"lab{j['seed']}"] * len(j["labels"]) for j in jobs]))
     table = pd.DataFrame(rows)
     table.to_csv(args.out / "classes.csv", index=False)
-    summary = {"simulator_version": lab_classes.SIMULATOR_VERSION, "jobs": len(tasks), "classes": len(table), "good": int(table["good"].sum()), "seed": args.seed,
+    summary = {"simulator_version": lab_classes.SIMULATOR_VERSION, "spec_options": options, "jobs": len(tasks), "classes": len(table), "good": int(table["good"].sum()), "seed": args.seed,
                "workers": args.workers, "wall_seconds": round(wall, 1),
                "classes_per_minute_wall": round(len(table) / wall * 60, 1),
                "simulate_cpu_seconds": round(sim_seconds, 1), "inputs_cpu_seconds": round(total_seconds - sim_seconds, 1)}

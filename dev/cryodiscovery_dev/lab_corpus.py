@@ -48,13 +48,15 @@ def model_split() -> tuple[list[str], list[str]]:
     return [n for n in names if n not in test], [n for n in names if n in test]
 
 
-def one_job(args: tuple[int, bool, bool]) -> dict:
+def one_job(args: tuple) -> dict:
     """Simulate job ``seed`` (of held-out structures if ``held_out``) as network inputs, with its truth rows;
-    ``keep_stack`` keeps the raw class stack."""
-    seed, held_out, keep_stack = args
+    ``keep_stack`` keeps the raw class stack. ``args`` = (seed, held_out, keep_stack[, spec_options]), the
+    options being keywords of :func:`.simulate.lab_classes.random_job_spec` (none: the shipped corpus's draw)."""
+    seed, held_out, keep_stack = args[:3]
+    options = args[3] if len(args) > 3 else {}
     train_models, test_models = model_split()
     rng = np.random.default_rng([seed, 1])
-    spec = lab_classes.random_job_spec(rng, seed, test_models if held_out else train_models)
+    spec = lab_classes.random_job_spec(rng, seed, test_models if held_out else train_models, **options)
     t0 = time.perf_counter()
     classes, truth = lab_classes.simulate_job(spec)
     t_sim = time.perf_counter() - t0

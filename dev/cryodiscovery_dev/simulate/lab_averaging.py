@@ -177,8 +177,11 @@ class JobSimulator:
     def zero_solvent(self, image: np.ndarray) -> np.ndarray:
         """Solvent at zero, as particles normalised to a zero-mean background average (RELION, cryoSPARC),
         up to a small residual offset: the mask's edge barely shows. Where the particle leaves no solvent
-        (a tight box), the level comes from RELION's background ring (outside 75% of the half box)."""
-        inner = min(1.1 * self.particle_radius_px, 0.375 * self.spec.box)
+        (a box the particle fills beyond 85%), the level comes from RELION's background ring (outside 75% of the
+        half box)."""
+        inner = 1.1 * self.particle_radius_px
+        if inner > 0.47 * self.spec.box:
+            inner = 0.375 * self.spec.box
         solvent = (self.radius_px > inner) & (self.radius_px < 0.5 * self.spec.box)
         level = float(image[solvent].mean()) if solvent.any() else 0.0
         return image - level + self.rng.normal(0, 0.05) * float(image.std())

@@ -53,10 +53,12 @@ from .truth import PARTICLE, label_is_good
 #: against the real sets, mostly masked hand-over, lumpy blobs, speckled over-fitted classes, mixtures of
 #: similar size (``scripts/research/realism_stats.py``; docs/corpus.md). 3 (low-pass at resolution, soft mask edges) was
 #: tried and not kept. 4: simulator 2 plus moderate-resolution particle views (``MODERATE_VIEW_FRACTION``).
-SIMULATOR_VERSION = 5
-#: Simulator 5: simulator 4 plus tightly boxed jobs (the particle fills 85-100% of the box; real SLICEM mixture)
-#: and mixtures of complexes of unequal size, with the solvent level taken from RELION's background ring
-#: where the particle leaves no solvent (``JobSimulator.zero_solvent``).
+SIMULATOR_VERSION = 4
+#: Options of :func:`random_job_spec`, off by default (so the shipped corpus recipe reproduces simulator 4's
+#: corpus): ``tight_box_fraction``, the share of jobs boxed tightly (the particle fills 85-100% of the box, as
+#: the real SLICEM mixture's larger complex does), and ``unequal_mixture_fraction``, the share of mixtures whose
+#: complexes differ up to threefold in size. A corpus with 0.12 and 0.5 was trained on and not adopted
+#: (docs/model_card_notes.md, "Tight boxes in the corpus").
 TIGHT_BOX_FRACTION = 0.12
 UNEQUAL_MIXTURE_FRACTION = 0.5
 #: Share of particle views resolved only to 3-8% of the particle's diameter (flexible complexes, sparse or
@@ -81,16 +83,15 @@ class LabClass:
     model: str
 
 
-def _box_for(rng: np.random.Generator, diameter_a: float) -> tuple[int, float]:
+def _box_for(rng: np.random.Generator, diameter_a: float, tight_fraction: float = 0.0) -> tuple[int, float]:
     """Box 64-400 px and pixel size 0.8-4.5 A with the particle filling 45-72% of the box in most jobs (labs
-    box particles at about 1.4-2.2 times their diameter), 35-85% in some, and 85-100% in
-    :data:`TIGHT_BOX_FRACTION` of them (a lab that boxes close, or a mixture's box sized for a smaller
-    complex; the real SLICEM mixture's larger complex fills its box)."""
+    box particles at about 1.4-2.2 times their diameter), 35-85% in some, and 85-100% in ``tight_fraction``
+    of them (a lab that boxes close, or a mixture's box sized for a smaller complex)."""
     for _ in range(100):
         draw = rng.random()
-        if draw < TIGHT_BOX_FRACTION:
+        if draw < tight_fraction:
             fill = rng.uniform(0.85, 1.0)
-        elif draw < TIGHT_BOX_FRACTION + 0.15:
+        elif draw < tight_fraction + 0.15:
             fill = rng.uniform(0.35, 0.85)
         else:
             fill = rng.uniform(0.45, 0.72)
@@ -124,19 +125,23 @@ def _handover(rng: np.random.Generator) -> dict:
     }
 
 
-def random_job_spec(rng: np.random.Generator, seed: int, models: list[str]) -> LabJobSpec:
-    """Draw one job: one structure (or a mixture of 2-5), geometry, counts, imaging."""
+def random_job_spec(rng: np.random.Generator, seed: int, models: list[str], tight_box_fraction: float = 0.0,
+                    unequal_mixture_fraction: float = 0.0) -> LabJobSpec:
+    """Draw one job: one structure (or a mixture of 2-5), geometry, counts, imaging. The two fractions (off by
+    default; :data:`TIGHT_BOX_FRACTION`, :data:`UNEQUAL_MIXTURE_FRACTION`) add tightly boxed jobs and mixtures of
+    unequal size."""
     n_structures = int(rng.choice([1, 2, 3, 5], p=[0.75, 0.12, 0.08, 0.05]))
     first = str(rng.choice(models))
-    # most mixtures hold complexes of similar size (one box and mask suit them all); in some, the
-    # complexes differ up to threefold in size (the smaller ones fill little of the box)
+    # a mixture holds complexes of similar size (one box and mask suit them all), or, when asked for,
+    # complexes up to threefold apart in size (the smaller ones fill little of the box)
     d0 = point_model(first).diameter_a
-    low = 0.33 if n_structures > 1 and rng.random() < UNEQUAL_MIXTURE_FRACTION else 0.6
+    unequal = n_structures > 1 and unequal_mixture_fraction > 0 and rng.random() < unequal_mixture_fraction
+    low = 0.33 if unequal else 0.6
     partners = [m for m in models if m != first and low <= point_model(m).diameter_a / d0 <= 1.6]
     others = rng.choice(partners, size=min(n_structures - 1, len(partners)), replace=False) if partners else []
     chosen = [first] + [str(m) for m in others]
     diameter = max(point_model(m).diameter_a for m in chosen)
-    box, px = _box_for(rng, diameter)
+    box, px = _box_for(rng, diameter, tight_box_fraction)
     k = int(rng.choice([rng.integers(10, 51), rng.integers(50, 151), rng.integers(150, 201)], p=[0.5, 0.4, 0.1]))
     per_class = float(np.exp(rng.uniform(np.log(40), np.log(8000))))
     lo = float(rng.uniform(5000, 15000))
