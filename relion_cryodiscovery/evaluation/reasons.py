@@ -30,14 +30,17 @@ def reason_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict:
             "per_reason": per_reason, "confusion": confusion.tolist()}
 
 
-#: Kinds labelled by eye that the reason model does not name (left out of the agreement, counted).
-NOT_NAMED = ("unsure", "mixed")
+#: Kinds labelled by eye that the reason model does not name (left out of the agreement, counted):
+#: ``not junk (plausible view)`` marks a rejected class that is a plausible particle view (a strict
+#: selection's, docs/real_sets.md "Junk kinds by eye").
+NOT_NAMED = ("unsure", "mixed", "not junk (plausible view)")
 
 
 def junk_kinds_by_eye(path: str | Path) -> dict[str, dict[int, str]]:
     """The real rejected classes' kinds labelled by eye (``benchmarks/real_sets/junk_kinds_by_eye.csv``):
-    ``{set: {class number: reason}}``, without the classes whose two passes disagreed (``unsure``) and
-    those labelled ``mixed`` (a kind the reason model folds into low resolution: :data:`NOT_NAMED`)."""
+    ``{set: {class number: reason}}``, without the classes whose two passes disagreed (``unsure``), those
+    labelled ``mixed`` (a kind the reason model folds into low resolution) and the rejected classes that are
+    plausible views, not junk (:data:`NOT_NAMED`). Class numbers are the source's (the real-set loader's)."""
     labels: dict[str, dict[int, str]] = {}
     with open(path, newline="") as handle:
         for row in csv.DictReader(handle):
