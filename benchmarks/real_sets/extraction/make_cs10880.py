@@ -12,11 +12,13 @@
 # Output (in ../real_extra/cryosparc_examples_empiar10880_class2d_k100/): empiar10880_classes100_fig8bit.mrcs (as
 # cut), empiar10880_classes100_inpainted_fig8bit.mrcs (what the loader reads), float32, rows flipped to MRC order,
 # voxel 120/104 A; preview_inpainted.png. Deterministic (only mrcfile's header time label changes between runs).
-import base64, io, json, os, subprocess
+import base64, io, json, os
 import numpy as np, mrcfile
 from PIL import Image
 from scipy import ndimage
 from skimage.restoration import inpaint_biharmonic
+
+from fetched_file import copy_untouched
 
 REPO = '/work/.mirror/cryoem-uoft+cryosparc-examples/repo'
 COMMIT = '1b9bb6b7f6878f25648816b786d31ee6a54a6411'  # the notebook (blob b983e0e7) is unchanged since 583dae8
@@ -33,13 +35,7 @@ def runs(mask):
 
 
 def main():
-    if not os.path.exists(NOTEBOOK):  # copy the notebook from the fetched repository, untouched
-        os.makedirs(os.path.dirname(NOTEBOOK), exist_ok=True)
-        data = subprocess.run(['git', '--git-dir', REPO, 'show', f'{COMMIT}:shift-2d-classes.ipynb'],
-                              check=True, capture_output=True).stdout
-        open(NOTEBOOK, 'wb').write(data)
-    got = subprocess.run(['git', 'hash-object', NOTEBOOK], check=True, capture_output=True, text=True).stdout.strip()
-    assert got == BLOB, got
+    copy_untouched(REPO, COMMIT, 'shift-2d-classes.ipynb', NOTEBOOK, BLOB)
     png = base64.b64decode(json.load(open(NOTEBOOK))['cells'][0]['attachments']['image.png']['image/png'])
     open(os.path.join(DST, 'original', 'shift-2d-classes_cell0_image.png'), 'wb').write(png)  # the attachment as is
     rgb = np.asarray(Image.open(io.BytesIO(png)).convert('RGB')).astype(np.int32)

@@ -14,9 +14,11 @@
 # job023_classes100_display8bit.mrcs (grey = RGB mean, float32, rows flipped to MRC order), job0NN_labels.csv and
 # preview_job0NN.png; the labels are checked against benchmarks/real_sets/xtremed_relion3tut_job0NN_select_labels.csv.
 # Deterministic: the stacks' data are identical between runs (only mrcfile's header time label changes).
-import csv, io, os, subprocess, sys
+import csv, io, os, sys
 import numpy as np, mrcfile
 from PIL import Image
+
+from fetched_file import copy_untouched
 
 REPO = '/work/.mirror/xtreme-d+relion-tutorial-simplified/repo'
 C_IMAGES = '14798e1817c7dbe6deb0c5a7a9ab2ff4c4365599'  # the images are unchanged up to 75bfe5a (the docs' commit)
@@ -32,15 +34,7 @@ Y0, X0 = 79, 5
 
 
 def original(name, blob):
-    path = os.path.join(DST, 'original', name)
-    if not os.path.exists(path):  # copy the file from the fetched repository, untouched
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        data = subprocess.run(['git', '--git-dir', REPO, 'show', f'{C_IMAGES}:images/{name}'],
-                              check=True, capture_output=True).stdout
-        open(path, 'wb').write(data)
-    got = subprocess.run(['git', 'hash-object', path], check=True, capture_output=True, text=True).stdout.strip()
-    assert got == blob, (name, got, blob)
-    return path
+    return copy_untouched(REPO, C_IMAGES, f'images/{name}', os.path.join(DST, 'original', name), blob)
 
 
 def frame_ring(span):
