@@ -20,6 +20,8 @@ EXPECTED = {
     "xtremed_relion3_job023_select": (100, 6, 94, 0),
     "slicem_mixture_k100_byeye": (100, 71, 27, 2),
     "cryosparc_empiar10880_k100_byeye": (100, 37, 63, 0),
+    # third search: the source's class scores, the middle scores and the empty classes left out
+    "magellon_empiar10812_sample100": (100, 10, 56, 34),
 }
 
 

@@ -145,6 +145,13 @@ EXTRA_SETS: tuple[RealSetSpec, ...] = (
                      "all 100 classes in display order (largest first), 8-bit, 234 px at ~1.15 A, captions "
                      "inpainted; high-resolution classes then blobs/noise; labels: ours, by eye, two passes "
                      "(37 good / 63 bad, full agreement)"),
+    RealSetSpec("magellon_empiar10812_sample100",
+                "magellon_empiar10812_sample100/empiar10812_sample100_fig8bit.mrcs",
+                labels=str(LABELS_IN_REPO / "magellon_empiar10812_sample100_labels.csv"),
+                what="100 RELION classes drawn at random from EMPIAR-10812 (the class ranker's training jobs, many "
+                     "specimens; Magellon figures, Apache-2.0), 71 px 8-bit, pixel size unknown; labels: the RELION "
+                     "developers' class score, >= 0.5 kept (10), 0 rejected (56); 0 < score < 0.5 and 22 empty "
+                     "classes left out"),
 )
 
 
