@@ -153,13 +153,14 @@ def reasons_section(reasons: dict | None) -> list[str]:
     pooled = real["pooled"]
     headline = loso["pooled"] if in_sample and loso else pooled
     baseline = pooled["baseline_most_common"]
+    n_sets = len(real.get("per_set") or {}) or "the"
     out = ["## 3b. Junk kinds and grades", "",
            "The reason model names each rejected class's junk kind (`model/reasons.py`). **Real classes first:** "
-           f"{pooled['classes']} rejected classes of five real sets labelled by eye (docs/real_sets.md, "
+           f"{pooled['classes']} rejected classes of {n_sets} real sets labelled by eye (docs/real_sets.md, "
            "\"Junk kinds by eye\"; `unsure` and `mixed` left out)."]
     if in_sample and loso:
         out[-1] += (" This reason model was trained on them too, so it is measured **leave-one-real-set-out**: each "
-                    "set is named by the same recipe trained without that set's classes, and the five held-out "
+                    f"set is named by the same recipe trained without that set's classes, and the {n_sets} held-out "
                     f"sets are pooled. Held-out agreement **{_f(headline['accuracy'], 2)}**, against "
                     f"{_f(baseline['accuracy'], 2)} for always answering the most common kind (`{baseline['reason']}`); "
                     f"on the classes it was trained on (not a measurement): {_f(pooled['accuracy'], 2)}.")
@@ -191,7 +192,8 @@ def reasons_section(reasons: dict | None) -> list[str]:
             held = threshold["held_out"]
             sentence += (f" Measured honestly, with the bar picked the same way on four real sets and applied to the "
                          f"fifth: {_f(held['named'], 2)} of the real classes named, {_f(held['correct_when_named'], 2)} "
-                         f"of those right. At the shipped bar, picked on all five (so optimistic there): real "
+                         f"of those right (the five sets labelled first). At the shipped bar, picked on those five "
+                         f"(optimistic there), on all {n_sets} sets: real "
                          f"{_f(confident['named'], 2)} named, {_f(confident['correct_when_named'], 2)} right")
         else:
             sentence += (f" Real{' (in-sample)' if in_sample else ''}: {_f(confident['named'], 2)} of the classes named, "
