@@ -14,6 +14,10 @@ are never trained on. Labels: the simulator's, or job-relative (:func:`.truth.jo
 The stage's threshold is the largest that loses at most 5% of the training folds' good classes, as the
 shipped threshold rule. Prints simulated figures (held-out fold) and every real set's lost / junk removed beside
 the shipped rule (0.8.0's decision, :mod:`decision_rules`).
+
+``--real_loso``: the same stage trained on the real sets themselves (optionally with the simulated jobs at
+``--sim_weight``), each real set judged by a stage trained without it (a set and its copy without counts count
+as one), the threshold losing at most 5% of the training sets' good classes.
 """
 
 from __future__ import annotations
@@ -87,13 +91,78 @@ def threshold_for(p: np.ndarray, y: np.ndarray, max_fnr: float = 0.05) -> float:
     return float(good[int(np.floor(max_fnr * len(good)))]) if len(good) else 0.5
 
 
+def family(job: str) -> str:
+    """The real set a job belongs to (its copy without counts, or inverted, is the same set)."""
+    return job.replace(" (stack only)", "").replace("_inverted", "")
+
+
+def real_leave_one_out(table: pd.DataFrame, jobs_rule: dict, seed: int, sim_weight: float) -> None:
+    """The stage trained on the real sets themselves, judged leave-one-set-out (each set scored by a stage
+    trained on the others, plus the simulated jobs at ``sim_weight`` when > 0)."""
+    arrays = table_arrays(table, relative=False)
+    real = [j for j, (_, _, s) in arrays.items() if s == "real"]
+    sim = [j for j, (_, _, s) in arrays.items() if s in ("sim", "early")]
+    print(f"\nreal sets, leave one set out (simulated jobs at weight {sim_weight:g}):")
+    for kind in ("logistic", "boosted trees"):
+        totals = {"stage": [0, 0, 0, 0], "0.8.0": [0, 0, 0, 0]}
+        for held in sorted({family(j) for j in real}):
+            train = [j for j in real if family(j) != held] + (sim if sim_weight > 0 else [])
+            x = np.concatenate([arrays[j][0] for j in train])
+            y = np.concatenate([arrays[j][1] for j in train])
+            w = np.concatenate([np.full(len(arrays[j][1]), sim_weight if j in sim else 1.0) for j in train])
+            model = fit_weighted(x, y, w, kind, seed)
+            real_train = np.concatenate([arrays[j][0] for j in train if j not in sim])
+            real_y = np.concatenate([arrays[j][1] for j in train if j not in sim])
+            t = threshold_for(model.predict_proba(real_train)[:, 1], real_y)
+            for job in (j for j in real if family(j) == held):
+                xj, yj, _ = arrays[job]
+                keep = model.predict_proba(xj)[:, 1] >= t
+                rule = jobs_rule[job]
+                keep_rule = decide(rule["s"], rule["r"], rule["c"], RULE_080)
+                for name, k in (("stage", keep), ("0.8.0", keep_rule)):
+                    tot = totals[name]
+                    tot[0] += int((yj & ~k).sum()); tot[1] += int(yj.sum())
+                    tot[2] += int((~yj & ~k).sum()); tot[3] += int((~yj).sum())
+                fmt = lambda k: f"{int((yj & ~k).sum())}/{int(yj.sum())} lost, " + (
+                    f"{(~yj & ~k).sum() / (~yj).sum():.2f} junk removed" if (~yj).any() else "-")
+                print(f"    {kind:14s} {job:45s} stage: {fmt(keep):32s} 0.8.0: {fmt(keep_rule)}")
+        for name, (lost, good, junk, bad) in totals.items():
+            print(f"  {kind} pooled, {name}: lost {lost}/{good} ({lost / good:.3f}), junk removed {junk}/{bad} "
+                  f"({junk / bad:.3f})")
+
+
+def fit_weighted(x: np.ndarray, y: np.ndarray, w: np.ndarray, kind: str, seed: int):
+    """:func:`fit` with sample weights."""
+    if np.all(w == 1):
+        return fit(x, y, kind, seed)
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if kind == "logistic":
+        scaler = StandardScaler().fit(x)
+        clf = LogisticRegression(C=1.0, max_iter=2000).fit(scaler.transform(x), y, sample_weight=w)
+        from sklearn.pipeline import Pipeline
+
+        return Pipeline([("scale", scaler), ("clf", clf)])
+    return HistGradientBoostingClassifier(max_depth=3, max_iter=200, learning_rate=0.05,
+                                          random_state=seed).fit(x, y, sample_weight=w)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--table", type=Path, default=Path("corpus_cache/decision_table.pkl"))
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--real_loso", action="store_true",
+                        help="instead: train on the real sets, judged leave-one-set-out")
+    parser.add_argument("--sim_weight", type=float, default=0.0,
+                        help="with --real_loso: weight of the simulated jobs added to the training sets (0: none)")
     args = parser.parse_args()
     table = pd.read_pickle(args.table)
     jobs_rule = jobs_of(table)
+    if args.real_loso:
+        real_leave_one_out(table, jobs_rule, args.seed, args.sim_weight)
+        return 0
     for relative in (False, True):
         arrays = table_arrays(table, relative)
         sim = [j for j, (_, _, s) in arrays.items() if s in ("sim", "early")]
