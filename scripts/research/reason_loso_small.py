@@ -45,6 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cryodiscovery_dev import corpus_paths
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -185,16 +187,13 @@ def loso(x, y, sets, names, make, n_kinds):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=REPO / "models" / "default")
-    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "real")
-    parser.add_argument("--extra", type=Path, default=REPO.parent / "real_extra")
+    corpus_paths.add_model_and_data_args(parser)
     parser.add_argument("--labels", type=Path, default=REPO / "benchmarks" / "real_sets" / "junk_kinds_by_eye.csv")
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--recipes", nargs="*", default=None)
     parser.add_argument("--sim_classes", type=int, default=0,
                         help="also lr_reason_embedding_sim with this many simulated junk classes (0: not run)")
-    parser.add_argument("--lab", type=Path, default=REPO / "corpus_cache" / "lab")
     args = parser.parse_args()
 
     from relion_cryodiscovery.data.features import N_FEATURES
