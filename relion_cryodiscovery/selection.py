@@ -191,6 +191,30 @@ class Selection:
     threshold: float = 0.0
     #: (K,) bool: False for classes never kept (an unusable image, no or too few particles).
     eligible: np.ndarray | None = None
+    #: (K,) bool: classes at or above ``min_score`` that the job-relative bar dropped.
+    dropped_by_bar: np.ndarray | None = None
+    #: (K,) bool: classes below ``min_score`` that a weak job's lowered bar kept.
+    kept_by_lowered_bar: np.ndarray | None = None
+
+    def bar_summary(self, class_numbers: np.ndarray, min_score: float, most: int = 12) -> list[str]:
+        """What the job-relative bars changed against ``min_score`` alone, a line each (none when nothing):
+        ``"the job-relative bar dropped 3 classes scoring at least min_score 0.177 (classes 4, 9, 12): ..."``."""
+        lines = []
+        for marks, words in (
+            (self.dropped_by_bar, "the job-relative bar dropped {n} {classes} scoring at least min_score {t:.3f} "
+                                  "({listed}): below the job's best classes and unlike them; strictness lenient "
+                                  "judges by its min_score alone"),
+            (self.kept_by_lowered_bar, "a weak job's lowered bar kept {n} {classes} scoring below min_score {t:.3f} "
+                                       "({listed}): close to the job's best classes and like them"),
+        ):
+            if marks is None or not marks.any():
+                continue
+            numbers = [int(c) for c in np.asarray(class_numbers)[np.asarray(marks, bool)]]
+            listed = ("class " if len(numbers) == 1 else "classes ") + ", ".join(map(str, numbers[:most])) + (
+                ", ..." if len(numbers) > most else "")
+            lines.append(words.format(n=len(numbers), classes="class" if len(numbers) == 1 else "classes",
+                                      t=min_score, listed=listed))
+        return lines
 
 
 def unlike_best(values: np.ndarray | None, top: np.ndarray, margin: float | None) -> np.ndarray | None:
@@ -266,8 +290,11 @@ def select_classes(
         for i in order[: rule.min_classes - int(selected.sum())]:
             selected[i] = True
             reasons[i] = f"kept by min_classes {rule.min_classes} (score {scores[i]:.3f})"
+    dropped_by_bar = eligible & (scores >= rule.min_score) & ~selected
+    kept_by_lowered_bar = lowered & selected
     if allow_empty and not selected.any():
-        return Selection(selected=selected, reasons=reasons, threshold=threshold, eligible=eligible)
+        return Selection(selected=selected, reasons=reasons, threshold=threshold, eligible=eligible,
+                         dropped_by_bar=dropped_by_bar, kept_by_lowered_bar=kept_by_lowered_bar)
     if not eligible.any():
         raise CryoDiscoveryError(
             None, "no class is eligible (all are empty or have fewer than min_particles particles); lower min_particles"
@@ -279,4 +306,5 @@ def select_classes(
             f"no class passed the selection (best score {best:.3f} < min_score {rule.min_score:g}); "
             "lower min_score or set min_classes to keep the N best classes (or choose strictness lenient)",
         )
-    return Selection(selected=selected, reasons=reasons, threshold=threshold, eligible=eligible)
+    return Selection(selected=selected, reasons=reasons, threshold=threshold, eligible=eligible,
+                     dropped_by_bar=dropped_by_bar, kept_by_lowered_bar=kept_by_lowered_bar)

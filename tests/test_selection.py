@@ -177,3 +177,27 @@ def test_the_bar_drops_a_featureless_blob_coarser_and_denser_at_the_centre():
     assert "not a blob" in result.reasons[6]
     without = SelectionRule(0.177, relative_gap=2.0, relative_from=0.95, relative_detail=0.25, relative_centre=0.4)
     assert select_classes(scores, None, [""] * 8, without, resolution=resolution, centre=centre).selected.all()
+
+
+def test_the_selection_says_what_the_bars_changed_against_min_score_alone():
+    # a strong job: the bar drops the two classes at 0.7 and 0.3 (both above min_score 0.177), not the one at 0.1
+    scores = np.array([0.99, 0.99, 0.985, 0.98, 0.98, 0.7, 0.3, 0.1])
+    result = select_classes(scores, None, [""] * 8, SelectionRule(0.177, relative_gap=2.0))
+    assert list(result.dropped_by_bar) == [False] * 5 + [True, True, False]
+    assert not result.kept_by_lowered_bar.any()
+    numbers = np.arange(11, 19)
+    assert result.bar_summary(numbers, 0.177) == [
+        "the job-relative bar dropped 2 classes scoring at least min_score 0.177 (classes 16, 17): below the job's "
+        "best classes and unlike them; strictness lenient judges by its min_score alone"]
+    assert result.bar_summary(numbers, 0.177, most=1)[0].startswith(
+        "the job-relative bar dropped 2 classes scoring at least min_score 0.177 (classes 16, ...)")
+    # a weak job: the lowered bar's keeps are named; min_score alone changes nothing, so nothing is said
+    weak = np.array([0.30, 0.25, 0.09, 0.01])
+    alike = np.ones(4)
+    lowered = select_classes(weak, None, [""] * 4, SelectionRule(0.177, lower_gap=2.0, lower_below=0.5, lower_from=0.2),
+                             resolution=alike, centre=alike)
+    assert list(lowered.kept_by_lowered_bar) == [False, False, True, False]
+    assert lowered.bar_summary(np.arange(1, 5), 0.177) == [
+        "a weak job's lowered bar kept 1 class scoring below min_score 0.177 (class 3): close to the job's best "
+        "classes and like them"]
+    assert select_classes(weak, None, [""] * 4, SelectionRule(0.177)).bar_summary(np.arange(1, 5), 0.177) == []

@@ -55,6 +55,9 @@ class ClassScores:
     grades: list[str] = field(default_factory=list)
     #: Group 1..G of each kept class, 0 for the others; None when the classes were not grouped.
     groups: np.ndarray | None = None
+    #: What the job-relative bars changed against ``min_score`` alone, for ``run.out``
+    #: (:meth:`relion_cryodiscovery.selection.Selection.bar_summary`).
+    decision_notes: list[str] = field(default_factory=list)
 
     @classmethod
     def unscored(cls, class_numbers: np.ndarray, particles: np.ndarray | None) -> "ClassScores":

@@ -61,6 +61,7 @@ def decide(classes: ClassSet, scores: ClassScores, inputs: "ModelInputs", card: 
     except CryoDiscoveryError as error:  # name the job whose classes were judged
         raise CryoDiscoveryError(error.path or classes.source, error.problem) from None
     scores.set_decision(decision.selected, decision.reasons, decision.eligible)
+    scores.decision_notes = decision.bar_summary(scores.class_numbers, rule.min_score)
     return decision.threshold
 
 

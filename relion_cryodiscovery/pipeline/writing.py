@@ -324,8 +324,8 @@ def group_summary(scores: ClassScores) -> list[str]:
 
 
 def report(log: StepLog, scores: ClassScores, info: dict[str, str], model: object = None) -> None:
-    """``run.out``: provenance, the per-class table, the time of each step, peak memory, the groups (when
-    grouped), the count kept."""
+    """``run.out``: provenance, the per-class table, the time of each step, peak memory, what the job-relative
+    bars changed (when anything), the groups (when grouped), the count kept."""
     for key, value in info.items():
         print(f"{key}: {value}")
     print(f"{'class':>5} {'score':>6} {'kept':>4} {'grade':>5} {'particles':>9}  {'junk kind':<26} reason")
@@ -340,6 +340,8 @@ def report(log: StepLog, scores: ClassScores, info: dict[str, str], model: objec
         peak += f", model worker process {model.peak_rss_mb:.0f} MB"
     print(peak)
     print(scores.rejection_summary())
+    for line in scores.decision_notes:
+        print(line)
     for line in group_summary(scores):
         print(line)
     print(f"kept {int(scores.selected.sum())} of {len(scores.selected)} classes", flush=True)
