@@ -210,10 +210,9 @@ class Selection:
             if marks is None or not marks.any():
                 continue
             numbers = [int(c) for c in np.asarray(class_numbers)[np.asarray(marks, bool)]]
-            listed = ("class " if len(numbers) == 1 else "classes ") + ", ".join(map(str, numbers[:most])) + (
-                ", ..." if len(numbers) > most else "")
-            lines.append(words.format(n=len(numbers), classes="class" if len(numbers) == 1 else "classes",
-                                      t=min_score, listed=listed))
+            noun = "class" if len(numbers) == 1 else "classes"
+            listed = f"{noun} " + ", ".join(map(str, numbers[:most])) + (", ..." if len(numbers) > most else "")
+            lines.append(words.format(n=len(numbers), classes=noun, t=min_score, listed=listed))
         return lines
 
 
@@ -291,10 +290,9 @@ def select_classes(
             selected[i] = True
             reasons[i] = f"kept by min_classes {rule.min_classes} (score {scores[i]:.3f})"
     dropped_by_bar = eligible & (scores >= rule.min_score) & ~selected
-    kept_by_lowered_bar = lowered & selected
     if allow_empty and not selected.any():
         return Selection(selected=selected, reasons=reasons, threshold=threshold, eligible=eligible,
-                         dropped_by_bar=dropped_by_bar, kept_by_lowered_bar=kept_by_lowered_bar)
+                         dropped_by_bar=dropped_by_bar, kept_by_lowered_bar=lowered)
     if not eligible.any():
         raise CryoDiscoveryError(
             None, "no class is eligible (all are empty or have fewer than min_particles particles); lower min_particles"
@@ -307,4 +305,4 @@ def select_classes(
             "lower min_score or set min_classes to keep the N best classes (or choose strictness lenient)",
         )
     return Selection(selected=selected, reasons=reasons, threshold=threshold, eligible=eligible,
-                     dropped_by_bar=dropped_by_bar, kept_by_lowered_bar=kept_by_lowered_bar)
+                     dropped_by_bar=dropped_by_bar, kept_by_lowered_bar=lowered)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from decision_rules import RULE_080, decide, jobs_of  # scripts/research is the script's own folder
+from decision_rules import RULE_080, decide, jobs_of, relative_labels  # the script's own folder
 
 from relion_cryodiscovery.selection import best_classes
 
@@ -60,8 +60,6 @@ def job_features(s: np.ndarray, r: np.ndarray, c: np.ndarray, counts: np.ndarray
 
 def table_arrays(table: pd.DataFrame, relative: bool) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
     """{job: (features, labels, source)} of every job in the decision table."""
-    from decision_rules import relative_labels
-
     out = {}
     for job, d in table.groupby("job", sort=False):
         source = d.source.iloc[0]

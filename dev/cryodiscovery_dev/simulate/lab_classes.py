@@ -58,7 +58,7 @@ SIMULATOR_VERSION = 4
 #: corpus): ``tight_box_fraction``, the share of jobs boxed tightly (the particle fills 85-100% of the box, as
 #: the real SLICEM mixture's larger complex does), and ``unequal_mixture_fraction``, the share of mixtures whose
 #: complexes differ up to threefold in size. A corpus with 0.12 and 0.5 was trained on and not adopted
-#: (docs/model_card_notes.md, "Tight boxes in the corpus").
+#: (docs/model_card_notes.md, "After 0.8.0").
 TIGHT_BOX_FRACTION = 0.12
 UNEQUAL_MIXTURE_FRACTION = 0.5
 #: Share of particle views resolved only to 3-8% of the particle's diameter (flexible complexes, sparse or
