@@ -15,6 +15,9 @@ set is named by the recipe trained without it, and the pooled held-out figures g
     python scripts/train_reason_model.py --fine_tune models/default/reasons.keras --real_weight 20 \
         --sim_classes 5000 --epochs 4 --learning_rate 3e-4 --loso --loso_only --report loso.json
 
+``--extra_jobs 40 --extra_kinds aligned_noise=1`` adds junk-only jobs of a simulated kind drawn only on request
+(``aligned_noise``: real-looking noise classes; docs/model_card_notes.md, section 9c) beside the stripe jobs.
+
 ``--real_precision 0.8`` picks the naming bar (``min_probability``) on held-out real classes instead of the
 simulated validation junk; ``--tried loso.json`` records a recipe measured and not shipped
 (docs/model_card_notes.md, section 9a).
@@ -38,28 +41,45 @@ from cryodiscovery_dev.lab_corpus import corpus_reasons
 REPO = Path(__file__).resolve().parents[1]
 
 
-def stripe_jobs(n_jobs: int, seed: int):
-    """Junk-only simulated jobs of parallel stripes (``lab_classes`` kind ``stripes``, as real streaked classes
-    look; the corpus's ``streaky`` speckle does not), from the training structures: extra ``noise`` examples."""
+def junk_only_jobs(n_jobs: int, seed: int, kinds: dict[str, float], tag: str = "stripes",
+                   first_spec_seed: int = 96000, stream: tuple[int, ...] = ()):
+    """Junk-only simulated jobs (``junk_fraction`` 1) of the junk mix ``kinds`` ({lab_classes kind: weight}),
+    from the training structures: extra junk examples, each class labelled with its kind's reason
+    (:func:`~relion_cryodiscovery.model.reasons.reason_labels`; a class that is good after all is left out).
+    Job ``j`` is drawn from ``default_rng([seed, *stream, j])`` with spec seed ``first_spec_seed + j``; its
+    classes are group ``f"{tag}{j}"``. The defaults are the stripe jobs' (``{"stripes": 1}``: parallel
+    stripes, as real streaked classes look; the corpus's ``streaky`` speckle does not)."""
     from relion_cryodiscovery.data.inputs import model_inputs
-    from relion_cryodiscovery.model.reasons import REASONS
+    from relion_cryodiscovery.model.reasons import REASONS, reason_labels
     from cryodiscovery_dev.simulate import lab_classes
     from relion_cryodiscovery.training.trainer import TrainingArrays
     from cryodiscovery_dev.lab_corpus import model_split
 
     train_models, _ = model_split()
-    images, features, groups = [], [], []
+    images, features, groups, labels = [], [], [], []
     for j in range(n_jobs):
-        rng = np.random.default_rng([seed, j])
-        spec = replace(lab_classes.random_job_spec(rng, 96000 + j, train_models), junk_fraction=1.0)
-        classes, _ = lab_classes.simulate_job(spec, {"stripes": 1.0})
+        rng = np.random.default_rng([seed, *stream, j])
+        spec = replace(lab_classes.random_job_spec(rng, first_spec_seed + j, train_models), junk_fraction=1.0)
+        classes, truth = lab_classes.simulate_job(spec, kinds)
         inputs = model_inputs(classes)
-        images.append(inputs.images.astype(np.float16).astype(np.float32))
-        features.append(inputs.features)
-        groups += [f"stripes{j}"] * len(inputs.images)
+        reason = reason_labels([t.kind for t in truth], [t.good for t in truth])
+        junk = reason >= 0  # a junk-only job's class that is a good view after all teaches no reason
+        images.append(inputs.images[junk].astype(np.float16).astype(np.float32))
+        features.append(inputs.features[junk])
+        groups += [f"{tag}{j}"] * int(junk.sum())
+        labels.append(reason[junk])
     n = len(groups)
-    return TrainingArrays(np.concatenate(images), np.concatenate(features), np.full(n, REASONS.index("noise")),
+    return TrainingArrays(np.concatenate(images), np.concatenate(features), np.concatenate(labels),
                           np.array(groups), np.ones(n, np.float32), n_labels=len(REASONS))
+
+
+def parse_kinds(text: str) -> dict[str, float]:
+    """``"aligned_noise=1,stripes=0.5"`` -> {kind: weight} (a bare kind weighs 1)."""
+    kinds = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, weight = part.partition("=")
+        kinds[kind.strip()] = float(weight) if weight else 1.0
+    return kinds
 
 
 def subsample(arrays, n: int, seed: int):
@@ -87,6 +107,12 @@ def main() -> int:
     parser.add_argument("--learning_rate", type=float, default=1e-3)
     parser.add_argument("--stripe_jobs", type=int, default=40,
                         help="extra junk-only jobs of parallel stripes added to the training set (0: none)")
+    parser.add_argument("--extra_jobs", type=int, default=0,
+                        help="extra junk-only jobs of the mix --extra_kinds added to the training set, beside the "
+                             "stripe jobs (0: none)")
+    parser.add_argument("--extra_kinds", default="aligned_noise=1", metavar="KIND=W,...",
+                        help="the junk mix of the --extra_jobs (lab_classes kinds and weights; each class teaches "
+                             "its kind's reason)")
     parser.add_argument("--sim_classes", type=int, default=0,
                         help="train on this many simulated junk classes drawn with the seed (0: all), the "
                              "validation junk likewise 1/5 of it; the stripe jobs' classes in proportion")
@@ -133,13 +159,22 @@ def main() -> int:
     train = junk_only(arrays.subset(np.flatnonzero(~is_val)), reasons[~is_val], args.weight_power)
     val = junk_only(arrays.subset(np.flatnonzero(is_val)), reasons[is_val], args.weight_power)
     noise_weight = train.weights[train.labels == REASONS.index("noise")][0]  # the noise kind's weight
+    # an extra junk-only class weighs what a corpus training class of its reason weighs (inverse frequency)
+    reason_weight = {int(label): float(train.weights[train.labels == label][0]) for label in np.unique(train.labels)}
+    n_corpus_junk = int((~is_val & (reasons >= 0)).sum())
     train, val = subsample(train, args.sim_classes, args.seed), subsample(val, args.sim_classes // 5, args.seed + 1)
+    extras, n_sampled = [], len(train)
     if args.stripe_jobs and not args.evaluate_only:
-        extra = stripe_jobs(args.stripe_jobs, args.seed)
+        extras.append((junk_only_jobs(args.stripe_jobs, args.seed, {"stripes": 1.0}), args.seed + 2))
+    if args.extra_jobs and not args.evaluate_only:
+        extras.append((junk_only_jobs(args.extra_jobs, args.seed, parse_kinds(args.extra_kinds), tag="extra",
+                                      first_spec_seed=97000, stream=(1,)), args.seed + 3))
+    for extra, subsample_seed in extras:
         if args.sim_classes:
-            extra = subsample(extra, round(len(extra) * len(train) / (~is_val & (reasons >= 0)).sum()), args.seed + 2)
+            extra = subsample(extra, round(len(extra) * n_sampled / n_corpus_junk), subsample_seed)
+        weights = np.array([reason_weight[int(label)] for label in extra.labels], np.float32)
         train = joined([train, TrainingArrays(extra.images, extra.features, extra.labels, extra.groups,
-                                              extra.weights * noise_weight, n_labels=len(REASONS))])
+                                              extra.weights * weights, n_labels=len(REASONS))])
     print(f"reason model: {len(train)} simulated training and {len(val)} validation junk classes; per reason "
           "(train):", dict(zip(REASONS, np.bincount(train.labels.astype(int), minlength=len(REASONS)).tolist())),
           flush=True)
@@ -239,7 +274,10 @@ def main() -> int:
         "training_seconds": seconds, "train": config.to_dict(), "network": card.network,
         "init_from": None if args.fine_tune else (args.init_from or None),
         "fine_tune": str(args.fine_tune) if args.fine_tune else None, "weight_power": args.weight_power,
-        "stripe_jobs": 0 if args.evaluate_only else args.stripe_jobs, "sim_classes": args.sim_classes or None,
+        "stripe_jobs": 0 if args.evaluate_only else args.stripe_jobs,
+        "extra_jobs": 0 if args.evaluate_only else args.extra_jobs,
+        "extra_kinds": parse_kinds(args.extra_kinds) if args.extra_jobs and not args.evaluate_only else None,
+        "sim_classes": args.sim_classes or None,
         "real_weight": args.real_weight, "command": " ".join(["python scripts/train_reason_model.py", *sys.argv[1:]]),
         "real_training_tried": [json.loads(path.read_text()) for path in args.tried] or None}
     if args.report:

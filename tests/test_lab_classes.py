@@ -141,7 +141,7 @@ def test_membrane_models_are_the_same_in_every_process():
 
 
 def test_every_junk_kind_a_job_draws_has_a_signal():
-    assert set(lc.JUNK_KINDS) | {"stripes"} == set(JUNK_SIGNALS)
+    assert set(lc.JUNK_KINDS) | {"stripes", "aligned_noise"} == set(JUNK_SIGNALS)
     sim = JobSimulator(_spec(3), np.random.default_rng(0))
     with pytest.raises(ValueError, match="unknown junk kind"):
         junk_signal(sim, "fog", sim.models[0], 1.0)

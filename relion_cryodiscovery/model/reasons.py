@@ -35,7 +35,7 @@ REASONS: tuple[str, ...] = (
 #: confused with low resolution on simulated and real classes alike (docs/model_card_notes.md, section 9).
 SIMULATED_KIND_REASONS: dict[str, str] = {
     "particle": "low resolution", "misaligned": "low resolution", "blob": "low resolution",
-    "noise_attractor": "noise", "empty": "noise", "streaky": "noise", "stripes": "noise",
+    "noise_attractor": "noise", "empty": "noise", "streaky": "noise", "stripes": "noise", "aligned_noise": "noise",
     "aggregate": "aggregate",
     "clipped": "clipped or off-centre", "neighbours": "clipped or off-centre",
     "ice": "ice",

@@ -3,7 +3,8 @@
 Junk as labs see it: ice and contamination, carbon edges, aggregates, neighbouring and clipped particles,
 featureless blobs, noise attractors, streaky over-fitted classes, partly good mixtures, blurred classes of many
 particles that do not average (heterogeneous or misaligned); ``stripes`` (parallel stripes, as in real streaked
-classes) is drawn only when a junk mix asks for it. An empty class has no signal.
+classes) and ``aligned_noise`` (an average of pure-noise images aligned to noise, as real noise classes look) are
+drawn only when a junk mix asks for them (:data:`ON_REQUEST_KINDS`). An empty class has no signal.
 
 Each function returns (spectrum, purity, extra blur B in A^2) and takes its random draws from the job's
 generator (``sim.rng``) in a fixed order, so a seed makes the same job.
@@ -24,6 +25,10 @@ JUNK_KINDS: dict[str, float] = {
     "ice": 0.09, "carbon_edge": 0.09, "aggregate": 0.10, "neighbours": 0.07, "clipped": 0.07,
     "blob": 0.12, "noise_attractor": 0.10, "streaky": 0.08, "mixed": 0.11, "misaligned": 0.13, "empty": 0.04,
 }
+
+#: Junk kinds with a signal that the default mix (:data:`JUNK_KINDS`) never draws: only a mix that names them
+#: does, so the default corpus stays as it was.
+ON_REQUEST_KINDS: tuple[str, ...] = ("stripes", "aligned_noise")
 
 #: A junk kind's clean signal: (half-plane spectrum, purity, extra blur B in A^2).
 JunkSignal = tuple[np.ndarray, float, float]
@@ -142,6 +147,32 @@ def _stripes(sim: JobSimulator, model: PointModel, scale: float) -> JunkSignal:
     return sim.spectrum(img), 0.0, float(rng.uniform(0, 200))
 
 
+def _aligned_noise(sim: JobSimulator, model: PointModel, scale: float) -> JunkSignal:
+    """Pure-noise images aligned to noise and averaged (a RELION noise class, issue #23): cloudy speckle of two
+    scales filling the disc out past the mask, brighter specks than dark ones (positive skew), a soft central
+    excess (what the noise was aligned to), often bright crescents cut by the mask at the rim (neighbours'
+    density at the box edge, aligned), and now and then a point-like hot spot on a near-featureless field.
+    Set against the real noise classes of three real sets (docs/model_card_notes.md, section 9c)."""
+    rng, box, r_p = sim.rng, sim.spec.box, sim.particle_radius_px
+    r = sim.radius_px
+    coarse = sim.smooth_noise(r_p * rng.uniform(0.2, 0.45))
+    fine = sim.smooth_noise(r_p * rng.uniform(0.06, 0.14))
+    field = coarse / max(coarse.std(), 1e-12) + rng.uniform(0.2, 0.8) * fine / max(fine.std(), 1e-12)
+    speckle = np.exp(rng.uniform(0.2, 0.5) * field / max(field.std(), 1e-12))  # bright specks: positive skew
+    img = (speckle - speckle.mean()) / max(speckle.std(), 1e-12)
+    img = img + np.exp(-0.5 * (r / (r_p * rng.uniform(0.3, 0.7))) ** 2) * rng.uniform(0.7, 2.2)
+    if rng.random() < 0.7:  # bright crescents at the rim, cut by the mask
+        y, x = np.indices((box, box)) - box // 2
+        for _ in range(int(rng.integers(1, 4))):
+            ang, d = rng.uniform(0, 2 * np.pi), r_p * rng.uniform(0.95, 1.3)
+            width = r_p * rng.uniform(0.2, 0.45)
+            spot = ((x - d * np.cos(ang)) ** 2 + (y - d * np.sin(ang)) ** 2) / width**2
+            img = img + rng.uniform(1.5, 4.0) * np.exp(-0.5 * spot)
+    if rng.random() < 0.1:  # a point-like hot spot on a near-featureless field
+        img = img * rng.uniform(0.05, 0.3) + 4.0 * np.exp(-0.5 * (r / rng.uniform(0.7, 1.5)) ** 2)
+    return sim.spectrum(img * scale * rng.uniform(0.3, 1.0)), 0.0, float(rng.uniform(100, 1200))
+
+
 def _misaligned(sim: JobSimulator, model: PointModel, scale: float) -> JunkSignal:
     """Many particles that do not average (heterogeneous, damaged or poorly aligned): a blurred view (purity 1)."""
     rng = sim.rng
@@ -177,6 +208,7 @@ JUNK_SIGNALS: dict[str, Callable[[JobSimulator, PointModel, float], JunkSignal]]
     "noise_attractor": _noise_attractor,
     "streaky": _streaky,
     "stripes": _stripes,
+    "aligned_noise": _aligned_noise,
     "misaligned": _misaligned,
     "mixed": _mixed,
     "empty": _empty,
