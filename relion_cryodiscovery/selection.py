@@ -6,7 +6,8 @@ same job, so a class is kept only if its score is within ``relative_gap`` logits
 the job's best classes (:func:`best_classes`). The bar can be limited to classes that also *look* unlike
 the best classes: coarser in spectral resolution by ``relative_detail`` (the featureless low-resolution
 blobs a person rejects beside sharp classes) or emptier at the centre by ``relative_centre`` (the small
-or off-centre blobs), or both coarser by ``blob_detail`` and denser at the centre by ``blob_centre`` (the
+or off-centre blobs; with ``centre_detail``, only those also coarser by that much: a hollow or ring-like view
+as sharp as the best is not a blob), or both coarser by ``blob_detail`` and denser at the centre by ``blob_centre`` (the
 featureless blobs of a high-resolution job, their density heaped in the middle); a class as sharp and as
 dense as the best, e.g. a rare view that scores lower, is kept. This bar only ever raises the threshold,
 and only in jobs whose best classes score at least ``relative_from``.
@@ -100,6 +101,9 @@ class SelectionRule:
     #: ``blob_centre`` above theirs (a featureless blob). Either None: not compared.
     blob_detail: float | None = None
     blob_centre: float | None = None
+    #: ... the centre measure (``relative_centre``) counts only for classes also ``centre_detail`` coarser than the
+    #: best classes (None: for every class).
+    centre_detail: float | None = None
     #: In a weak job (best classes' mean score in [``lower_from``, ``lower_below``)), also keep classes within
     #: this many logits of the best classes that look like them (None: no lowered bar).
     lower_gap: float | None = None
@@ -114,7 +118,8 @@ class SelectionRule:
         return cls(point["min_score"], min_particles, min_classes, relative_gap=point.get("relative_gap"),
                    relative_from=point.get("relative_from", 0.0), relative_detail=point.get("relative_detail"),
                    relative_centre=point.get("relative_centre"), blob_detail=point.get("blob_detail"),
-                   blob_centre=point.get("blob_centre"), lower_gap=point.get("lower_gap"), label=label,
+                   blob_centre=point.get("blob_centre"), centre_detail=point.get("centre_detail"),
+                   lower_gap=point.get("lower_gap"), label=label,
                    **{k: point[k] for k in ("lower_below", "lower_from") if point.get(k) is not None})
 
     def validate(self) -> None:
@@ -133,7 +138,7 @@ class SelectionRule:
         if not 0.0 < self.lower_from <= self.lower_below < 1.0:
             raise CryoDiscoveryError(None, "the weak job's lowered bar needs 0 < lower_from <= lower_below < 1, not "
                                            f"{self.lower_from} and {self.lower_below}")
-        for name in ("relative_detail", "relative_centre", "blob_detail", "blob_centre"):
+        for name in ("relative_detail", "relative_centre", "blob_detail", "blob_centre", "centre_detail"):
             value = getattr(self, name)
             if value is not None and not value >= 0:
                 raise CryoDiscoveryError(None, f"the job-relative bar's {name} must be 0 or more, not {value}")
@@ -155,7 +160,8 @@ class SelectionRule:
         if self.relative_detail is not None:
             looks.append(f"as sharp (within {self.relative_detail:g} in log10 k D)")
         if self.relative_centre is not None:
-            looks.append(f"as dense at the centre (within {self.relative_centre:g})")
+            sharp = f" or as sharp within {self.centre_detail:g}" if self.centre_detail is not None else ""
+            looks.append(f"as dense at the centre (within {self.relative_centre:g}{sharp})")
         if self.compares_blobs:
             looks.append(f"not a blob (coarser by {self.blob_detail:g} and denser at the centre by "
                          f"{self.blob_centre:g})")
@@ -164,13 +170,18 @@ class SelectionRule:
     def looks_unlike(self, k: int, top: np.ndarray, resolution: np.ndarray | None,
                      centre: np.ndarray | None) -> np.ndarray:
         """(k,) bool: the classes that look unlike the best classes ``top`` by either measure the rule
-        compares (:func:`unlike_best`), or both coarser and denser at the centre (a blob); none when it
-        compares none or no measure is given."""
+        compares (:func:`unlike_best`; the centre only where also coarser by ``centre_detail``), or both
+        coarser and denser at the centre (a blob); none when it compares none or no measure is given."""
         unlike = np.zeros(k, dtype=bool)
-        for values, margin in ((resolution, self.relative_detail), (centre, self.relative_centre)):
-            marks = unlike_best(values, top, margin)
-            if marks is not None:
-                unlike |= marks
+        coarser = unlike_best(resolution, top, self.relative_detail)
+        if coarser is not None:
+            unlike |= coarser
+        emptier = unlike_best(centre, top, self.relative_centre)
+        if emptier is not None:
+            if self.centre_detail is not None:
+                also_coarser = unlike_best(resolution, top, self.centre_detail)
+                emptier &= also_coarser if also_coarser is not None else np.zeros(k, dtype=bool)
+            unlike |= emptier
         if self.compares_blobs and resolution is not None and centre is not None:
             coarser = unlike_best(resolution, top, self.blob_detail)
             denser = unlike_best(-np.asarray(centre, float), top, self.blob_centre)  # above the best's centre

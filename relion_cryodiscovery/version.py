@@ -7,4 +7,4 @@ the software is not the version of a model: a model's version is its card's ``mo
 (``models/default/model_card.json`` for the shipped one), and ``--version`` prints both.
 """
 
-__version__ = "0.9.0"
+__version__ = "0.10.0"

@@ -53,7 +53,9 @@ def looks(point: dict) -> list[str]:
     if point.get("relative_detail") is not None:
         words.append(f"only classes coarser than them by {point['relative_detail']:g} (log10 k D)")
     if point.get("relative_centre") is not None:
-        words.append(("or" if words else "only classes") + f" emptier at the centre by {point['relative_centre']:g} (ring_1)")
+        also = (f" and coarser by {point['centre_detail']:g}" if point.get("centre_detail") is not None else "")
+        words.append(("or" if words else "only classes") + f" emptier at the centre by {point['relative_centre']:g} (ring_1)"
+                     + also)
     if point.get("blob_detail") is not None and point.get("blob_centre") is not None:
         words.append(("or" if words else "only classes") + f" both coarser by {point['blob_detail']:g} and denser at the "
                      f"centre by {point['blob_centre']:g} (a blob)")

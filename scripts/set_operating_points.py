@@ -3,14 +3,16 @@
 
     python scripts/set_operating_points.py --model models/default --lab corpus_cache/lab --gap 2.0 --start 0.95 \
         --balanced_detail 0.25 --balanced_centre 0.4 --strict_detail 0.15 --strict_centre 0.3 \
-        --blob_detail 0.15 --blob_centre 0.2 --lower_gap 2.0 --lower_below 0.5 --lower_from 0.2
+        --blob_detail 0.15 --blob_centre 0.2 --centre_detail 0.1 --lower_gap 2.0 --lower_below 0.5 --lower_from 0.2 \
+        --model_version 0.8.1
 
 * ``lenient``: the threshold at which at most 2% of the good validation classes are lost
   (:func:`relion_cryodiscovery.model.calibration.choose_threshold`, the validation jobs named in the card);
 * ``balanced`` (the default): the card's calibrated threshold (at most 5% lost) and the job-relative bar
   (:func:`relion_cryodiscovery.selection.relative_bar`) ``--gap`` logits below the mean logit of the job's
   best classes, in jobs whose best classes score at least ``--start`` on average, for classes coarser than
-  the best by ``--balanced_detail`` (log10 k D) or emptier at the centre by ``--balanced_centre``;
+  the best by ``--balanced_detail`` (log10 k D) or emptier at the centre by ``--balanced_centre`` and coarser by
+  ``--centre_detail`` (a hollow or ring-like view as sharp as the best is not dropped);
 * ``strict``: the same bar with the margins ``--strict_detail`` and ``--strict_centre``;
 * both bars also drop a featureless blob: a class coarser by ``--blob_detail`` *and* denser at the centre by
   ``--blob_centre`` than the best classes;
@@ -60,6 +62,11 @@ def main() -> int:
                         help="the bars also drop classes this much coarser (log10 k D) than the best classes ...")
     parser.add_argument("--blob_centre", type=float, default=calibration.BLOB_CENTRE,
                         help="... and this much denser at the centre (ring_1) together (a featureless blob; <= 0: not)")
+    parser.add_argument("--centre_detail", type=float, default=calibration.CENTRE_DETAIL,
+                        help="the centre measure drops only classes also this much coarser (log10 k D) than the best "
+                             "classes (<= 0: every class)")
+    parser.add_argument("--model_version", default=None,
+                        help="write this model version into the card (the operating points are part of the model)")
     parser.add_argument("--lower_gap", type=float, default=calibration.LOWER_GAP,
                         help="a weak job's lowered bar: this many logits below its best classes (<= 0: none)")
     parser.add_argument("--lower_below", type=float, default=calibration.LOWER_BELOW,
@@ -80,10 +87,14 @@ def main() -> int:
     blob = (margin(args.blob_detail), margin(args.blob_centre))
     card.extra["decision"] = calibration.operating_points(
         scores, labels, card.threshold, card.threshold_rule, args.lenient_fnr, args.gap, args.start,
-        balanced=calibration.Looks(margin(args.balanced_detail), margin(args.balanced_centre), *blob),
-        strict=calibration.Looks(margin(args.strict_detail), margin(args.strict_centre), *blob),
+        balanced=calibration.Looks(margin(args.balanced_detail), margin(args.balanced_centre), *blob,
+                                   margin(args.centre_detail)),
+        strict=calibration.Looks(margin(args.strict_detail), margin(args.strict_centre), *blob,
+                                 margin(args.centre_detail)),
         lower=(margin(args.lower_gap), args.lower_below, args.lower_from))
     card.extra["decision"]["command"] = " ".join(["python scripts/set_operating_points.py", *sys.argv[1:]])
+    if args.model_version:
+        card.model_version = args.model_version
     card.save(args.model)
     print({k: v["min_score"] for k, v in card.extra["decision"].items() if isinstance(v, dict)})
     return 0

@@ -95,6 +95,8 @@ def test_operating_points_of_a_card():
     # strict's bar drops classes that look less unlike the best than balanced's does
     assert rules["strict"].relative_detail < rules["balanced"].relative_detail
     assert rules["strict"].relative_centre < rules["balanced"].relative_centre
+    # a hollow view as sharp as the best is never "emptier at the centre" (0.8.1)
+    assert rules["balanced"].centre_detail == rules["strict"].centre_detail == 0.1
     with pytest.raises(CryoDiscoveryError, match="strictness"):
         card.operating_point("very")
 
@@ -177,6 +179,28 @@ def test_the_bar_drops_a_featureless_blob_coarser_and_denser_at_the_centre():
     assert "not a blob" in result.reasons[6]
     without = SelectionRule(0.177, relative_gap=2.0, relative_from=0.95, relative_detail=0.25, relative_centre=0.4)
     assert select_classes(scores, None, [""] * 8, without, resolution=resolution, centre=centre).selected.all()
+
+
+def test_with_centre_detail_a_hollow_view_as_sharp_as_the_best_is_not_dropped():
+    # best classes (0.99; resolution 1.20, centre 2.1); below the bar, both emptier at the centre by 0.6: a ring-like
+    # view of a large complex as sharp as the best (1.15: 0.05 coarser) and an off-centre blob 0.2 coarser
+    scores = np.array([0.99, 0.99, 0.99, 0.99, 0.99, 0.6, 0.6])
+    resolution = np.array([1.20] * 5 + [1.15, 1.00])
+    centre = np.array([2.1] * 5 + [1.5, 1.5])
+    rule = SelectionRule(0.177, relative_gap=2.0, relative_from=0.95, relative_detail=0.25, relative_centre=0.4,
+                         centre_detail=0.1)
+    result = select_classes(scores, None, [""] * 7, rule, resolution=resolution, centre=centre)
+    assert list(result.selected) == [True] * 6 + [False]
+    assert "as dense at the centre (within 0.4 or as sharp within 0.1)" in result.reasons[5]
+    # without centre_detail (0.8.0's rule) the centre alone drops both
+    centre_alone = SelectionRule(0.177, relative_gap=2.0, relative_from=0.95, relative_detail=0.25,
+                                 relative_centre=0.4)
+    assert list(select_classes(scores, None, [""] * 7, centre_alone, resolution=resolution,
+                               centre=centre).selected) == [True] * 5 + [False, False]
+    # the centre rule needs the resolution to say "coarser": without it, the centre alone drops nothing
+    assert select_classes(scores, None, [""] * 7, rule, centre=centre).selected.all()
+    with pytest.raises(CryoDiscoveryError, match="centre_detail"):
+        select_classes(scores, None, [""] * 7, SelectionRule(0.177, relative_gap=2.0, centre_detail=-0.1))
 
 
 def test_the_selection_says_what_the_bars_changed_against_min_score_alone():

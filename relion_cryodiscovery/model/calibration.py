@@ -101,8 +101,9 @@ def choose_threshold(
 #: the job-relative bar of ``balanced`` and ``strict``: its gap in logits, the best classes' mean score it
 #: starts from, and how unlike the best classes a class must look to be dropped by it (:class:`Looks`): coarser
 #: in spectral resolution (log10 k D; 0.25 is 1.8 times the best classes' resolution in Angstrom), emptier at the
-#: centre (``ring_1``), or both coarser and denser at the centre (a featureless blob).
-#: Chosen on the real sets first (docs/model_card_notes.md, "0.7.0" and "0.8.0").
+#: centre (``ring_1``) while also coarser by ``CENTRE_DETAIL`` (a small or off-centre blob; a hollow or ring-like view
+#: as sharp as the best is not unlike them), or both coarser and denser at the centre (a featureless blob).
+#: Chosen on the real sets first (docs/model_card_notes.md, "0.7.0", "0.8.0" and "0.8.1").
 LENIENT_FNR = 0.02
 BAR_GAP = 2.0
 BAR_FROM = 0.95
@@ -112,6 +113,7 @@ STRICT_DETAIL = 0.15
 STRICT_CENTRE = 0.3
 BLOB_DETAIL = 0.15
 BLOB_CENTRE = 0.2
+CENTRE_DETAIL = 0.1
 #: A weak job's lowered bar (``lenient`` and ``balanced``): in a job whose best classes score in
 #: [LOWER_FROM, LOWER_BELOW) on average, classes within LOWER_GAP logits of them that look like them (balanced's
 #: margins) are kept below ``min_score``. Chosen on simulated early-round jobs, junk-only and ice-only jobs and the
@@ -124,16 +126,19 @@ LOWER_FROM = 0.2
 @dataclass(frozen=True)
 class Looks:
     """How unlike a job's best classes a class must look (:class:`relion_cryodiscovery.selection.SelectionRule`'s
-    ``relative_detail``, ``relative_centre``, ``blob_detail``, ``blob_centre``; None: not compared)."""
+    ``relative_detail``, ``relative_centre``, ``blob_detail``, ``blob_centre``, ``centre_detail``; None: not
+    compared)."""
 
     detail: float | None
     centre: float | None
     blob_detail: float | None = None
     blob_centre: float | None = None
+    #: The centre measure counts only for classes also this much coarser than the best (None: for every class).
+    centre_detail: float | None = None
 
     def fields(self) -> dict:
         return {"relative_detail": self.detail, "relative_centre": self.centre, "blob_detail": self.blob_detail,
-                "blob_centre": self.blob_centre}
+                "blob_centre": self.blob_centre, "centre_detail": self.centre_detail}
 
     def words(self) -> list[str]:
         """What looking like the best classes means, in words."""
@@ -141,14 +146,15 @@ class Looks:
         if self.detail is not None:
             out.append(f"as sharp (spectral resolution within {self.detail} in log10 k D)")
         if self.centre is not None:
-            out.append(f"as dense at the centre (ring_1 within {self.centre})")
+            sharp = f" or as sharp within {self.centre_detail}" if self.centre_detail is not None else ""
+            out.append(f"as dense at the centre (ring_1 within {self.centre}{sharp})")
         if self.blob_detail is not None and self.blob_centre is not None:
             out.append(f"not a blob (coarser by {self.blob_detail} and denser at the centre by {self.blob_centre})")
         return out
 
 
-BALANCED_LOOKS = Looks(BALANCED_DETAIL, BALANCED_CENTRE, BLOB_DETAIL, BLOB_CENTRE)
-STRICT_LOOKS = Looks(STRICT_DETAIL, STRICT_CENTRE, BLOB_DETAIL, BLOB_CENTRE)
+BALANCED_LOOKS = Looks(BALANCED_DETAIL, BALANCED_CENTRE, BLOB_DETAIL, BLOB_CENTRE, CENTRE_DETAIL)
+STRICT_LOOKS = Looks(STRICT_DETAIL, STRICT_CENTRE, BLOB_DETAIL, BLOB_CENTRE, CENTRE_DETAIL)
 
 
 def job_relative_bar(gap: float, start: float, looks: Looks) -> dict:

@@ -66,7 +66,8 @@ class ModelCard:
         """What ``strictness`` means for this model: ``min_score``, ``relative_gap`` (None: no job-relative
         bar), ``relative_from`` (the bar applies to jobs whose best classes score at least this) and
         ``relative_detail`` and ``relative_centre`` (it drops only classes this much coarser than the best, or
-        this much emptier at the centre; both None: every class below it), ``blob_detail`` and ``blob_centre``
+        this much emptier at the centre, the latter only when also ``centre_detail`` coarser; both None: every
+        class below it), ``blob_detail`` and ``blob_centre``
         (... or both this much coarser and this much denser at the centre); ``lower_gap``, ``lower_below``
         and ``lower_from``: a weak job's lowered bar (None: none, or the rule's default bounds;
         :func:`relion_cryodiscovery.selection.lowered_bar`).
@@ -86,7 +87,7 @@ class ModelCard:
                 "relative_from": float(point.get("relative_from", 0.0)),
                 "relative_detail": number("relative_detail"), "relative_centre": number("relative_centre"),
                 "blob_detail": number("blob_detail"), "blob_centre": number("blob_centre"),
-                "lower_gap": number("lower_gap"), "lower_below": number("lower_below"),
+                "centre_detail": number("centre_detail"), "lower_gap": number("lower_gap"), "lower_below": number("lower_below"),
                 "lower_from": number("lower_from")}
 
     def to_json(self) -> str:

@@ -27,6 +27,9 @@ VIEW = ["particle", "mixed", "misaligned"]
 RULE_070 = dict(min=0.177, gap=2.0, start=0.95, det=0.25, cen=0.4)
 LOWERED = dict(lgap=2.0, lbelow=0.5, lfloor=0.2)
 RULE_080 = dict(RULE_070, **LOWERED, blob_det=0.15, blob_cen=0.2)
+#: 0.8.1: the centre rule only for classes also coarser by 0.1 (a hollow or ring-like view as sharp as the best
+#: is not a blob).
+RULE_081 = dict(RULE_080, cen_det=0.1)
 
 
 def _logit(p):
@@ -34,15 +37,22 @@ def _logit(p):
     return np.log(p / (1 - p))
 
 
-def decide(s, r, c, rule: dict) -> np.ndarray:
-    """Which classes of one job (scores, resolution, centre) the rule keeps."""
+def decide(s, r, c, rule: dict, h=None) -> np.ndarray:
+    """Which classes of one job (scores, resolution, centre) the rule keeps; ``h``: the high-frequency power
+    fraction, for a rule with ``hf`` (unlike the best when below theirs by ``hf`` in log10)."""
     keep = s >= rule["min"]
     top = best_classes(s)
     best = _logit(s[top]).mean()
     best_p = 1 / (1 + np.exp(-best))
-    unlike = (r < np.nanmedian(r[top]) - rule["det"]) | (c < np.nanmedian(c[top]) - rule["cen"])
+    emptier = c < np.nanmedian(c[top]) - rule["cen"]
+    if rule.get("cen_det") is not None:
+        emptier &= r < np.nanmedian(r[top]) - rule["cen_det"]
+    unlike = (r < np.nanmedian(r[top]) - rule["det"]) | emptier
     if rule.get("blob_det") is not None:
         unlike |= (r < np.nanmedian(r[top]) - rule["blob_det"]) & (c > np.nanmedian(c[top]) + rule["blob_cen"])
+    if rule.get("hf") is not None and h is not None:
+        logh = np.log10(np.maximum(h, 1e-12))
+        unlike |= logh < np.nanmedian(logh[top]) - rule["hf"]
     if rule.get("gap") and best_p >= rule["start"]:
         keep &= ~((s < 1 / (1 + np.exp(-(best - rule["gap"])))) & unlike)
     if rule.get("lgap") and rule["lfloor"] <= best_p < rule["lbelow"]:
@@ -61,7 +71,7 @@ def jobs_of(table: pd.DataFrame) -> dict:
     for job, d in table.groupby("job", sort=False):
         simulated = d.source.iloc[0] in ("sim", "early")
         out[job] = {"source": d.source.iloc[0], "s": d.score.values, "r": d.resolution_kd.values,
-                    "c": d.ring_1.values, "y": d.label.values.astype(bool),
+                    "c": d.ring_1.values, "h": d.hf_power.values, "y": d.label.values.astype(bool),
                     "yr": relative_labels(d) if simulated else d.label.values.astype(bool),
                     "kind": d.kind.values if simulated else None}
     return out
@@ -73,7 +83,7 @@ def measure(jobs: dict, rule: dict) -> dict:
         for labels in ("y", "yr"):
             lost = good = junk = bad = 0
             for j in (j for j in jobs.values() if j["source"] == source):
-                keep = decide(j["s"], j["r"], j["c"], rule)
+                keep = decide(j["s"], j["r"], j["c"], rule, j["h"])
                 y = j[labels]
                 lost, good = lost + (y & ~keep).sum(), good + y.sum()
                 junk, bad = junk + (~y & ~keep).sum(), bad + (~y).sum()
@@ -84,14 +94,14 @@ def measure(jobs: dict, rule: dict) -> dict:
             m = ~np.isin(j["kind"], VIEW) if kinds is None else np.isin(j["kind"], kinds)
             if m.sum() >= least:
                 n += 1
-                any_kept += decide(j["s"][m], j["r"][m], j["c"][m], rule).any()
+                any_kept += decide(j["s"][m], j["r"][m], j["c"][m], rule, j["h"][m]).any()
         out[name] = (any_kept, n)
     blobs = [j for j in jobs.values() if j["source"] == "blob"]
-    out["blob probe junk removed"] = float(np.mean([(~j["y"] & ~decide(j["s"], j["r"], j["c"], rule)).sum()
+    out["blob probe junk removed"] = float(np.mean([(~j["y"] & ~decide(j["s"], j["r"], j["c"], rule, j["h"])).sum()
                                                     / (~j["y"]).sum() for j in blobs]))
     out["real"] = {name: (int((j["y"] & ~keep).sum()), round(float((~j["y"] & ~keep).sum() / max((~j["y"]).sum(), 1)), 2))
                    for name, j in jobs.items() if j["source"] == "real"
-                   for keep in [decide(j["s"], j["r"], j["c"], rule)]}
+                   for keep in [decide(j["s"], j["r"], j["c"], rule, j["h"])]}
     return out
 
 
@@ -108,6 +118,13 @@ def main() -> int:
         "... blob 0.15 / 0.3": dict(RULE_080, blob_cen=0.3),
         "... blob 0.12 / 0.3": dict(RULE_080, blob_det=0.12, blob_cen=0.3),
         "0.8.0 without the centre rule": dict(RULE_080, cen=np.inf),
+        **{f"0.8.0, the centre rule only for classes also coarser by {x}": dict(RULE_080, cen_det=x)
+           for x in (0.05, 0.08, 0.1, 0.12)},
+        "0.8.1 (the centre rule only for classes also coarser by 0.1), strict's margins": dict(
+            RULE_081, det=0.15, cen=0.3, lgap=None),
+        "0.8.0, strict's margins": dict(RULE_080, det=0.15, cen=0.3, lgap=None),
+        **{f"0.8.0, and less high-frequency power than the best by {x} (log10)": dict(RULE_080, hf=x)
+           for x in (0.4, 0.5, 0.6, 0.7)},
     }
     base = measure(jobs, RULE_070)["real"]
     for name, rule in rules.items():
