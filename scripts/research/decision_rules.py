@@ -39,7 +39,8 @@ def _logit(p):
 
 def decide(s, r, c, rule: dict, h=None) -> np.ndarray:
     """Which classes of one job (scores, resolution, centre) the rule keeps; ``h``: the high-frequency power
-    fraction, for a rule with ``hf`` (unlike the best when below theirs by ``hf`` in log10)."""
+    fraction, for a rule with ``hf`` (unlike the best when below theirs by ``hf`` in log10). ``cen_det``: the centre
+    measure only for classes also that much coarser (0.8.1); ``mgap``/``mfrom``: a bar for middling jobs."""
     keep = s >= rule["min"]
     top = best_classes(s)
     best = _logit(s[top]).mean()
@@ -57,6 +58,8 @@ def decide(s, r, c, rule: dict, h=None) -> np.ndarray:
         keep &= ~((s < 1 / (1 + np.exp(-(best - rule["gap"])))) & unlike)
     if rule.get("lgap") and rule["lfloor"] <= best_p < rule["lbelow"]:
         keep |= (s >= 1 / (1 + np.exp(-(best - rule["lgap"])))) & ~unlike
+    if rule.get("mgap") and rule["mfrom"] <= best_p < rule["start"]:  # a bar for middling jobs (not adopted)
+        keep &= s >= 1 / (1 + np.exp(-(best - rule["mgap"])))
     return keep
 
 
@@ -123,6 +126,8 @@ def main() -> int:
         "0.8.1 (the centre rule only for classes also coarser by 0.1), strict's margins": dict(
             RULE_081, det=0.15, cen=0.3, lgap=None),
         "0.8.0, strict's margins": dict(RULE_080, det=0.15, cen=0.3, lgap=None),
+        **{f"0.8.1, and every class {g} logits below the best in jobs whose best score in [0.5, 0.95)": dict(
+            RULE_081, mgap=g, mfrom=0.5) for g in (3.5, 3.0, 2.5)},
         **{f"0.8.0, and less high-frequency power than the best by {x} (log10)": dict(RULE_080, hf=x)
            for x in (0.4, 0.5, 0.6, 0.7)},
     }
