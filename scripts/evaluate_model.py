@@ -98,7 +98,7 @@ def evaluate_reasons(args, card, ensemble, default_level: str) -> dict | None:
     from relion_cryodiscovery.data.inputs import oriented_model_inputs
     from relion_cryodiscovery.evaluation.real_sets import load_real_sets
     from relion_cryodiscovery.evaluation.reasons import (confident_calls, grade_rank_correlation, junk_kinds_by_eye,
-                                                         real_reason_agreement, reason_metrics)
+                                                         real_reason_agreement, reason_metrics, split_agreement)
     from relion_cryodiscovery.model.reasons import CARD_KEY, ReasonModel, grade, most_likely
 
     model = ReasonModel.load(args.model, card, "onnxruntime")
@@ -108,8 +108,11 @@ def evaluate_reasons(args, card, ensemble, default_level: str) -> dict | None:
     out = {"real_by_eye": real_reason_agreement(model, load_real_sets(args.shared, args.extra),
                                                 junk_kinds_by_eye(REPO / "benchmarks" / "real_sets" / "junk_kinds_by_eye.csv"))}
     out["real_by_eye"]["trained_on_these_classes"] = bool(record.get("real_weight"))
+    if record.get("design_sets"):  # the sets looked at while the reason model's training data were designed
+        out["real_by_eye"]["split"] = split_agreement(out["real_by_eye"]["per_set"], record["design_sets"])
     out["training"] = {k: record.get(k) for k in ("real_weight", "min_probability_rule", "real_threshold",
-                                                   "real_leave_one_set_out", "real_training_tried", "command")}
+                                                   "real_leave_one_set_out", "real_training_tried", "command",
+                                                   "design_note")}
     from cryodiscovery_dev.lab_corpus import corpus_reasons
 
     test = np.load(args.lab / "test.npz")

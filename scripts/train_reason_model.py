@@ -287,7 +287,8 @@ def main() -> int:
     if same_files:  # the shipped network measured again: its files and checksums stay as they are
         kept = {k: card.extra[CARD_KEY][k] for k in ("labels", "files", "onnx_max_abs_difference")}
         history = {k: card.extra[CARD_KEY][k] for k in ("training_seconds", "train", "init_from", "weight_power",
-                                                         "stripe_jobs", "training_command")
+                                                         "stripe_jobs", "extra_jobs", "extra_kinds", "training_command",
+                                                         "design_sets", "design_note")
                    if k in card.extra[CARD_KEY]}
         record = {**kept, **metrics, **history}
         card.extra[CARD_KEY] = record

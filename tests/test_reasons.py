@@ -167,6 +167,22 @@ def test_leave_one_set_out_never_fits_on_the_held_out_set_and_pools_the_agreemen
     assert result["pooled"]["confident"]["named"] == 1.0
 
 
+def test_agreement_is_split_into_the_sets_a_design_looked_at_and_the_others():
+    from relion_cryodiscovery.evaluation.reasons import agreement, split_agreement
+
+    noise, low = REASONS.index("noise"), REASONS.index("low resolution")
+    truth = {"seen": np.array([noise, noise, low, low]), "apart": np.array([noise, low, low]),
+             "apart2": np.array([low, low])}
+    # the model answers noise everywhere: right on every noise class
+    calls = {name: np.tile(np.eye(len(REASONS))[noise], (len(t), 1)) for name, t in truth.items()}
+    result = split_agreement(agreement(truth, calls, 0.0)["per_set"], ["seen"])
+    assert result["design_sets"] == ["seen"] and result["check"]["sets"] == ["apart", "apart2"]
+    assert result["design"]["classes"] == 4 and np.isclose(result["design"]["accuracy"], 0.5)
+    assert result["check"]["classes"] == 5 and np.isclose(result["check"]["accuracy"], 1 / 5)
+    assert np.isclose(result["check"]["always_noise"], 1 / 5)  # answering noise is the baseline itself
+    assert result["check"]["per_set"] == {"apart": pytest.approx(1 / 3), "apart2": 0.0}
+
+
 def test_a_naming_bar_is_picked_on_the_other_sets_and_measured_on_the_held_out_one():
     from relion_cryodiscovery.evaluation.reasons import threshold_for_precision, threshold_leave_one_set_out
 

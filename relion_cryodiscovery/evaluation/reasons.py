@@ -109,6 +109,20 @@ def agreement(truth: dict[str, np.ndarray], probabilities: dict[str, np.ndarray]
     return {"pooled": pooled, "per_set": per_set}
 
 
+def split_agreement(per_set: dict[str, dict], design_sets: list[str] | tuple[str, ...]) -> dict:
+    """Agreement pooled over the sets a reason model's design looked at and, apart, over the others (the
+    honest figure), each beside always answering ``noise`` there, from :func:`agreement`'s ``per_set``."""
+    out = {"design_sets": [n for n in per_set if n in design_sets]}
+    for part, names in (("design", out["design_sets"]), ("check", [n for n in per_set if n not in design_sets])):
+        classes = sum(per_set[n]["classes"] for n in names)
+        right = sum(per_set[n]["accuracy"] * per_set[n]["classes"] for n in names)
+        noise = sum(per_set[n]["per_reason"]["noise"]["support"] for n in names)
+        out[part] = {"sets": names, "classes": classes, "accuracy": right / classes if classes else float("nan"),
+                     "always_noise": noise / classes if classes else float("nan"),
+                     "per_set": {n: per_set[n]["accuracy"] for n in names}}
+    return out
+
+
 def real_reason_agreement(model, real_sets, by_eye: dict[str, dict[int, str]]) -> dict:
     """The reason model (:class:`~relion_cryodiscovery.model.reasons.ReasonModel`) on the real rejected
     classes labelled by eye (:func:`junk_kinds_by_eye`): :func:`agreement` at the model's ``min_probability``.
