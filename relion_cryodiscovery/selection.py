@@ -170,8 +170,9 @@ class SelectionRule:
     def looks_unlike(self, k: int, top: np.ndarray, resolution: np.ndarray | None,
                      centre: np.ndarray | None) -> np.ndarray:
         """(k,) bool: the classes that look unlike the best classes ``top`` by either measure the rule
-        compares (:func:`unlike_best`; the centre only where also coarser by ``centre_detail``), or both
-        coarser and denser at the centre (a blob); none when it compares none or no measure is given."""
+        compares (:func:`unlike_best`; the centre only where also coarser by ``centre_detail``, so never without
+        ``resolution``), or both coarser and denser at the centre (a blob); none when it compares none or no
+        measure is given."""
         unlike = np.zeros(k, dtype=bool)
         coarser = unlike_best(resolution, top, self.relative_detail)
         if coarser is not None:

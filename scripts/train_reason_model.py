@@ -158,7 +158,6 @@ def main() -> int:
     is_val = np.isin(arrays.groups, card.training_data["val_jobs"])
     train = junk_only(arrays.subset(np.flatnonzero(~is_val)), reasons[~is_val], args.weight_power)
     val = junk_only(arrays.subset(np.flatnonzero(is_val)), reasons[is_val], args.weight_power)
-    noise_weight = train.weights[train.labels == REASONS.index("noise")][0]  # the noise kind's weight
     # an extra junk-only class weighs what a corpus training class of its reason weighs (inverse frequency)
     reason_weight = {int(label): float(train.weights[train.labels == label][0]) for label in np.unique(train.labels)}
     n_corpus_junk = int((~is_val & (reasons >= 0)).sum())

@@ -22,9 +22,9 @@ PARAMETER_HELP = {
     "min_score": "keep classes with calibrated P(good) >= this, an absolute override of strictness (default: none)",
     "strictness": "lenient, balanced or strict: the model's operating point; balanced and strict also drop classes "
                   "well below the job's near-certain best classes that look unlike them (coarser, emptier at the "
-                  "centre, or a blob; strict by smaller margins); lenient has no job-relative bar; in a weak job "
-                  "(an early round) balanced and lenient also keep classes that look like its best ones (default "
-                  "balanced)",
+                  "centre and a little coarser, or a blob; strict by smaller margins); lenient has no job-relative "
+                  "bar; in a weak job (an early round) balanced and lenient also keep classes that look like its best "
+                  "ones (default balanced)",
     "contrast": "auto (detect protein-dark classes and score them flipped), normal or inverted (default auto)",
     "min_particles": "drop classes with fewer particles (default 0)",
     "min_classes": "keep at least this many best-scoring classes (default 0)",

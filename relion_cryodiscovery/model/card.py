@@ -67,10 +67,9 @@ class ModelCard:
         bar), ``relative_from`` (the bar applies to jobs whose best classes score at least this) and
         ``relative_detail`` and ``relative_centre`` (it drops only classes this much coarser than the best, or
         this much emptier at the centre, the latter only when also ``centre_detail`` coarser; both None: every
-        class below it), ``blob_detail`` and ``blob_centre``
-        (... or both this much coarser and this much denser at the centre); ``lower_gap``, ``lower_below``
-        and ``lower_from``: a weak job's lowered bar (None: none, or the rule's default bounds;
-        :func:`relion_cryodiscovery.selection.lowered_bar`).
+        class below it), ``blob_detail`` and ``blob_centre`` (... or both this much coarser and this much
+        denser at the centre); ``lower_gap``, ``lower_below`` and ``lower_from``: a weak job's lowered bar
+        (None: none, or the rule's default bounds; :func:`relion_cryodiscovery.selection.lowered_bar`).
 
         From ``extra["decision"]`` (models from 0.6.0, each with its measured figures); older cards:
         ``lenient`` and ``balanced`` are the calibrated threshold, ``strict`` adds :data:`DEFAULT_STRICT_GAP`.
@@ -87,8 +86,8 @@ class ModelCard:
                 "relative_from": float(point.get("relative_from", 0.0)),
                 "relative_detail": number("relative_detail"), "relative_centre": number("relative_centre"),
                 "blob_detail": number("blob_detail"), "blob_centre": number("blob_centre"),
-                "centre_detail": number("centre_detail"), "lower_gap": number("lower_gap"), "lower_below": number("lower_below"),
-                "lower_from": number("lower_from")}
+                "centre_detail": number("centre_detail"), "lower_gap": number("lower_gap"),
+                "lower_below": number("lower_below"), "lower_from": number("lower_from")}
 
     def to_json(self) -> str:
         values = {k: v for k, v in asdict(self).items() if k not in _NOT_WRITTEN}
