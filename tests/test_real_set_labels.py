@@ -22,6 +22,8 @@ EXPECTED = {
     "cryosparc_empiar10880_k100_byeye": (100, 37, 63, 0),
     # third search: the source's class scores, the middle scores and the empty classes left out
     "magellon_empiar10812_sample100": (100, 10, 56, 34),
+    # fourth search: a lab's good / bad teaching figure
+    "cianfrocco_oldschool_goodbad24": (24, 12, 12, 0),
 }
 
 

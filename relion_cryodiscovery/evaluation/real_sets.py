@@ -152,6 +152,11 @@ EXTRA_SETS: tuple[RealSetSpec, ...] = (
                      "specimens; Magellon figures, Apache-2.0), 71 px 8-bit, pixel size unknown; labels: the RELION "
                      "developers' class score, >= 0.5 kept (10), 0 rejected (56); 0 < score < 0.5 and 22 empty "
                      "classes left out"),
+    RealSetSpec("cianfrocco_oldschool_goodbad24", "cianfrocco_oldschool_goodbad24/goodbad24_fig8bit.mrcs",
+                labels=str(LABELS_IN_REPO / "cianfrocco_oldschool_goodbad24_labels.csv"),
+                what="24 real 2D class averages of one unnamed specimen in a Cianfrocco-lab wiki figure (MIT), "
+                     "100 px cut from ~104 px 8-bit tiles, pixel size unknown; labels: the lab's panels "
+                     "'Good class averages' (12) / 'Bad class averages' (12), a teaching example"),
 )
 
 
