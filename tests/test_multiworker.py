@@ -114,6 +114,8 @@ WORKER = textwrap.dedent(
         "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
         "task": [getattr(resolver, "task_type", None), getattr(resolver, "task_id", None)],
         "chief": is_chief(strategy),
+        "heartbeat_ms": getattr(__import__("tensorflow.python.eager.context", fromlist=["context"]).context()
+                                .coordination_service, "heartbeat_timeout_in_ms", None),
         "steps": {m: int(getattr(ensemble, m).optimizer.iterations.numpy()) for m in ("d1", "d2", "d3")},
         "weights": hashlib.sha256(b"".join(np.ascontiguousarray(w).tobytes() for m in ("d1", "d2", "d3")
                                            for w in getattr(ensemble, m).get_weights())).hexdigest(),
@@ -218,6 +220,9 @@ def test_two_workers_train_one_ensemble_and_only_the_chief_writes_it(tmp_path) -
     assert w0["replicas"] == w1["replicas"] == 2
     assert (w0["task"], w1["task"]) == (["worker", 0], ["worker", 1])
     assert (w0["chief"], w1["chief"]) == (True, False)
+    # a busy worker is not taken for a dead one after TensorFlow's default 10 s without a heartbeat
+    from relion_cryodiscovery.model.distribute import HEARTBEAT_TIMEOUT_S
+    assert w0["heartbeat_ms"] == w1["heartbeat_ms"] == HEARTBEAT_TIMEOUT_S * 1000
     sets = json.loads((chief_out / "stage_sets.json").read_text())
     global_batch = 16 * 2  # tiny_config's per-replica batch x 2 replicas; 1 epoch, 1 view per class
     expected = {m: math.ceil(len(sets[m]) / global_batch) for m in ("d1", "d2", "d3")}

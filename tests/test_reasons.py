@@ -55,7 +55,7 @@ def test_junk_kinds_by_eye_file_reads_and_leaves_out_unsure():
     from pathlib import Path
 
     labels = junk_kinds_by_eye(Path(__file__).resolve().parents[1] / "benchmarks" / "real_sets" / "junk_kinds_by_eye.csv")
-    assert sum(len(v) for v in labels.values()) == 391  # 437 labelled, 27 unsure, 3 mixed, 16 plausible views
+    assert sum(len(v) for v in labels.values()) == 401  # 449 labelled, 28 unsure, 4 mixed, 16 plausible views
     assert set().union(*(set(v.values()) for v in labels.values())) <= set(REASONS)
     assert labels["relion4_tutorial_job032_byeye"][30] == "ice"
     assert 18 not in labels["slicem_mixture_k100_byeye"] and labels["slicem_mixture_k100_byeye"][86] == "ice"

@@ -209,6 +209,35 @@ class KerasMultiWorkerStrategy(_KerasReduce, tf.distribute.MultiWorkerMirroredSt
     """``MultiWorkerMirroredStrategy`` (one process per machine, ``TF_CONFIG``) that Keras 3 can train with."""
 
 
+#: Seconds a worker may go without a heartbeat before the cluster counts it as failed. TensorFlow's default (10 s)
+#: failed two healthy workers sharing a loaded 2-core machine once in CI; a worker that has died is still detected.
+HEARTBEAT_TIMEOUT_S = 120
+
+
+def configure_coordination(heartbeat_timeout_s: float = HEARTBEAT_TIMEOUT_S) -> bool:
+    """Configure the multi-worker coordination service as ``MultiWorkerMirroredStrategy`` would (its leader and
+    jobs from ``TF_CONFIG``), with a longer heartbeat timeout; the strategy keeps a configuration made before it.
+    Returns False (TensorFlow's defaults then apply) when the service is already configured or TensorFlow's
+    internal API differs."""
+    try:
+        from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+        from tensorflow.python.distribute import multi_worker_util
+        from tensorflow.python.eager import context
+
+        if context.context().coordination_service is not None:
+            return False
+        spec = tf.distribute.cluster_resolver.TFConfigClusterResolver().cluster_spec()
+        jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=spec.num_tasks(job))
+                for job in ("chief", "worker") if job in spec.jobs]
+        context.context().configure_coordination_service(
+            service_type="standalone", service_leader=multi_worker_util.coordination_leader(spec),
+            heartbeat_timeout_in_ms=int(heartbeat_timeout_s * 1000), coordinated_jobs=jobs)
+        return True
+    except (ImportError, AttributeError, TypeError, ValueError) as error:
+        log.warning("coordination service left at TensorFlow's defaults (%s)", error)
+        return False
+
+
 def make_strategy(gpus: str | None = None) -> tf.distribute.Strategy:
     """The strategy for ``gpus``: None = all visible GPUs, "0,1" = those GPUs, "cpu", or "cpu:N"."""
     choice = (gpus or "").strip().lower()
@@ -216,6 +245,7 @@ def make_strategy(gpus: str | None = None) -> tf.distribute.Strategy:
         log.info("TF_CONFIG names %d workers: MultiWorkerMirroredStrategy", tf_config_workers())
         if choice:
             log.warning("--gpus %s is not used with TF_CONFIG: each worker uses the GPUs it can see", gpus)
+        configure_coordination()
         return KerasMultiWorkerStrategy()
     if choice == "cpu":
         _hide_gpus()
