@@ -116,6 +116,11 @@ def test_the_shipped_model_names_and_grades_the_bundled_examples_classes(example
     run_out = capsys.readouterr().out
     assert "junk kinds: learned (reasons.onnx" in run_out
     assert f"rejected {int(rejected.sum())}: " in run_out
+    # below the naming bar run.out still hints at the most likely kind: "unclear (0.68: low resolution?)"
+    unclear = rejected & (table["junk_kind"] == UNCLEAR)
+    for number, p in zip(table.loc[unclear, "class_number"], table.loc[unclear, "junk_kind_probability"]):
+        line = next(text for text in run_out.splitlines() if text.split()[:1] == [str(number)])
+        assert f"{UNCLEAR} ({p:.2f}: " in line and any(f": {kind}?)" in line for kind in REASONS)
     csv = pd.read_csv(example_project / "External/job003/cryodiscovery_scores.csv", keep_default_na=False)
     assert list(csv["junk_kind"]) == list(table["junk_kind"]) and list(csv["grade"]) == list(table["grade"])
 

@@ -58,6 +58,9 @@ class ClassScores:
     #: What the job-relative bars changed against ``min_score`` alone, for ``run.out``
     #: (:meth:`relion_cryodiscovery.selection.Selection.bar_summary`).
     decision_notes: list[str] = field(default_factory=list)
+    #: The reason model's most likely kind per class whatever its probability ("" unknown), for ``run.out``'s
+    #: hint beside an ``unclear`` kind.
+    likely_kinds: list[str] = field(default_factory=list)
 
     @classmethod
     def unscored(cls, class_numbers: np.ndarray, particles: np.ndarray | None) -> "ClassScores":
@@ -72,10 +75,15 @@ class ClassScores:
         self.p_d1[rows], self.p_d2[rows], self.p_d3[rows] = predictions.p_d1, predictions.p_d2, predictions.p_d3
         self.d3_used[rows], self.score[rows] = predictions.d3_used, predictions.calibrated
 
-    def set_junk_kinds(self, rows: np.ndarray, kinds: list[str], probabilities: np.ndarray) -> None:
-        """The reason model's most likely junk kind and its probability for classes ``rows``."""
-        for row, kind in zip(np.asarray(rows), kinds):
+    def set_junk_kinds(self, rows: np.ndarray, kinds: list[str], probabilities: np.ndarray,
+                       likely: list[str] | None = None) -> None:
+        """The reason model's junk kind as named (``unclear`` below its naming bar) and the most likely kind's
+        probability for classes ``rows``; ``likely``: the most likely kind whatever its probability."""
+        if len(self.likely_kinds) != len(self.class_numbers):
+            self.likely_kinds = [""] * len(self.class_numbers)
+        for i, (row, kind) in enumerate(zip(np.asarray(rows), kinds)):
             self.junk_kinds[row] = kind
+            self.likely_kinds[row] = likely[i] if likely is not None else kind
         self.junk_probabilities[rows] = probabilities
 
     def set_decision(self, selected: np.ndarray, reasons: list[str], eligible: np.ndarray | None = None) -> None:

@@ -28,6 +28,7 @@ from ..relion.classes import ClassSet
 from ..errors import CryoDiscoveryError
 from ..model.card import ModelCard
 from ..model.domain import ADVICE as DOMAIN_ADVICE, DomainCheck
+from ..model.reasons import UNCLEAR
 from ..relion.nodes import NODES_FILE, OutputNode, write_nodes
 from ..relion.sentinels import OutputDirectory
 from ..timing import StepLog
@@ -328,11 +329,15 @@ def report(log: StepLog, scores: ClassScores, info: dict[str, str], model: objec
     bars changed (when anything), the groups (when grouped), the count kept."""
     for key, value in info.items():
         print(f"{key}: {value}")
-    print(f"{'class':>5} {'score':>6} {'kept':>4} {'grade':>5} {'particles':>9}  {'junk kind':<26} reason")
-    for row in scores.table().itertuples(index=False):
+    print(f"{'class':>5} {'score':>6} {'kept':>4} {'grade':>5} {'particles':>9}  {'junk kind':<34} reason")
+    k = len(scores.class_numbers)
+    likely = scores.likely_kinds if len(scores.likely_kinds) == k else [""] * k
+    for row, guess in zip(scores.table().itertuples(index=False), likely):
         kind = "" if row.junk_kind == NO_KIND else f"{row.junk_kind} ({row.junk_kind_probability:.2f})"
+        if row.junk_kind == UNCLEAR and guess and guess != UNCLEAR:  # a hint: the most likely kind, below the bar
+            kind = f"{UNCLEAR} ({row.junk_kind_probability:.2f}: {guess}?)"
         print(f"{row.class_number:>5} {row.score:6.3f} {row.selected:>4} {row.grade:>5} {row.particles:>9}  "
-              f"{kind:<26} {row.reason}")
+              f"{kind:<34} {row.reason}")
     for label, seconds in log:
         print(f"time {label}: {seconds:.2f} s")
     peak = f"peak RSS: this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
