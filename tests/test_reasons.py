@@ -118,6 +118,7 @@ def test_the_shipped_model_names_and_grades_the_bundled_examples_classes(example
     assert f"rejected {int(rejected.sum())}: " in run_out
     # below the naming bar run.out still hints at the most likely kind: "unclear (0.68: low resolution?)"
     unclear = rejected & (table["junk_kind"] == UNCLEAR)
+    assert unclear.any()  # the shipped model (naming bar 0.95) leaves some of the example's rejected classes unclear
     for number, p in zip(table.loc[unclear, "class_number"], table.loc[unclear, "junk_kind_probability"]):
         line = next(text for text in run_out.splitlines() if text.split()[:1] == [str(number)])
         assert f"{UNCLEAR} ({p:.2f}: " in line and any(f": {kind}?)" in line for kind in REASONS)

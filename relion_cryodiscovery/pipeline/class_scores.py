@@ -68,7 +68,7 @@ class ClassScores:
         k = len(class_numbers)
         return cls(np.asarray(class_numbers), particles, np.zeros(k), np.zeros(k), np.full(k, np.nan),
                    np.zeros(k, dtype=bool), np.zeros(k), np.zeros(k, dtype=bool), [""] * k, [""] * k,
-                   np.full(k, np.nan), ["F"] * k)
+                   np.full(k, np.nan), ["F"] * k, likely_kinds=[""] * k)
 
     def set_predictions(self, rows: np.ndarray, predictions: object) -> None:
         """The ensemble's outputs (``p_d1``, ``p_d2``, ``p_d3``, ``d3_used``, ``calibrated``) for classes ``rows``."""
@@ -76,14 +76,11 @@ class ClassScores:
         self.d3_used[rows], self.score[rows] = predictions.d3_used, predictions.calibrated
 
     def set_junk_kinds(self, rows: np.ndarray, kinds: list[str], probabilities: np.ndarray,
-                       likely: list[str] | None = None) -> None:
-        """The reason model's junk kind as named (``unclear`` below its naming bar) and the most likely kind's
-        probability for classes ``rows``; ``likely``: the most likely kind whatever its probability."""
-        if len(self.likely_kinds) != len(self.class_numbers):
-            self.likely_kinds = [""] * len(self.class_numbers)
-        for i, (row, kind) in enumerate(zip(np.asarray(rows), kinds)):
-            self.junk_kinds[row] = kind
-            self.likely_kinds[row] = likely[i] if likely is not None else kind
+                       likely: list[str]) -> None:
+        """The reason model's junk kind as named (``unclear`` below its naming bar), the most likely kind
+        whatever its probability (``likely``) and that kind's probability, for classes ``rows``."""
+        for row, kind, guess in zip(np.asarray(rows), kinds, likely):
+            self.junk_kinds[row], self.likely_kinds[row] = kind, guess
         self.junk_probabilities[rows] = probabilities
 
     def set_decision(self, selected: np.ndarray, reasons: list[str], eligible: np.ndarray | None = None) -> None:

@@ -287,7 +287,7 @@ def name_junk_kinds(scores: ClassScores, inputs: "ModelInputs", card: ModelCard,
     model = ReasonModel.load(card.directory, card, "onnxruntime", threads=1)
     p = model.predict(inputs.images[rows], inputs.features[rows])
     kinds, probabilities = most_likely(p, model.min_probability)
-    scores.set_junk_kinds(rows, kinds, probabilities, likely=most_likely(p)[0])
+    scores.set_junk_kinds(rows, kinds, probabilities, most_likely(p)[0])
     print(f"junk kinds: learned ({NAME}.onnx, ONNX Runtime; '{UNCLEAR}' below probability {model.min_probability:g})",
           flush=True)
 

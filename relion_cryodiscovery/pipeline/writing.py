@@ -330,9 +330,7 @@ def report(log: StepLog, scores: ClassScores, info: dict[str, str], model: objec
     for key, value in info.items():
         print(f"{key}: {value}")
     print(f"{'class':>5} {'score':>6} {'kept':>4} {'grade':>5} {'particles':>9}  {'junk kind':<34} reason")
-    k = len(scores.class_numbers)
-    likely = scores.likely_kinds if len(scores.likely_kinds) == k else [""] * k
-    for row, guess in zip(scores.table().itertuples(index=False), likely):
+    for row, guess in zip(scores.table().itertuples(index=False), scores.likely_kinds):
         kind = "" if row.junk_kind == NO_KIND else f"{row.junk_kind} ({row.junk_kind_probability:.2f})"
         if row.junk_kind == UNCLEAR and guess and guess != UNCLEAR:  # a hint: the most likely kind, below the bar
             kind = f"{UNCLEAR} ({row.junk_kind_probability:.2f}: {guess}?)"
